@@ -1,0 +1,10 @@
+#include "commands.h"
+
+namespace leakwatch::cli {
+
+void register_source_commands(CLI::App& app, int& exit_code) {
+  (void)app;
+  (void)exit_code;
+}
+
+}  // namespace leakwatch::cli
