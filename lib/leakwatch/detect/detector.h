@@ -1,0 +1,125 @@
+#pragma once
+// The leak detector: pure (no I/O, no clock reads); time comes from the samples and the `now` passed
+// to note_capture. Fed one sample at a time, it keeps a bounded, aggregated history (minute buckets for
+// the last hours, coarser buckets for the last days) and judges the trend of the memory *floor* (the
+// post-GC minimum) over windows from `min_window` to `max_window`. See docs/detection.md.
+#include <cstdint>
+#include <deque>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "leakwatch/core/clock.h"
+#include "leakwatch/core/result.h"
+#include "leakwatch/core/sample.h"
+#include "leakwatch/detect/settings.h"
+
+namespace leakwatch::detect {
+
+enum class State {
+  learning,        // not enough history yet (after start or a restart)
+  ok,              // no sustained floor rise
+  leak_suspected,  // the floor keeps rising (or repeated OOM kills)
+  oom_imminent,    // a suspected leak forecast to reach the limit within oom_imminent_horizon
+};
+
+const char* to_string(State s);
+std::optional<State> state_from_string(const std::string& s);
+
+// What the detector concluded after a sample, and why.
+struct Decision {
+  core::TimePoint time{};
+  State state = State::learning;
+  bool changed = false;  // state differs from the previous decision
+  // Floor slope in bytes/hour over `window` (0 when no window could be judged).
+  double slope_bytes_per_hour = 0;
+  // Seconds until the peaks reach the limit at the current slope; none without a limit or a rise.
+  std::optional<double> forecast_seconds;
+  double confidence = 0;         // 0..1
+  std::chrono::seconds window{};  // the window the decision rests on (0 = none)
+  std::uint64_t floor_bytes = 0;  // current floor estimate (capture-corrected)
+  std::uint64_t peak_bytes = 0;   // current peak estimate (capture-corrected)
+  std::optional<std::uint64_t> limit_bytes;
+  int oom_kills = 0;  // OOM kills seen within oom_cycle_window
+  std::string explanation;  // one line, e.g. "floor rising 38 MiB/h for 3h; limit in ~2h 10m"
+
+  nlohmann::json to_json() const;  // {"t", "state", "slope_bytes_per_hour", ...}
+};
+
+class Detector {
+ public:
+  explicit Detector(DetectorSettings settings = {});
+
+  // Feed the next sample. Samples older than the previous one are ignored (the previous decision is
+  // returned, changed=false).
+  Decision observe(const core::Sample& sample);
+  // A heap snapshot was taken at `t`: ignore the next `capture_settle` and subtract the lasting jump.
+  void note_capture(core::TimePoint t);
+
+  const Decision& last() const { return last_; }
+  const DetectorSettings& settings() const { return settings_; }
+
+  nlohmann::json save() const;
+  static core::Result<Detector> restore(const nlohmann::json& state, DetectorSettings settings);
+
+  struct Bucket {
+    std::int64_t start = 0;  // unix seconds, multiple of the bucket length
+    double min = 0;
+    double max = 0;
+    std::uint32_t count = 0;
+  };
+
+ private:
+  struct WindowEval {
+    bool valid = false;
+    bool rising = false;
+    double slope = 0;  // bytes per second
+    double r2 = 0;
+    double floor_now = 0;
+    double peak_now = 0;
+  };
+
+  void start_epoch(std::int64_t t);
+  void add_point(std::int64_t t, double value);
+  void close_bucket();
+  void evaluate(std::int64_t now);
+  WindowEval eval_window(std::int64_t now, std::int64_t window) const;
+  bool window_has_gap(std::int64_t from, std::int64_t to) const;
+  void register_oom(std::int64_t t);
+  Decision decide(std::int64_t now, State state) const;
+
+  DetectorSettings settings_;
+  Decision last_;
+  // History since the current epoch (start or last restart): fine and coarse tiers.
+  std::deque<Bucket> fine_;
+  std::deque<Bucket> coarse_;
+  std::optional<Bucket> open_;         // fine bucket being filled
+  std::optional<Bucket> coarse_open_;  // coarse bucket being filled
+  std::int64_t epoch_start_ = 0;
+  bool started_ = false;
+  double last_t_ = 0;  // unix seconds of the last accepted sample
+  double last_value_ = 0;
+  double recent_peak_ = 0;  // max over the last few samples (for crash detection)
+  std::int64_t recent_peak_t_ = 0;
+  std::optional<std::uint64_t> limit_;
+  std::optional<std::uint64_t> last_oom_count_;
+  std::string instance_;
+  std::deque<std::int64_t> oom_times_;
+  std::deque<std::pair<std::int64_t, std::int64_t>> gaps_;
+  // Capture handling.
+  double offset_ = 0;  // bytes subtracted from samples (lasting capture jumps)
+  std::optional<std::int64_t> capture_at_;
+  double capture_pre_floor_ = 0;
+  bool capture_measuring_ = false;
+  // Per-window evidence: since when the window has shown a rise (0 = not rising).
+  std::vector<std::int64_t> windows_;
+  std::vector<std::int64_t> rising_since_;
+  std::vector<std::int64_t> next_eval_;
+  std::vector<WindowEval> evals_;
+  std::int64_t last_rise_seen_ = 0;
+  bool leak_ = false;
+  std::string leak_reason_;
+};
+
+}  // namespace leakwatch::detect

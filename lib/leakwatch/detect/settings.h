@@ -1,0 +1,62 @@
+#pragma once
+// The detector's tunables. The defaults below are the recommended ones: they are what users get when
+// the `detection:` section of the YAML config is empty. YAML keys are the field names (snake_case);
+// durations are written "15m", "24h"; sizes "8Mi"; fractions "0.04" or "4%".
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace leakwatch::detect {
+
+struct DetectorSettings {
+  // Samples are aggregated into buckets of this length (min, max, count). Trend tests run on bucket
+  // floors, so this bounds the detector's time resolution. Seconds; 10s..10m.
+  std::chrono::seconds bucket{60};
+  // Shortest window a trend is judged on (also the learning period after start or restart).
+  std::chrono::seconds min_window{std::chrono::minutes(15)};
+  // Longest window a trend is judged on (the detector keeps about this much aggregated history).
+  std::chrono::seconds max_window{std::chrono::hours(48)};
+  // A floor rise sustained over a window at least this long is a leak even when the limit is far
+  // away or unknown. Shorter windows only alert when the forecast reaches the limit within
+  // `forecast_factor` x window. Must cover a daily traffic cycle to tell a leak from a diurnal swing.
+  std::chrono::seconds confirm_window{std::chrono::hours(24)};
+  // Each window is cut into this many segments; the floor of a segment is its lowest bucket minimum.
+  int segments = 6;
+  // A rise must be at least this fraction of the limit (or of the floor level when there is none)...
+  double min_rise_fraction = 0.04;
+  // ...and at least this many bytes, over the window.
+  std::uint64_t min_rise_bytes = 8ull << 20;
+  // Minimum R^2 of a straight line through the segment floors (a leak climbs steadily).
+  double min_linearity = 0.8;
+  // Growth that slows down (warm-up, a cache filling up): the floor slope over the last part of the
+  // window must be at least this fraction of the slope over the first part.
+  double level_off_ratio = 0.5;
+  // At most this fraction of the window's rise may come from one segment to the next (one step
+  // after a deploy is a re-baseline, not a leak).
+  double max_step_share = 0.6;
+  // Short windows alert only when the peaks are forecast to reach the limit within this many
+  // window lengths.
+  double forecast_factor = 1.0;
+  // While a leak is suspected, a forecast time to the limit at or below this is `oom_imminent`.
+  std::chrono::seconds oom_imminent_horizon{std::chrono::minutes(15)};
+  // Without an OOM-kill counter, a crash (drop by `crash_drop_fraction` of usage) right after a
+  // peak at or above this fraction of the limit is counted as an OOM kill.
+  double oom_peak_fraction = 0.9;
+  double crash_drop_fraction = 0.4;
+  // This many OOM kills within `oom_cycle_window` are a leak (climb, kill, restart, climb again).
+  int oom_cycles = 2;
+  std::chrono::seconds oom_cycle_window{std::chrono::hours(24 * 7)};
+  // After a heap snapshot capture, samples are ignored for this long and the lasting jump the capture
+  // left (the floor after minus the floor before, if positive) is subtracted from later samples.
+  std::chrono::seconds capture_settle{std::chrono::minutes(5)};
+  // A suspected leak goes back to `ok` when no window has shown a rise for this long.
+  std::chrono::seconds clear_after{std::chrono::hours(2)};
+  // Samples further apart than this are a gap: the windows spanning it need fresh data.
+  std::chrono::seconds max_gap{std::chrono::minutes(30)};
+};
+
+// Human-readable problems with the settings ("min_window must be at least 2 buckets"); empty = valid.
+std::vector<std::string> validate(const DetectorSettings& settings);
+
+}  // namespace leakwatch::detect
