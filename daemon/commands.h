@@ -1,6 +1,7 @@
 #pragma once
 // Every subcommand family registers itself on the CLI11 app from its own file (explicit wiring from
-// main.cpp, no static initialisers). A command's callback stores its process exit code in `exit_code`.
+// main.cpp, no static initialisers). A command's callback stores its process exit code in
+// `exit_code`.
 #include <CLI/CLI.hpp>
 
 namespace leakwatch::cli {
@@ -10,12 +11,14 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitConfig = 78;  // EX_CONFIG: systemd's RestartPreventExitStatus=78
 
-void register_config_commands(CLI::App& app, int& exit_code);    // check-config       (cmd_config.cpp)
-void register_source_commands(CLI::App& app, int& exit_code);    // sample             (cmd_source.cpp)
-void register_detect_commands(CLI::App& app, int& exit_code);    // replay             (cmd_detect.cpp)
-void register_capture_commands(CLI::App& app, int& exit_code);   // capture, snapshots (cmd_capture.cpp)
-void register_alert_commands(CLI::App& app, int& exit_code);     // alert test         (cmd_alert.cpp)
-void register_heapsnap_commands(CLI::App& app, int& exit_code);  // summary, diff, retainers (cmd_heapsnap.cpp)
-void register_run_commands(CLI::App& app, int& exit_code);       // run, demo          (cmd_run.cpp)
+void register_config_commands(CLI::App& app, int& exit_code);  // check-config (cmd_config.cpp)
+void register_source_commands(CLI::App& app, int& exit_code);  // sample (cmd_source.cpp)
+void register_detect_commands(CLI::App& app, int& exit_code);  // replay (cmd_detect.cpp)
+void register_capture_commands(CLI::App& app,
+                               int& exit_code);  // capture, snapshots (cmd_capture.cpp)
+void register_alert_commands(CLI::App& app, int& exit_code);  // alert test         (cmd_alert.cpp)
+void register_heapsnap_commands(CLI::App& app,
+                                int& exit_code);  // summary, diff, retainers (cmd_heapsnap.cpp)
+void register_run_commands(CLI::App& app, int& exit_code);  // run, demo          (cmd_run.cpp)
 
 }  // namespace leakwatch::cli

@@ -15,7 +15,11 @@ std::string format(TimePoint t, const char* fmt) {
 }
 }  // namespace
 
-std::string format_utc(TimePoint t) { return format(t, "%Y-%m-%dT%H:%M:%SZ"); }
-std::string format_utc_compact(TimePoint t) { return format(t, "%Y%m%dT%H%M%SZ"); }
+std::string format_utc(TimePoint t) {
+  return format(t, "%Y-%m-%dT%H:%M:%SZ");
+}
+std::string format_utc_compact(TimePoint t) {
+  return format(t, "%Y%m%dT%H%M%SZ");
+}
 
 }  // namespace leakwatch::core

@@ -15,9 +15,12 @@ inline double to_unix_seconds(TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 inline TimePoint from_unix_seconds(double s) {
-  return TimePoint(std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(s)));
+  return TimePoint(
+      std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(s)));
 }
-inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+inline double to_seconds(Duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 class Clock {
  public:

@@ -9,12 +9,16 @@
 
 namespace leakwatch::core {
 
-std::string errno_message(int err) { return std::strerror(err); }
+std::string errno_message(int err) {
+  return std::strerror(err);
+}
 
 namespace {
 Error io_error(const std::string& what, const std::filesystem::path& p, int err) {
-  std::string code = err == ENOENT ? "not_found" : err == EACCES || err == EPERM ? "permission"
-                                               : err == ENOSPC ? "disk_full" : "io";
+  std::string code = err == ENOENT                   ? "not_found"
+                     : err == EACCES || err == EPERM ? "permission"
+                     : err == ENOSPC                 ? "disk_full"
+                                                     : "io";
   return make_error(code, what + " " + p.string() + ": " + errno_message(err));
 }
 }  // namespace
@@ -36,8 +40,8 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > max_bytes) {
       ::close(fd);
-      return make_error("too_large", path.string() + " is larger than " + std::to_string(max_bytes) +
-                                         " bytes");
+      return make_error("too_large",
+                        path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
     }
   }
   ::close(fd);

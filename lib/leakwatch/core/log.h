@@ -1,6 +1,6 @@
 #pragma once
-// Logging: spdlog, one named logger per module, key=value messages, a bounded async queue that drops
-// rather than blocks, optional JSON lines. No std::cerr in lib/.
+// Logging: spdlog, one named logger per module, key=value messages, a bounded async queue that
+// drops rather than blocks, optional JSON lines. No std::cerr in lib/.
 #include <spdlog/spdlog.h>
 
 #include <memory>

@@ -1,13 +1,14 @@
 #pragma once
-// A small value-or-error type for per-tick I/O (see STYLE.md: exceptions at the edges, results inside).
+// A small value-or-error type for per-tick I/O (see STYLE.md: exceptions at the edges, results
+// inside).
 #include <string>
 #include <utility>
 #include <variant>
 
 namespace leakwatch::core {
 
-// An error carries a short machine-readable code ("timeout", "http_403", "parse") and a human message.
-// Messages must never contain secrets (keys, webhook URLs).
+// An error carries a short machine-readable code ("timeout", "http_403", "parse") and a human
+// message. Messages must never contain secrets (keys, webhook URLs).
 struct Error {
   std::string code;
   std::string message;
@@ -18,7 +19,7 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -39,7 +40,9 @@ class Result {
 // Result<void> equivalent.
 struct Unit {};
 using Status = Result<Unit>;
-inline Status ok_status() { return Unit{}; }
+inline Status ok_status() {
+  return Unit{};
+}
 
 inline Error make_error(std::string code, std::string message) {
   return Error{std::move(code), std::move(message)};

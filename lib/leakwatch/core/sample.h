@@ -9,13 +9,13 @@
 namespace leakwatch::core {
 
 struct Sample {
-  TimePoint time{};                       // wall time of the reading
-  std::uint64_t usage_bytes = 0;          // cgroup usage (includes page cache), or RSS for procfs
-  std::uint64_t working_set_bytes = 0;    // usage - inactive_file (docker CLI / cAdvisor / kubelet)
-  std::optional<std::uint64_t> anon_bytes;         // anonymous memory where known
-  std::optional<std::uint64_t> limit_bytes;        // none = no limit
-  std::optional<std::uint64_t> peak_bytes;         // high-water mark where the source has one
-  std::optional<std::uint64_t> oom_kill_count;     // cumulative OOM kills where known
+  TimePoint time{};                     // wall time of the reading
+  std::uint64_t usage_bytes = 0;        // cgroup usage (includes page cache), or RSS for procfs
+  std::uint64_t working_set_bytes = 0;  // usage - inactive_file (docker CLI / cAdvisor / kubelet)
+  std::optional<std::uint64_t> anon_bytes;      // anonymous memory where known
+  std::optional<std::uint64_t> limit_bytes;     // none = no limit
+  std::optional<std::uint64_t> peak_bytes;      // high-water mark where the source has one
+  std::optional<std::uint64_t> oom_kill_count;  // cumulative OOM kills where known
   bool restarted = false;  // the target restarted since the previous sample (new id, new pid, ...)
   std::string instance;    // identity of the current incarnation (container id, pid, ...)
 };

@@ -8,9 +8,10 @@ namespace leakwatch::core {
 class Secret {
  public:
   Secret() = default;
-  // `origin` describes where the value came from ("env HEAP_SECRET_KEY", "file /run/secrets/k", "inline")
-  // and is safe to log.
-  Secret(std::string value, std::string origin) : value_(std::move(value)), origin_(std::move(origin)) {}
+  // `origin` describes where the value came from ("env HEAP_SECRET_KEY", "file /run/secrets/k",
+  // "inline") and is safe to log.
+  Secret(std::string value, std::string origin)
+      : value_(std::move(value)), origin_(std::move(origin)) {}
 
   bool empty() const { return value_.empty(); }
   // The only accessor of the value: call it at the point of use (a header, an HMAC), never to log.

@@ -9,8 +9,10 @@ namespace leakwatch::core {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -89,8 +91,10 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (!n)
       return make_error("invalid_duration",
                         "expected a duration such as 30s, 5m, 6h, 1h30m or 250ms");
+    s = trim(s);
     std::size_t i = 0;
-    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i])))
+      ++i;
     std::string unit(s.substr(0, i));
     s.remove_prefix(i);
     double mult;
@@ -130,9 +134,11 @@ Result<double> parse_percent(std::string_view text) {
   std::string_view rest = s;
   auto n = take_number(rest);
   if (!n || !trim(rest).empty())
-    return make_error("invalid_percent", "expected a percentage such as 90% or a fraction such as 0.9");
+    return make_error("invalid_percent",
+                      "expected a percentage such as 90% or a fraction such as 0.9");
   double v = pct ? *n / 100.0 : *n;
-  if (v < 0 || v > 1) return make_error("invalid_percent", "percentage must be between 0% and 100%");
+  if (v < 0 || v > 1)
+    return make_error("invalid_percent", "percentage must be between 0% and 100%");
   return v;
 }
 

@@ -1,10 +1,12 @@
 #pragma once
-// The leak detector: pure (no I/O, no clock reads); time comes from the samples and the `now` passed
-// to note_capture. Fed one sample at a time, it keeps a bounded, aggregated history (minute buckets for
-// the last hours, coarser buckets for the last days) and judges the trend of the memory *floor* (the
-// post-GC minimum) over windows from `min_window` to `max_window`. See docs/detection.md.
+// The leak detector: pure (no I/O, no clock reads); time comes from the samples and the `now`
+// passed to note_capture. Fed one sample at a time, it keeps a bounded, aggregated history (minute
+// buckets for the last hours, coarser buckets for the last days) and judges the trend of the memory
+// *floor* (the post-GC minimum) over windows from `min_window` to `max_window`. See
+// docs/detection.md.
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,12 +38,12 @@ struct Decision {
   double slope_bytes_per_hour = 0;
   // Seconds until the peaks reach the limit at the current slope; none without a limit or a rise.
   std::optional<double> forecast_seconds;
-  double confidence = 0;         // 0..1
+  double confidence = 0;          // 0..1
   std::chrono::seconds window{};  // the window the decision rests on (0 = none)
   std::uint64_t floor_bytes = 0;  // current floor estimate (capture-corrected)
   std::uint64_t peak_bytes = 0;   // current peak estimate (capture-corrected)
   std::optional<std::uint64_t> limit_bytes;
-  int oom_kills = 0;  // OOM kills seen within oom_cycle_window
+  int oom_kills = 0;        // OOM kills seen within oom_cycle_window
   std::string explanation;  // one line, e.g. "floor rising 38 MiB/h for 3h; limit in ~2h 10m"
 
   nlohmann::json to_json() const;  // {"t", "state", "slope_bytes_per_hour", ...}
@@ -54,7 +56,8 @@ class Detector {
   // Feed the next sample. Samples older than the previous one are ignored (the previous decision is
   // returned, changed=false).
   Decision observe(const core::Sample& sample);
-  // A heap snapshot was taken at `t`: ignore the next `capture_settle` and subtract the lasting jump.
+  // A heap snapshot was taken at `t`: ignore the next `capture_settle` and subtract the lasting
+  // jump.
   void note_capture(core::TimePoint t);
 
   const Decision& last() const { return last_; }
@@ -112,6 +115,8 @@ class Detector {
   std::optional<std::int64_t> capture_at_;
   double capture_pre_floor_ = 0;
   bool capture_measuring_ = false;
+  double post_capture_min_ = std::numeric_limits<double>::infinity();
+  bool evaluated_ = false;  // the current observe() closed a bucket and re-evaluated
   // Per-window evidence: since when the window has shown a rise (0 = not rising).
   std::vector<std::int64_t> windows_;
   std::vector<std::int64_t> rising_since_;

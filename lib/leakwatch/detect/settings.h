@@ -1,7 +1,7 @@
 #pragma once
-// The detector's tunables. The defaults below are the recommended ones: they are what users get when
-// the `detection:` section of the YAML config is empty. YAML keys are the field names (snake_case);
-// durations are written "15m", "24h"; sizes "8Mi"; fractions "0.04" or "4%".
+// The detector's tunables. The defaults below are the recommended ones: they are what users get
+// when the `detection:` section of the YAML config is empty. YAML keys are the field names
+// (snake_case); durations are written "15m", "24h"; sizes "8Mi"; fractions "0.04" or "4%".
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -19,11 +19,14 @@ struct DetectorSettings {
   std::chrono::seconds max_window{std::chrono::hours(48)};
   // A floor rise sustained over a window at least this long is a leak even when the limit is far
   // away or unknown. Shorter windows only alert when the forecast reaches the limit within
-  // `forecast_factor` x window. Must cover a daily traffic cycle to tell a leak from a diurnal swing.
+  // `forecast_factor` x window. Must cover a daily traffic cycle to tell a leak from a diurnal
+  // swing.
   std::chrono::seconds confirm_window{std::chrono::hours(24)};
-  // Each window is cut into this many segments; the floor of a segment is its lowest bucket minimum.
+  // Each window is cut into this many segments; the floor of a segment is its lowest bucket
+  // minimum.
   int segments = 6;
-  // A rise must be at least this fraction of the limit (or of the floor level when there is none)...
+  // A rise must be at least this fraction of the limit (or of the floor level when there is
+  // none)...
   double min_rise_fraction = 0.04;
   // ...and at least this many bytes, over the window.
   std::uint64_t min_rise_bytes = 8ull << 20;
@@ -47,8 +50,9 @@ struct DetectorSettings {
   // This many OOM kills within `oom_cycle_window` are a leak (climb, kill, restart, climb again).
   int oom_cycles = 2;
   std::chrono::seconds oom_cycle_window{std::chrono::hours(24 * 7)};
-  // After a heap snapshot capture, samples are ignored for this long and the lasting jump the capture
-  // left (the floor after minus the floor before, if positive) is subtracted from later samples.
+  // After a heap snapshot capture, samples are ignored for this long and the lasting jump the
+  // capture left (the floor after minus the floor before, if positive) is subtracted from later
+  // samples.
   std::chrono::seconds capture_settle{std::chrono::minutes(5)};
   // A suspected leak goes back to `ok` when no window has shown a rise for this long.
   std::chrono::seconds clear_after{std::chrono::hours(2)};
@@ -56,7 +60,8 @@ struct DetectorSettings {
   std::chrono::seconds max_gap{std::chrono::minutes(30)};
 };
 
-// Human-readable problems with the settings ("min_window must be at least 2 buckets"); empty = valid.
+// Human-readable problems with the settings ("min_window must be at least 2 buckets"); empty =
+// valid.
 std::vector<std::string> validate(const DetectorSettings& settings);
 
 }  // namespace leakwatch::detect

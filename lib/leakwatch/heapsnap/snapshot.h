@@ -1,6 +1,6 @@
 #pragma once
-// A V8 heap snapshot (.heapsnapshot) held in compact column arrays: memory proportional to the graph,
-// not to the JSON text. Produced by the streaming parser in parser.h; read-only afterwards.
+// A V8 heap snapshot (.heapsnapshot) held in compact column arrays: memory proportional to the
+// graph, not to the JSON text. Produced by the streaming parser in parser.h; read-only afterwards.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -28,7 +28,16 @@ enum class NodeKind : std::uint8_t {
   other,  // a type this version does not know: class name "(<type>)"
 };
 
-enum class EdgeKind : std::uint8_t { context, element, property, internal, hidden, shortcut, weak, other };
+enum class EdgeKind : std::uint8_t {
+  context,
+  element,
+  property,
+  internal,
+  hidden,
+  shortcut,
+  weak,
+  other
+};
 
 struct Location {
   std::uint32_t node = 0;  // node ordinal
@@ -47,10 +56,11 @@ struct HeapSnapshot {
   std::vector<std::uint32_t> node_name;
   std::vector<std::uint32_t> node_id;
   std::vector<std::uint32_t> node_self_size;
-  std::vector<std::uint32_t> first_edge;  // size node_count()+1; edges of n are [first_edge[n], first_edge[n+1])
+  std::vector<std::uint32_t>
+      first_edge;  // size node_count()+1; edges of n are [first_edge[n], first_edge[n+1])
 
   // Edge columns, indexed by edge ordinal.
-  std::vector<std::uint8_t> edge_type;  // index into edge_type_names / edge_type_kinds
+  std::vector<std::uint8_t> edge_type;   // index into edge_type_names / edge_type_kinds
   std::vector<std::uint32_t> edge_name;  // string index, or the element/hidden index
   std::vector<std::uint32_t> edge_to;    // target node ordinal
 
@@ -68,8 +78,8 @@ struct HeapSnapshot {
   std::size_t string_count() const { return string_offsets.size() - 1; }
 
   std::string_view str(std::uint32_t index) const {
-    return std::string_view(string_data).substr(string_offsets[index],
-                                                string_offsets[index + 1] - string_offsets[index]);
+    return std::string_view(string_data)
+        .substr(string_offsets[index], string_offsets[index + 1] - string_offsets[index]);
   }
   NodeKind kind(std::uint32_t node) const { return node_type_kinds[node_type[node]]; }
   EdgeKind edge_kind(std::uint32_t edge) const { return edge_type_kinds[edge_type[edge]]; }

@@ -28,8 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 std::string Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() &&
-        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         }))
@@ -65,14 +64,16 @@ std::string secs(std::chrono::milliseconds d) {
 
 Error timeout_error(const Deadline& dl, const Url& url, const char* during) {
   if (dl.total_expired())
-    return make_error("timeout", std::string(during) + " " + url.redacted() + ": total time limit of " +
-                                     secs(dl.total) + " exceeded");
+    return make_error("timeout", std::string(during) + " " + url.redacted() +
+                                     ": total time limit of " + secs(dl.total) + " exceeded");
   return make_error("timeout", std::string(during) + " " + url.redacted() + ": no data for " +
                                    secs(dl.idle) + " (idle timeout)");
 }
 
-Error net_error(const beast::error_code& ec, const Deadline& dl, const Url& url, const char* during) {
-  if (ec == beast::error::timeout || ec == asio::error::timed_out) return timeout_error(dl, url, during);
+Error net_error(const beast::error_code& ec, const Deadline& dl, const Url& url,
+                const char* during) {
+  if (ec == beast::error::timeout || ec == asio::error::timed_out)
+    return timeout_error(dl, url, during);
   if (ec == bhttp::error::body_limit)
     return make_error("too_large", "response from " + url.redacted() + " exceeds the size limit");
   if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream ||
@@ -87,7 +88,9 @@ Error net_error(const beast::error_code& ec, const Deadline& dl, const Url& url,
   return make_error("io", std::string(during) + " " + url.redacted() + ": " + ec.message());
 }
 
-void set_expiry(beast::tcp_stream& s, Clock::duration d) { s.expires_after(d); }
+void set_expiry(beast::tcp_stream& s, Clock::duration d) {
+  s.expires_after(d);
+}
 template <class S>
 void set_expiry(beast::ssl_stream<S>& s, Clock::duration d) {
   beast::get_lowest_layer(s).expires_after(d);
@@ -95,17 +98,20 @@ void set_expiry(beast::ssl_stream<S>& s, Clock::duration d) {
 
 // Sends the request and reads the response on an established stream.
 template <class Stream>
-asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req, StreamHandler* handler,
-                                           const Deadline& dl) {
+asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
+                                           StreamHandler* handler, const Deadline& dl) {
   beast::error_code ec;
   bhttp::request<bhttp::string_body> msg{bhttp::string_to_verb(req.method), req.url.target, 11};
   if (msg.method() == bhttp::verb::unknown) msg.method_string(req.method);
-  bool default_port = (req.url.port == 80 && !req.url.tls()) || (req.url.port == 443 && req.url.tls());
-  std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
+  bool default_port =
+      (req.url.port == 80 && !req.url.tls()) || (req.url.port == 443 && req.url.tls());
+  std::string host =
+      req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
   msg.set(bhttp::field::host, default_port ? host : host + ":" + std::to_string(req.url.port));
   msg.set(bhttp::field::user_agent, "leakwatch/0.1");
   msg.set(bhttp::field::connection, "close");
-  for (const auto& [k, v] : req.headers) msg.set(k, v);
+  for (const auto& [k, v] : req.headers)
+    msg.set(k, v);
   if (!req.content_type.empty()) msg.set(bhttp::field::content_type, req.content_type);
   msg.body() = req.body;
   msg.prepare_payload();
@@ -119,7 +125,8 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req, S
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::buffer_body> parser;
   parser.header_limit(32 * 1024);
-  parser.body_limit(boost::none);  // enforced below, so error bodies and streamed bodies share one rule
+  parser.body_limit(
+      boost::none);  // enforced below, so error bodies and streamed bodies share one rule
   d = dl.next();
   if (!d) co_return timeout_error(dl, req.url, "waiting for");
   set_expiry(stream, *d);
@@ -152,7 +159,8 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req, S
     d = dl.next();
     if (!d) co_return timeout_error(dl, req.url, "reading from");
     set_expiry(stream, *d);
-    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_read(stream, buffer, parser,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
     std::size_t n = chunk.size() - parser.get().body().size;
     if (n > 0) {
@@ -212,8 +220,9 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
   co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (ec == beast::error::timeout)
-      co_return make_error("timeout", "connecting to " + req.url.origin() + ": connect timeout of " +
-                                          secs(req.connect_timeout) + " exceeded");
+      co_return make_error("timeout", "connecting to " + req.url.origin() +
+                                          ": connect timeout of " + secs(req.connect_timeout) +
+                                          " exceeded");
     co_return make_error("connect", "cannot connect to " + req.url.origin() + ": " + ec.message());
   }
 
@@ -295,14 +304,17 @@ namespace {
 Result<Response> run_sync(Request req, std::shared_ptr<StreamHandler> handler) {
   asio::io_context io;
   std::optional<Result<Response>> out;
-  spawn(io, std::move(req), std::move(handler), [&](Result<Response> r) { out.emplace(std::move(r)); });
+  spawn(io, std::move(req), std::move(handler),
+        [&](Result<Response> r) { out.emplace(std::move(r)); });
   io.run();
   if (!out) return make_error("io", "HTTP request did not complete");
   return std::move(*out);
 }
 }  // namespace
 
-Result<Response> fetch_sync(Request req) { return run_sync(std::move(req), nullptr); }
+Result<Response> fetch_sync(Request req) {
+  return run_sync(std::move(req), nullptr);
+}
 
 Result<Response> stream_sync(Request req, StreamHandler handler) {
   return run_sync(std::move(req), std::make_shared<StreamHandler>(std::move(handler)));

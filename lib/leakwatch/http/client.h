@@ -51,9 +51,9 @@ struct Response {
   std::string header(std::string_view name) const;
 };
 
-// Streaming: the head first (return an error to abort: e.g. a 403), then body chunks as they arrive.
-// For a non-2xx head the client still reads up to 64 KiB of body into Response::body when on_head
-// returns ok, so callers can report the peer's error text.
+// Streaming: the head first (return an error to abort: e.g. a 403), then body chunks as they
+// arrive. For a non-2xx head the client still reads up to 64 KiB of body into Response::body when
+// on_head returns ok, so callers can report the peer's error text.
 struct StreamHandler {
   std::function<core::Status(const Response& head)> on_head;
   std::function<core::Status(std::string_view chunk)> on_data;

@@ -11,7 +11,9 @@ std::string Url::origin() const {
   return scheme + "://" + h + (default_port ? "" : ":" + std::to_string(port));
 }
 
-std::string Url::redacted() const { return origin() + (target.size() > 1 ? "/…" : ""); }
+std::string Url::redacted() const {
+  return origin() + (target.size() > 1 ? "/…" : "");
+}
 
 core::Result<Url> Url::parse(std::string_view text) {
   Url u;
@@ -19,7 +21,8 @@ core::Result<Url> Url::parse(std::string_view text) {
   auto sep = text.find("://");
   if (sep == std::string_view::npos) return fail("URL must start with http:// or https://");
   u.scheme = std::string(text.substr(0, sep));
-  for (auto& c : u.scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : u.scheme)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (u.scheme != "http" && u.scheme != "https")
     return fail("unsupported URL scheme '" + u.scheme + "' (use http or https)");
   std::string_view rest = text.substr(sep + 3);

@@ -1,0 +1,55 @@
+#pragma once
+// The whole configuration as typed, validated structs. `load_file` runs the pipeline
+// YAML → structs (every problem collected with file:line:column and key path) → validation.
+// All defaults live in the settings structs' initialisers and are documented in
+// docs/configuration.md; config/leakwatch.example.yaml shows every key.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "leakwatch/config/reader.h"
+#include "leakwatch/core/log.h"
+#include "leakwatch/core/secret.h"
+#include "leakwatch/detect/settings.h"
+
+namespace leakwatch::config {
+
+struct ServerSettings {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9464";  // loopback by default: snapshots hold user data
+  core::Secret token;                     // bearer token for snapshot downloads and diffs
+  std::uint64_t max_request_bytes = 64 * 1024;
+  int max_connections = 64;
+  double rate_limit_per_second = 20;  // per client address, token bucket
+  int rate_limit_burst = 40;
+};
+
+struct LogSettings {
+  core::LogFormat format = core::LogFormat::text;
+  std::string level = "info";  // trace, debug, info, warn, error
+};
+
+struct Config {
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};
+  std::string state_dir = "/var/lib/leakwatch/state";
+  detect::DetectorSettings detection;
+  ServerSettings server;
+  LogSettings log;
+};
+
+struct LoadResult {
+  std::optional<Config> config;   // set when there are no problems
+  std::vector<Problem> problems;  // every problem, in file order
+  std::vector<Problem> warnings;  // e.g. an inline secret
+};
+
+LoadResult load_file(const std::filesystem::path& path);
+// For tests and the embedded demo config: `name` is what problems report as the file.
+LoadResult load_string(const std::string& yaml, const std::string& name = "<config>");
+
+// The embedded default configuration (watches leakwatch's own memory cgroup).
+const std::string& embedded_default_yaml();
+
+}  // namespace leakwatch::config

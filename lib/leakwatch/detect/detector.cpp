@@ -1,0 +1,514 @@
+#include "leakwatch/detect/detector.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "leakwatch/core/units.h"
+
+namespace leakwatch::detect {
+namespace {
+
+constexpr std::int64_t kFineSpan = 8 * 3600;  // windows up to this long use the fine tier
+constexpr int kCoarseFactor = 15;             // coarse bucket = 15 fine buckets
+constexpr int kMaxSegments = 24;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+std::string rate_text(double bytes_per_hour) {
+  return core::format_bytes(std::abs(bytes_per_hour)) + "/h";
+}
+
+std::string dur_text(double seconds) {
+  return core::format_duration_seconds(std::max(0.0, std::round(seconds / 60.0) * 60.0));
+}
+
+}  // namespace
+
+const char* to_string(State s) {
+  switch (s) {
+    case State::learning:
+      return "learning";
+    case State::ok:
+      return "ok";
+    case State::leak_suspected:
+      return "leak_suspected";
+    case State::oom_imminent:
+      return "oom_imminent";
+  }
+  return "ok";
+}
+
+std::optional<State> state_from_string(const std::string& s) {
+  for (State st : {State::learning, State::ok, State::leak_suspected, State::oom_imminent}) {
+    if (s == to_string(st)) return st;
+  }
+  return std::nullopt;
+}
+
+nlohmann::json Decision::to_json() const {
+  nlohmann::json j;
+  j["t"] = core::to_unix_seconds(time);
+  j["state"] = to_string(state);
+  j["slope_bytes_per_hour"] = std::round(slope_bytes_per_hour);
+  if (forecast_seconds) {
+    j["forecast_seconds"] = std::round(*forecast_seconds);
+  } else {
+    j["forecast_seconds"] = nullptr;
+  }
+  j["confidence"] = std::round(confidence * 100.0) / 100.0;
+  j["window_seconds"] = window.count();
+  j["floor_bytes"] = floor_bytes;
+  j["peak_bytes"] = peak_bytes;
+  if (limit_bytes) {
+    j["limit_bytes"] = *limit_bytes;
+  } else {
+    j["limit_bytes"] = nullptr;
+  }
+  j["oom_kills"] = oom_kills;
+  j["explanation"] = explanation;
+  return j;
+}
+
+std::vector<std::string> validate(const DetectorSettings& s) {
+  std::vector<std::string> p;
+  using std::chrono::seconds;
+  if (s.bucket < seconds(10) || s.bucket > seconds(600))
+    p.push_back("bucket must be between 10s and 10m");
+  if (s.min_window < s.bucket * 6) p.push_back("min_window must be at least 6 buckets");
+  if (s.max_window < s.min_window) p.push_back("max_window must not be shorter than min_window");
+  if (s.max_window > std::chrono::hours(24 * 14)) p.push_back("max_window must be at most 14d");
+  if (s.confirm_window < s.min_window || s.confirm_window > s.max_window) {
+    p.push_back("confirm_window must be between min_window and max_window");
+  }
+  if (s.segments < 4 || s.segments > kMaxSegments) p.push_back("segments must be between 4 and 24");
+  if (!(s.min_rise_fraction >= 0 && s.min_rise_fraction < 1)) {
+    p.push_back("min_rise_fraction must be in [0, 1)");
+  }
+  if (!(s.min_linearity >= 0 && s.min_linearity <= 1))
+    p.push_back("min_linearity must be in [0, 1]");
+  if (!(s.level_off_ratio >= 0 && s.level_off_ratio <= 1)) {
+    p.push_back("level_off_ratio must be in [0, 1]");
+  }
+  if (!(s.max_step_share > 0 && s.max_step_share <= 1))
+    p.push_back("max_step_share must be in (0, 1]");
+  if (!(s.forecast_factor >= 0 && s.forecast_factor <= 100)) {
+    p.push_back("forecast_factor must be in [0, 100]");
+  }
+  if (s.oom_imminent_horizon < seconds(0)) p.push_back("oom_imminent_horizon must not be negative");
+  if (!(s.oom_peak_fraction > 0 && s.oom_peak_fraction <= 1)) {
+    p.push_back("oom_peak_fraction must be in (0, 1]");
+  }
+  if (!(s.crash_drop_fraction > 0 && s.crash_drop_fraction < 1)) {
+    p.push_back("crash_drop_fraction must be in (0, 1)");
+  }
+  if (s.oom_cycles < 1) p.push_back("oom_cycles must be at least 1");
+  if (s.oom_cycle_window < seconds(60)) p.push_back("oom_cycle_window must be at least 1m");
+  if (s.capture_settle < seconds(0) || s.capture_settle > std::chrono::hours(1)) {
+    p.push_back("capture_settle must be between 0s and 1h");
+  }
+  if (s.clear_after < s.bucket) p.push_back("clear_after must be at least one bucket");
+  if (s.max_gap < s.bucket) p.push_back("max_gap must be at least one bucket");
+  return p;
+}
+
+Detector::Detector(DetectorSettings settings) : settings_(std::move(settings)) {
+  std::int64_t w = settings_.min_window.count();
+  std::int64_t max_w = settings_.max_window.count();
+  while (w < max_w) {
+    windows_.push_back(w);
+    w *= 2;
+  }
+  windows_.push_back(max_w);
+  windows_.push_back(settings_.confirm_window.count());
+  std::sort(windows_.begin(), windows_.end());
+  windows_.erase(std::unique(windows_.begin(), windows_.end()), windows_.end());
+  rising_since_.assign(windows_.size(), 0);
+  next_eval_.assign(windows_.size(), 0);
+  evals_.assign(windows_.size(), WindowEval{});
+  last_.explanation = "learning: no samples yet";
+}
+
+void Detector::start_epoch(std::int64_t t) {
+  fine_.clear();
+  coarse_.clear();
+  open_.reset();
+  coarse_open_.reset();
+  gaps_.clear();
+  epoch_start_ = t;
+  std::fill(rising_since_.begin(), rising_since_.end(), 0);
+  std::fill(next_eval_.begin(), next_eval_.end(), 0);
+  std::fill(evals_.begin(), evals_.end(), WindowEval{});
+  capture_at_.reset();
+  capture_measuring_ = false;
+  offset_ = 0;
+}
+
+void Detector::register_oom(std::int64_t t) {
+  oom_times_.push_back(t);
+  while (!oom_times_.empty() && oom_times_.front() < t - settings_.oom_cycle_window.count()) {
+    oom_times_.pop_front();
+  }
+}
+
+void Detector::note_capture(core::TimePoint t) {
+  std::int64_t ts = static_cast<std::int64_t>(std::floor(core::to_unix_seconds(t)));
+  // The floor before the capture: the lowest bucket minimum over the last few buckets.
+  double pre = std::numeric_limits<double>::infinity();
+  if (open_) pre = open_->min;
+  for (auto it = fine_.rbegin(); it != fine_.rend() && it - fine_.rbegin() < 5; ++it) {
+    pre = std::min(pre, it->min);
+  }
+  if (!std::isfinite(pre)) pre = last_value_ - offset_;
+  capture_at_ = ts;
+  capture_pre_floor_ = pre;
+  capture_measuring_ = true;
+}
+
+bool Detector::window_has_gap(std::int64_t from, std::int64_t to) const {
+  for (const auto& g : gaps_) {
+    if (g.second > from && g.first < to) return true;
+  }
+  return false;
+}
+
+void Detector::add_point(std::int64_t t, double value) {
+  const std::int64_t b = settings_.bucket.count();
+  const std::int64_t start = floor_div(t, b) * b;
+  if (open_ && open_->start != start) close_bucket();
+  if (!open_) {
+    open_ = Bucket{start, value, value, 0};
+  }
+  open_->min = std::min(open_->min, value);
+  open_->max = std::max(open_->max, value);
+  ++open_->count;
+}
+
+void Detector::close_bucket() {
+  const std::int64_t b = settings_.bucket.count();
+  const std::int64_t cb = b * kCoarseFactor;
+  Bucket done = *open_;
+  open_.reset();
+  fine_.push_back(done);
+  while (!fine_.empty() && fine_.front().start < done.start - kFineSpan - b)
+    fine_.pop_front();
+  const std::int64_t cstart = floor_div(done.start, cb) * cb;
+  if (coarse_open_ && coarse_open_->start != cstart) {
+    coarse_.push_back(*coarse_open_);
+    coarse_open_.reset();
+  }
+  if (!coarse_open_) {
+    coarse_open_ = Bucket{cstart, done.min, done.max, 0};
+  }
+  coarse_open_->min = std::min(coarse_open_->min, done.min);
+  coarse_open_->max = std::max(coarse_open_->max, done.max);
+  coarse_open_->count += done.count;
+  const std::int64_t keep = settings_.max_window.count() + cb;
+  while (!coarse_.empty() && coarse_.front().start < done.start - keep)
+    coarse_.pop_front();
+  while (!gaps_.empty() && gaps_.front().second < done.start - keep)
+    gaps_.pop_front();
+  evaluate(done.start + b);
+}
+
+Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window) const {
+  WindowEval ev;
+  const std::int64_t from = now - window;
+  if (from < epoch_start_ || window_has_gap(from, now)) return ev;
+  const int k = settings_.segments;
+  std::array<double, kMaxSegments> fmin;
+  std::array<double, kMaxSegments> fmax;
+  std::array<int, kMaxSegments> cnt{};
+  fmin.fill(std::numeric_limits<double>::infinity());
+  fmax.fill(-std::numeric_limits<double>::infinity());
+  auto take = [&](const Bucket& bk, std::int64_t len) {
+    // A bucket belongs to the segment holding its midpoint.
+    const std::int64_t mid = bk.start + len / 2;
+    if (mid < from || mid >= now) return;
+    const int seg = static_cast<int>((mid - from) * k / window);
+    fmin[seg] = std::min(fmin[seg], bk.min);
+    fmax[seg] = std::max(fmax[seg], bk.max);
+    ++cnt[seg];
+  };
+  const std::int64_t b = settings_.bucket.count();
+  if (window <= kFineSpan) {
+    for (auto it = fine_.rbegin(); it != fine_.rend(); ++it) {
+      if (it->start + b <= from) break;
+      take(*it, b);
+    }
+  } else {
+    const std::int64_t cb = b * kCoarseFactor;
+    if (coarse_open_) take(*coarse_open_, cb);
+    for (auto it = coarse_.rbegin(); it != coarse_.rend(); ++it) {
+      if (it->start + cb <= from) break;
+      take(*it, cb);
+    }
+  }
+  for (int i = 0; i < k; ++i) {
+    if (cnt[i] == 0) return ev;
+  }
+  ev.valid = true;
+  // Theil-Sen slope of the segment floors (x in seconds from segment centres).
+  const double seg_len = static_cast<double>(window) / k;
+  std::array<double, kMaxSegments*(kMaxSegments - 1) / 2> pair_slopes{};
+  int np = 0;
+  for (int i = 0; i < k; ++i) {
+    for (int j = i + 1; j < k; ++j)
+      pair_slopes[np++] = (fmin[j] - fmin[i]) / ((j - i) * seg_len);
+  }
+  std::nth_element(pair_slopes.begin(), pair_slopes.begin() + np / 2, pair_slopes.begin() + np);
+  const double slope = pair_slopes[np / 2];
+  // OLS fit for R^2 and the current floor.
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+  for (int i = 0; i < k; ++i) {
+    const double x = (i + 0.5) * seg_len;
+    sx += x;
+    sy += fmin[i];
+    sxx += x * x;
+    sxy += x * fmin[i];
+    syy += fmin[i] * fmin[i];
+  }
+  const double n = k;
+  const double vx = sxx - sx * sx / n;
+  const double vy = syy - sy * sy / n;
+  const double cxy = sxy - sx * sy / n;
+  ev.r2 = (vx > 0 && vy > 0) ? (cxy * cxy) / (vx * vy) : 0.0;
+  ev.slope = slope;
+  std::array<double, kMaxSegments> amp{};
+  for (int i = 0; i < k; ++i)
+    amp[i] = fmax[i] - fmin[i];
+  std::nth_element(amp.begin(), amp.begin() + k / 2, amp.begin() + k);
+  const double median_amp = amp[k / 2];
+  // Current floor: the fitted line (Theil-Sen slope through the median intercept) at `now`.
+  std::array<double, kMaxSegments> icpt{};
+  for (int i = 0; i < k; ++i)
+    icpt[i] = fmin[i] - slope * (i + 0.5) * seg_len;
+  std::nth_element(icpt.begin(), icpt.begin() + k / 2, icpt.begin() + k);
+  ev.floor_now = std::min(fmax[k - 1], std::max(fmin[k - 1], icpt[k / 2] + slope * window));
+  ev.peak_now = std::max(fmax[k - 1], ev.floor_now + median_amp);
+
+  // The rise tests.
+  const double total = fmin[k - 1] - fmin[0];
+  double reference = limit_ ? static_cast<double>(*limit_) : fmin[0];
+  const double min_rise = std::max(static_cast<double>(settings_.min_rise_bytes),
+                                   settings_.min_rise_fraction * std::max(reference, 0.0));
+  if (!(slope > 0) || total < min_rise) return ev;
+  int increases = 0;
+  double max_step = 0;
+  for (int i = 0; i + 1 < k; ++i) {
+    const double d = fmin[i + 1] - fmin[i];
+    if (d > 0) ++increases;
+    max_step = std::max(max_step, d);
+    if (fmin[i + 1] > fmin[k - 1] || fmin[i] < fmin[0]) return ev;  // trend reversed or dipped
+  }
+  if (increases < k - 2) return ev;
+  if (max_step > settings_.max_step_share * total) return ev;
+  const int h = k / 2;
+  const double first_half = fmin[h - 1] - fmin[0];
+  const double second_half = fmin[k - 1] - fmin[k - h];
+  if (second_half < settings_.level_off_ratio * first_half) return ev;
+  if (ev.r2 < settings_.min_linearity) return ev;
+  ev.rising = true;
+  return ev;
+}
+
+void Detector::evaluate(std::int64_t now) {
+  evaluated_ = true;
+  const std::int64_t b = settings_.bucket.count();
+  bool any_rising = false;
+  for (std::size_t j = 0; j < windows_.size(); ++j) {
+    if (now >= next_eval_[j]) {
+      const std::int64_t step = std::max(b, (windows_[j] / 24) / b * b);
+      next_eval_[j] = now + step;
+      evals_[j] = eval_window(now, windows_[j]);
+      if (evals_[j].rising) {
+        if (rising_since_[j] == 0) rising_since_[j] = now;
+      } else {
+        rising_since_[j] = 0;
+      }
+    }
+    if (evals_[j].rising) any_rising = true;
+  }
+  if (any_rising) last_rise_seen_ = now;
+
+  // Pick the evidence: the longest window whose rise has held long enough and passes its gate.
+  int alert_window = -1;
+  for (std::size_t j = 0; j < windows_.size(); ++j) {
+    const WindowEval& ev = evals_[j];
+    if (!ev.rising) continue;
+    const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
+    if (now - rising_since_[j] < hold) continue;
+    bool gate = windows_[j] >= settings_.confirm_window.count();
+    if (!gate && limit_ && ev.slope > 0) {
+      const double t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
+      gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);
+    }
+    if (gate) alert_window = static_cast<int>(j);
+  }
+  while (!oom_times_.empty() && oom_times_.front() < now - settings_.oom_cycle_window.count()) {
+    oom_times_.pop_front();
+  }
+  const bool oom_cycle = static_cast<int>(oom_times_.size()) >= settings_.oom_cycles;
+  if (alert_window >= 0 || oom_cycle) {
+    leak_ = true;
+  } else if (leak_ && now - last_rise_seen_ >= settings_.clear_after.count()) {
+    leak_ = false;
+  }
+
+  State state;
+  if (leak_) {
+    state = State::leak_suspected;
+  } else if (now - epoch_start_ < settings_.min_window.count()) {
+    state = State::learning;
+  } else {
+    state = State::ok;
+  }
+  // The window the decision rests on: the alerting one, else the longest valid one.
+  int w = alert_window;
+  if (w < 0) {
+    for (std::size_t j = 0; j < windows_.size(); ++j) {
+      if (evals_[j].valid && (evals_[j].rising || !any_rising)) w = static_cast<int>(j);
+    }
+  }
+  Decision d;
+  d.time = core::from_unix_seconds(static_cast<double>(now));
+  d.limit_bytes = limit_;
+  d.oom_kills = static_cast<int>(oom_times_.size());
+  if (w >= 0) {
+    const WindowEval& ev = evals_[w];
+    d.window = std::chrono::seconds(windows_[w]);
+    d.slope_bytes_per_hour = ev.slope * 3600.0;
+    d.floor_bytes = static_cast<std::uint64_t>(std::max(0.0, ev.floor_now));
+    d.peak_bytes = static_cast<std::uint64_t>(std::max(0.0, ev.peak_now));
+    if (limit_ && ev.slope > 0) {
+      d.forecast_seconds = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
+    }
+    if (ev.rising) {
+      const double held = static_cast<double>(now - rising_since_[w]);
+      const double hold = static_cast<double>(std::max(b, windows_[w] / settings_.segments));
+      d.confidence = std::clamp(0.5 * ev.r2 + 0.5 * std::min(1.0, held / (2 * hold)), 0.0, 1.0);
+    } else {
+      d.confidence = ev.valid ? std::clamp(1.0 - ev.r2 * 0.5, 0.5, 1.0) : 0.0;
+    }
+  }
+  if (state == State::leak_suspected && d.forecast_seconds &&
+      *d.forecast_seconds <= static_cast<double>(settings_.oom_imminent_horizon.count()) &&
+      (last_.state == State::leak_suspected || last_.state == State::oom_imminent)) {
+    state = State::oom_imminent;
+  }
+  d.state = state;
+  if (oom_cycle && alert_window < 0) d.confidence = std::max(d.confidence, 0.9);
+
+  // Explanation.
+  std::string e;
+  const std::string lim = !limit_
+                              ? "no limit set"
+                              : (d.forecast_seconds ? "limit in ~" + dur_text(*d.forecast_seconds)
+                                                    : "limit not in sight");
+  if (state == State::leak_suspected || state == State::oom_imminent) {
+    if (w >= 0 && evals_[w].rising) {
+      e = "floor rising " + rate_text(d.slope_bytes_per_hour) + " for " +
+          dur_text(static_cast<double>(windows_[w])) + "; " + lim;
+    } else {
+      e = "no steady rise right now; " + lim;
+    }
+    if (oom_cycle) {
+      e = std::to_string(oom_times_.size()) + " OOM kills in " +
+          dur_text(static_cast<double>(settings_.oom_cycle_window.count())) +
+          ", memory climbs back after each restart; " + e;
+    }
+  } else if (state == State::learning) {
+    e = "learning: " + dur_text(static_cast<double>(now - epoch_start_)) + " of " +
+        dur_text(static_cast<double>(settings_.min_window.count())) + " history";
+  } else if (w >= 0) {
+    e = "no sustained floor rise (" + std::string(d.slope_bytes_per_hour < 0 ? "-" : "+") +
+        rate_text(d.slope_bytes_per_hour) + " over " + dur_text(static_cast<double>(windows_[w])) +
+        ")";
+  } else {
+    e = "no sustained floor rise (not enough recent data)";
+  }
+  d.explanation = std::move(e);
+  d.changed = d.state != last_.state;
+  last_ = std::move(d);
+}
+
+Decision Detector::observe(const core::Sample& sample) {
+  evaluated_ = false;
+  const double t = core::to_unix_seconds(sample.time);
+  if (!std::isfinite(t) || (started_ && t < last_t_)) {
+    Decision d = last_;
+    d.changed = false;
+    return d;
+  }
+  const double raw = static_cast<double>(sample.working_set_bytes > 0 ? sample.working_set_bytes
+                                                                      : sample.usage_bytes);
+  const std::int64_t ts = static_cast<std::int64_t>(std::floor(t));
+  if (sample.limit_bytes && *sample.limit_bytes > 0) {
+    limit_ = *sample.limit_bytes;
+  } else {
+    limit_.reset();
+  }
+  bool restart = sample.restarted ||
+                 (!instance_.empty() && !sample.instance.empty() && sample.instance != instance_);
+  bool oom = false;
+  if (sample.oom_kill_count) {
+    if (last_oom_count_ && *sample.oom_kill_count > *last_oom_count_) {
+      oom = true;  // a kill; the restart usually follows (or the next incarnation starts here)
+    }
+    last_oom_count_ = *sample.oom_kill_count;  // a lower value is a counter reset: rebase silently
+  } else if (started_ && limit_ && recent_peak_ >= settings_.oom_peak_fraction * *limit_ &&
+             raw <= (1.0 - settings_.crash_drop_fraction) * recent_peak_) {
+    oom = true;  // no counter: a crash right after touching the limit
+    restart = true;
+  }
+  if (!sample.instance.empty()) instance_ = sample.instance;
+  if (started_ && t - last_t_ > static_cast<double>(settings_.max_gap.count())) {
+    gaps_.emplace_back(static_cast<std::int64_t>(last_t_), ts);
+  }
+  if (!started_) {
+    started_ = true;
+    start_epoch(ts);
+  }
+  if (oom) register_oom(ts);
+  if (restart || oom) {
+    if (open_) close_bucket();
+    start_epoch(ts);
+  }
+  // Track the recent peak for crash detection.
+  if (ts - recent_peak_t_ > 300 || raw >= recent_peak_) {
+    recent_peak_ = std::max(raw, ts - recent_peak_t_ > 300 ? last_value_ : recent_peak_);
+    recent_peak_t_ = ts;
+  }
+  last_t_ = t;
+  last_value_ = raw;
+
+  bool masked = false;
+  if (capture_at_) {
+    const std::int64_t settle = settings_.capture_settle.count();
+    if (ts < *capture_at_ + settle) {
+      masked = true;
+    } else if (capture_measuring_ && ts < *capture_at_ + 2 * settle) {
+      masked = true;  // measure the floor after the capture before feeding samples again
+      post_capture_min_ = std::min(post_capture_min_, raw - offset_);
+    } else if (capture_measuring_) {
+      if (std::isfinite(post_capture_min_) && post_capture_min_ > capture_pre_floor_) {
+        offset_ += post_capture_min_ - capture_pre_floor_;
+      }
+      capture_measuring_ = false;
+      post_capture_min_ = std::numeric_limits<double>::infinity();
+      capture_at_.reset();
+    }
+  }
+  if (!masked) add_point(ts, raw - offset_);
+  Decision d = last_;
+  d.time = sample.time;
+  d.changed = evaluated_ && last_.changed;
+  return d;
+}
+
+}  // namespace leakwatch::detect

@@ -1,0 +1,121 @@
+#include "leakwatch/detect/trace_csv.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace leakwatch::detect {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '"'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '"')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+void split(std::string_view line, std::vector<std::string_view>& out) {
+  out.clear();
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t comma = line.find(',', pos);
+    if (comma == std::string_view::npos) {
+      out.push_back(trim(line.substr(pos)));
+      return;
+    }
+    out.push_back(trim(line.substr(pos, comma - pos)));
+    pos = comma + 1;
+  }
+}
+
+bool parse_number(std::string_view s, double& v) {
+  if (s.empty()) return false;
+  if (s.front() == '+') s.remove_prefix(1);
+  const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(v);
+}
+
+core::Error line_error(std::uint64_t line, const std::string& what) {
+  return core::make_error("trace", "line " + std::to_string(line) + ": " + what);
+}
+
+}  // namespace
+
+core::Result<TraceReader> TraceReader::open(std::istream& in) {
+  TraceReader r(in);
+  if (!std::getline(in, r.buf_)) return core::make_error("trace", "line 1: empty file (no header)");
+  r.line_ = 1;
+  std::string_view header = r.buf_;
+  if (header.size() >= 3 && header.substr(0, 3) == "\xEF\xBB\xBF") header.remove_prefix(3);  // BOM
+  split(header, r.fields_);
+  r.columns_ = r.fields_.size();
+  for (std::size_t i = 0; i < r.fields_.size(); ++i) {
+    const auto f = r.fields_[i];
+    if (f == "timestamp") r.ts_ = static_cast<int>(i);
+    if (f == "usage_bytes") r.usage_ = static_cast<int>(i);
+    if (f == "limit_bytes") r.limit_ = static_cast<int>(i);
+    if (f == "working_set_bytes") r.ws_ = static_cast<int>(i);
+  }
+  std::string missing;
+  if (r.ts_ < 0) missing = "timestamp";
+  if (r.usage_ < 0) missing += missing.empty() ? "usage_bytes" : ", usage_bytes";
+  if (!missing.empty()) {
+    return line_error(1, "missing required column(s) " + missing +
+                             " (header must name timestamp and usage_bytes)");
+  }
+  return r;
+}
+
+core::Result<bool> TraceReader::next(core::Sample& out) {
+  while (std::getline(*in_, buf_)) {
+    ++line_;
+    std::string_view l = trim(buf_);
+    if (l.empty()) continue;
+    split(buf_, fields_);
+    if (fields_.size() != columns_) {
+      return line_error(line_, "expected " + std::to_string(columns_) + " columns, found " +
+                                   std::to_string(fields_.size()));
+    }
+    double t = 0, usage = 0;
+    if (!parse_number(fields_[ts_], t)) {
+      return line_error(line_, "bad timestamp '" + std::string(fields_[ts_].substr(0, 40)) + "'");
+    }
+    if (!parse_number(fields_[usage_], usage) || usage < 0) {
+      return line_error(line_,
+                        "bad usage_bytes '" + std::string(fields_[usage_].substr(0, 40)) + "'");
+    }
+    if (t < last_t_) {
+      return line_error(line_,
+                        "timestamp " + std::string(fields_[ts_]) +
+                            " is earlier than the previous one (rows must be sorted by time)");
+    }
+    last_t_ = t;
+    out = core::Sample{};
+    out.time = core::from_unix_seconds(t);
+    out.usage_bytes = static_cast<std::uint64_t>(usage);
+    if (limit_ >= 0 && !fields_[limit_].empty()) {
+      double lim = 0;
+      if (!parse_number(fields_[limit_], lim) || lim < 0) {
+        return line_error(line_,
+                          "bad limit_bytes '" + std::string(fields_[limit_].substr(0, 40)) + "'");
+      }
+      // 0 = no limit; a huge value (cgroup v1 "unlimited", LONG_MAX rounded) is no limit either.
+      if (lim > 0 && lim < 9.0e18) out.limit_bytes = static_cast<std::uint64_t>(lim);
+    }
+    if (ws_ >= 0 && !fields_[ws_].empty()) {
+      double ws = 0;
+      if (!parse_number(fields_[ws_], ws) || ws < 0) {
+        return line_error(
+            line_, "bad working_set_bytes '" + std::string(fields_[ws_].substr(0, 40)) + "'");
+      }
+      out.working_set_bytes = static_cast<std::uint64_t>(ws);
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace leakwatch::detect

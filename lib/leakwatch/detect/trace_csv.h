@@ -1,0 +1,35 @@
+#pragma once
+// The replay trace format (DESIGN.md, fixed): CSV with a header; `timestamp` (unix seconds, may be
+// fractional) and `usage_bytes` required; `limit_bytes` (0 or missing = no limit) and
+// `working_set_bytes` optional; other columns ignored. Pure parsing: the caller owns the stream.
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "leakwatch/core/result.h"
+#include "leakwatch/core/sample.h"
+
+namespace leakwatch::detect {
+
+class TraceReader {
+ public:
+  // Reads the header line. Errors name the line ("line 1: missing column usage_bytes").
+  static core::Result<TraceReader> open(std::istream& in);
+  // Next sample: true = `out` filled, false = end of input; errors carry the line number
+  // (bad numbers, wrong column count, timestamps going backwards).
+  core::Result<bool> next(core::Sample& out);
+  std::uint64_t line() const { return line_; }
+
+ private:
+  explicit TraceReader(std::istream& in) : in_(&in) {}
+  std::istream* in_;
+  std::uint64_t line_ = 0;
+  std::size_t columns_ = 0;
+  int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1;
+  double last_t_ = -1e300;
+  std::string buf_;
+  std::vector<std::string_view> fields_;
+};
+
+}  // namespace leakwatch::detect

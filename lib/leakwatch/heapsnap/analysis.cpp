@@ -1,0 +1,813 @@
+#include "leakwatch/heapsnap/analysis.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+namespace leakwatch::heapsnap {
+
+namespace {
+
+constexpr std::size_t kMaxInterfaceNameLength = 120;
+constexpr std::size_t kMinObjectCountPerInterface = 2;
+constexpr double kMinObjectProportionPerInterface = 1000.0;
+
+// Length of a UTF-8 string in UTF-16 code units (JavaScript's String.length).
+std::size_t js_length(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xc0) == 0x80) continue;  // continuation byte
+    n += (c >= 0xf0) ? 2 : 1;
+  }
+  return n;
+}
+
+// DevTools quotes property names holding , ' " { or } as JSON strings.
+std::string format_property_name(std::string_view name) {
+  if (name.find_first_of(",'\"{}") == std::string_view::npos) return std::string(name);
+  return nlohmann::json(std::string(name))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool is_plain_object(const HeapSnapshot& s, std::uint32_t n) {
+  return s.kind(n) == NodeKind::object && s.name(n) == "Object";
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// Matches V8's WeakMap ephemeron edge names:
+// "<n> / part of key (<k> @<id>) -> value (<v> @<id>) pair in WeakMap (table @<table id>)".
+std::optional<std::uint32_t> weakmap_table_id(std::string_view s) {
+  if (s.size() > 4096 || s.empty() || s[0] < '0' || s[0] > '9') return std::nullopt;
+  std::size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+    ++i;
+  constexpr std::string_view kPrefix = " / part of key (";
+  if (s.substr(i, kPrefix.size()) != kPrefix) return std::nullopt;
+  std::size_t mid_begin = i + kPrefix.size();
+  constexpr std::string_view kTable = " pair in WeakMap (table @";
+  std::size_t t = s.rfind(kTable);
+  if (t == std::string_view::npos || t < mid_begin || s.size() < 2 ||
+      s.substr(s.size() - 2) != "))")
+    return std::nullopt;
+  std::string_view table = s.substr(t + kTable.size(), s.size() - 2 - (t + kTable.size()));
+  if (!all_digits(table) || table.size() > 10) return std::nullopt;
+  std::string_view mid = s.substr(mid_begin, t - mid_begin);
+  auto ends_with_id = [](std::string_view part) {
+    if (part.empty() || part.back() != ')') return false;
+    part.remove_suffix(1);
+    std::size_t at = part.rfind(" @");
+    return at != std::string_view::npos && all_digits(part.substr(at + 2));
+  };
+  constexpr std::string_view kValue = " -> value (";
+  for (std::size_t p = mid.find(kValue); p != std::string_view::npos; p = mid.find(kValue, p + 1)) {
+    if (ends_with_id(mid.substr(0, p)) && ends_with_id(mid.substr(p + kValue.size()))) {
+      std::uint64_t v = std::stoull(std::string(table));
+      if (v > 0xffffffffull) return std::nullopt;
+      return static_cast<std::uint32_t>(v);
+    }
+  }
+  return std::nullopt;
+}
+
+// Simple bit vector.
+class Bits {
+ public:
+  explicit Bits(std::size_t n) : words_((n + 63) / 64, 0) {}
+  void set(std::size_t i) { words_[i >> 6] |= (1ull << (i & 63)); }
+  bool get(std::size_t i) const { return (words_[i >> 6] >> (i & 63)) & 1; }
+
+ private:
+  std::vector<std::uint64_t> words_;
+};
+
+bool has_user_roots(const HeapSnapshot& s) {
+  for (std::uint32_t e = s.first_edge[s.root]; e < s.first_edge[s.root + 1]; ++e)
+    if (s.kind(s.edge_to[e]) != NodeKind::synthetic) return true;
+  return false;
+}
+
+// DevTools' "page object" flag: reachable (through non-weak edges) from the root's shortcut edges
+// and from "(Document DOM trees)".
+std::vector<std::uint8_t> page_owned(const HeapSnapshot& s) {
+  const std::size_t n = s.node_count();
+  std::vector<std::uint8_t> flag(n, 0);
+  std::vector<std::uint32_t> stack;
+  for (std::uint32_t e = s.first_edge[s.root]; e < s.first_edge[s.root + 1]; ++e) {
+    EdgeKind k = s.edge_kind(e);
+    std::uint32_t to = s.edge_to[e];
+    if (k == EdgeKind::element) {
+      if (!(s.kind(to) == NodeKind::synthetic && s.name(to) == "(Document DOM trees)")) continue;
+    } else if (k != EdgeKind::shortcut) {
+      continue;
+    }
+    stack.push_back(to);
+    flag[to] = 1;
+  }
+  while (!stack.empty()) {
+    std::uint32_t v = stack.back();
+    stack.pop_back();
+    for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+      std::uint32_t to = s.edge_to[e];
+      if (flag[to] || s.edge_kind(e) == EdgeKind::weak) continue;
+      flag[to] = 1;
+      stack.push_back(to);
+    }
+  }
+  return flag;
+}
+
+}  // namespace
+
+std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
+  struct Candidate {
+    std::string name;
+    std::vector<std::string> properties;
+    std::size_t count = 0;
+  };
+  std::vector<Candidate> candidates;
+  std::unordered_map<std::string, std::size_t> by_name;
+  std::size_t total = 0;
+  const std::size_t n = s.node_count();
+  std::string name;
+  std::vector<std::string_view> props;
+  for (std::uint32_t v = 0; v < n; ++v) {
+    if (!is_plain_object(s, v)) continue;
+    ++total;
+    name = "{";
+    std::size_t name_len = 1;  // in UTF-16 units
+    props.clear();
+    for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+      if (s.edge_kind(e) != EdgeKind::property) continue;
+      std::string_view edge_name = s.str(s.edge_name[e]);
+      if (edge_name == "__proto__") continue;
+      std::string formatted = format_property_name(edge_name);
+      std::size_t flen = js_length(formatted);
+      if (name_len > 1 && name_len + flen > kMaxInterfaceNameLength) break;
+      if (name_len != 1) {
+        name += ", ";
+        name_len += 2;
+      }
+      name += formatted;
+      name_len += flen;
+      props.push_back(edge_name);
+    }
+    if (props.empty()) continue;
+    name += "}";
+    auto it = by_name.find(name);
+    if (it != by_name.end()) {
+      ++candidates[it->second].count;
+    } else {
+      by_name.emplace(name, candidates.size());
+      candidates.push_back(
+          Candidate{name, std::vector<std::string>(props.begin(), props.end()), 1});
+    }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.count > b.count; });
+  const double min_count = std::max(static_cast<double>(kMinObjectCountPerInterface),
+                                    static_cast<double>(total) / kMinObjectProportionPerInterface);
+  std::vector<InterfaceDefinition> out;
+  for (auto& c : candidates) {
+    if (static_cast<double>(c.count) < min_count) break;
+    out.push_back(InterfaceDefinition{std::move(c.name), std::move(c.properties)});
+  }
+  return out;
+}
+
+namespace {
+
+// The property tree DevTools uses to match plain objects against interface definitions.
+class InterfaceMatcher {
+ public:
+  explicit InterfaceMatcher(const std::vector<InterfaceDefinition>& defs) {
+    nodes_.emplace_back();
+    for (std::size_t d = 0; d < defs.size(); ++d) {
+      std::vector<std::string> props = defs[d].properties;
+      std::sort(props.begin(), props.end());
+      std::size_t cur = 0;
+      for (const auto& p : props) {
+        auto it = nodes_[cur].next.find(p);
+        if (it == nodes_[cur].next.end()) {
+          std::size_t idx = nodes_.size();
+          nodes_[cur].next.emplace(p, idx);
+          nodes_.emplace_back();
+          cur = idx;
+        } else {
+          cur = it->second;
+        }
+      }
+      if (nodes_[cur].match < 0) {
+        nodes_[cur].match = static_cast<int>(d);
+        nodes_[cur].match_props = props.size();
+      }
+    }
+  }
+
+  // Returns the index of the best definition for the (sorted) property list, or -1.
+  int match(const std::vector<std::string_view>& sorted_props) {
+    int best = -1;
+    std::size_t best_props = 0;
+    auto better = [&](const Node& nd) {
+      if (nd.match < 0) return;
+      if (best < 0 || nd.match_props > best_props ||
+          (nd.match_props == best_props && nd.match < best)) {
+        best = nd.match;
+        best_props = nd.match_props;
+      }
+    };
+    better(nodes_[0]);
+    states_.assign(1, 0);
+    for (std::string_view p : sorted_props) {
+      std::size_t count = states_.size();
+      for (std::size_t i = 0; i < count; ++i) {
+        std::size_t st = states_[i];
+        const Node& nd = nodes_[st];
+        if (nd.next.empty() || p >= nd.next.rbegin()->first) removed_.push_back(st);
+        auto it = nd.next.find(p);
+        if (it != nd.next.end()) {
+          if (std::find(states_.begin(), states_.end(), it->second) == states_.end())
+            states_.push_back(it->second);
+          better(nodes_[it->second]);
+        }
+      }
+      if (!removed_.empty()) {
+        std::erase_if(states_, [&](std::size_t st) {
+          return std::find(removed_.begin(), removed_.end(), st) != removed_.end();
+        });
+        removed_.clear();
+      }
+      if (states_.empty()) break;
+    }
+    return best;
+  }
+
+ private:
+  struct Node {
+    std::map<std::string, std::size_t, std::less<>> next;
+    int match = -1;
+    std::size_t match_props = 0;
+  };
+  std::vector<Node> nodes_;
+  std::vector<std::size_t> states_;
+  std::vector<std::size_t> removed_;
+};
+
+struct LocKey {
+  std::uint32_t script, line, column, klass;
+  bool operator==(const LocKey&) const = default;
+};
+struct LocKeyHash {
+  std::size_t operator()(const LocKey& k) const {
+    std::uint64_t h = k.script * 0x9e3779b97f4a7c15ull;
+    h ^= (k.line + 0x632be59bd9b4e019ull) + (h << 6) + (h >> 2);
+    h ^= (k.column + 0x85ebca6bull) + (h << 6) + (h >> 2);
+    h ^= (k.klass + 0xc2b2ae35ull) + (h << 6) + (h >> 2);
+    return static_cast<std::size_t>(h);
+  }
+};
+
+}  // namespace
+
+Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefinition>& interfaces) {
+  Classification out;
+  const std::size_t n = s.node_count();
+  out.class_of.resize(n);
+  // Class names first (a "name id" per distinct display name), then keys with locations.
+  std::unordered_map<std::string, std::uint32_t> name_ids;
+  std::vector<std::string> names;
+  auto name_id = [&](std::string name) -> std::uint32_t {
+    auto it = name_ids.find(name);
+    if (it != name_ids.end()) return it->second;
+    std::uint32_t id = static_cast<std::uint32_t>(names.size());
+    names.push_back(name);
+    name_ids.emplace(std::move(name), id);
+    return id;
+  };
+  std::vector<std::uint32_t> type_name(s.node_type_names.size(), UINT32_MAX);
+  std::vector<std::uint32_t> string_name(s.string_count(), UINT32_MAX);
+  std::vector<std::uint32_t> interface_name(interfaces.size(), UINT32_MAX);
+  InterfaceMatcher matcher(interfaces);
+  std::vector<std::string_view> props;
+
+  std::vector<std::uint32_t> node_name_id(n);
+  for (std::uint32_t v = 0; v < n; ++v) {
+    std::uint32_t t = s.node_type[v];
+    std::uint32_t id;
+    switch (s.node_type_kinds[t]) {
+      case NodeKind::object:
+      case NodeKind::native: {
+        if (s.node_type_kinds[t] == NodeKind::object && is_plain_object(s, v) &&
+            !interfaces.empty()) {
+          props.clear();
+          for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
+            if (s.edge_kind(e) == EdgeKind::property) props.push_back(s.str(s.edge_name[e]));
+          std::sort(props.begin(), props.end());
+          int m = matcher.match(props);
+          if (m >= 0) {
+            if (interface_name[m] == UINT32_MAX) interface_name[m] = name_id(interfaces[m].name);
+            id = interface_name[m];
+            break;
+          }
+        }
+        std::uint32_t si = s.node_name[v];
+        if (string_name[si] == UINT32_MAX) {
+          std::string name(s.str(si));
+          if (name.starts_with('<')) {
+            std::size_t sp = name.find(' ');
+            if (sp != std::string::npos) name = name.substr(0, sp) + ">";
+          } else if (name.starts_with("Detached <")) {
+            std::size_t sp = name.find(' ', 10);
+            if (sp != std::string::npos) name = name.substr(0, sp) + ">";
+          }
+          string_name[si] = name_id(std::move(name));
+        }
+        id = string_name[si];
+        break;
+      }
+      default: {
+        if (type_name[t] == UINT32_MAX) {
+          std::string name;
+          switch (s.node_type_kinds[t]) {
+            case NodeKind::hidden:
+              name = "(system)";
+              break;
+            case NodeKind::code:
+              name = "(compiled code)";
+              break;
+            case NodeKind::closure:
+              name = "Function";
+              break;
+            case NodeKind::regexp:
+              name = "RegExp";
+              break;
+            default:
+              name = "(" + s.node_type_names[t] + ")";
+              break;
+          }
+          type_name[t] = name_id(std::move(name));
+        }
+        id = type_name[t];
+        break;
+      }
+    }
+    node_name_id[v] = id;
+  }
+  // Keys: ",name" per name id; objects with a location get "script,line,col,name".
+  std::vector<std::uint32_t> plain_class(names.size(), UINT32_MAX);
+  std::unordered_map<LocKey, std::uint32_t, LocKeyHash> loc_class;
+  std::unordered_map<std::string, std::uint32_t> key_class;  // public keys are unique
+  auto class_for_key = [&](std::string key, const std::string& name) {
+    auto it = key_class.find(key);
+    if (it != key_class.end()) return it->second;
+    std::uint32_t c = static_cast<std::uint32_t>(out.keys.size());
+    out.keys.push_back(key);
+    out.names.push_back(name);
+    key_class.emplace(std::move(key), c);
+    return c;
+  };
+  auto loc_it = s.locations.begin();
+  for (std::uint32_t v = 0; v < n; ++v) {
+    while (loc_it != s.locations.end() && loc_it->node < v)
+      ++loc_it;
+    std::uint32_t nid = node_name_id[v];
+    const Location* loc = (loc_it != s.locations.end() && loc_it->node == v) ? &*loc_it : nullptr;
+    if (loc != nullptr && s.kind(v) == NodeKind::object) {
+      LocKey k{loc->script_id, loc->line, loc->column, nid};
+      auto it = loc_class.find(k);
+      if (it == loc_class.end()) {
+        std::string key = std::to_string(loc->script_id) + "," + std::to_string(loc->line) + "," +
+                          std::to_string(loc->column) + "," + names[nid];
+        it = loc_class.emplace(k, class_for_key(std::move(key), names[nid])).first;
+      }
+      out.class_of[v] = it->second;
+    } else {
+      if (plain_class[nid] == UINT32_MAX)
+        plain_class[nid] = class_for_key("," + names[nid], names[nid]);
+      out.class_of[v] = plain_class[nid];
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
+  std::vector<std::uint32_t> size = s.node_self_size;
+  if (!has_user_roots(s)) return size;
+  const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  constexpr std::uint32_t kUnvisited = 0xffffffff;
+  constexpr std::uint32_t kMultiple = 0xfffffffe;
+  std::vector<std::uint32_t> owner(n);
+  std::vector<std::uint32_t> work;
+  for (std::uint32_t v = 0; v < n; ++v) {
+    NodeKind k = s.kind(v);
+    if (k == NodeKind::hidden || k == NodeKind::array ||
+        (k == NodeKind::native && s.name(v) == "system / ExternalStringData")) {
+      owner[v] = kUnvisited;
+    } else {
+      owner[v] = v;
+      work.push_back(v);
+    }
+  }
+  while (!work.empty()) {
+    std::uint32_t v = work.back();
+    work.pop_back();
+    std::uint32_t own = owner[v];
+    for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+      if (s.edge_kind(e) == EdgeKind::weak) continue;
+      std::uint32_t t = s.edge_to[e];
+      std::uint32_t cur = owner[t];
+      if (cur == kUnvisited) {
+        owner[t] = own;
+        work.push_back(t);
+      } else if (cur == t || cur == own || cur == kMultiple) {
+        // nothing to change
+      } else {
+        owner[t] = kMultiple;
+        work.push_back(t);
+      }
+    }
+  }
+  for (std::uint32_t v = 0; v < n; ++v) {
+    std::uint32_t own = owner[v];
+    if (own == kUnvisited || own == kMultiple || own == v) continue;
+    if (s.kind(own) == NodeKind::synthetic || own == s.root) continue;
+    size[own] += size[v];
+    size[v] = 0;
+  }
+  return size;
+}
+
+Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint32_t>& self_size) {
+  const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  const std::size_t m = s.edge_count();
+  const std::uint32_t root = s.root;
+
+  // 1. Essential edges.
+  Bits essential(m);
+  {
+    std::vector<std::uint8_t> page = page_owned(s);
+    // WeakMap table edges: decided once per edge name.
+    std::vector<std::uint8_t> weakmap_state(s.string_count(),
+                                            0);  // 0 unknown, 1 not weakmap, 2 weakmap
+    std::unordered_map<std::uint32_t, std::uint32_t> weakmap_table;
+    for (std::uint32_t v = 0; v < n; ++v) {
+      for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+        EdgeKind k = s.edge_kind(e);
+        if (k == EdgeKind::weak) continue;
+        if (k == EdgeKind::internal) {
+          std::uint32_t name = s.edge_name[e];
+          if (weakmap_state[name] == 0) {
+            auto table = weakmap_table_id(s.str(name));
+            weakmap_state[name] = table ? 2 : 1;
+            if (table) weakmap_table.emplace(name, *table);
+          }
+          if (weakmap_state[name] == 2 && weakmap_table[name] == s.node_id[v]) continue;
+        }
+        std::uint32_t to = s.edge_to[e];
+        if (to == v) continue;
+        if (v != root) {
+          if (k == EdgeKind::shortcut) continue;
+          if (page[to] && !page[v]) continue;
+        }
+        essential.set(e);
+      }
+    }
+  }
+
+  // 2. Reverse graph over essential edges (predecessor node ordinals).
+  std::vector<std::uint32_t> first_pred(static_cast<std::size_t>(n) + 1, 0);
+  std::vector<std::uint32_t> preds;
+  {
+    for (std::size_t e = 0; e < m; ++e)
+      if (essential.get(e)) ++first_pred[s.edge_to[e] + 1];
+    for (std::uint32_t v = 0; v < n; ++v)
+      first_pred[v + 1] += first_pred[v];
+    preds.resize(first_pred[n]);
+    std::vector<std::uint32_t> fill(first_pred.begin(), first_pred.end() - 1);
+    for (std::uint32_t v = 0; v < n; ++v)
+      for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
+        if (essential.get(e)) preds[fill[s.edge_to[e]]++] = v;
+  }
+
+  // 3. Lengauer–Tarjan (simple eval/link), vertices numbered 1..n; 0 is "none". DFS order, orphan
+  //    handling and the treatment of unreachable nodes follow DevTools so the trees are identical.
+  const std::size_t len = static_cast<std::size_t>(n) + 1;
+  std::vector<std::uint32_t> parent(len, 0), ancestor(len, 0), vertex(len, 0), label(len, 0),
+      semi(len, 0);
+  std::uint32_t count = 0;
+  {
+    std::vector<std::uint32_t> next_edge(len, 0);
+    auto dfs = [&](std::uint32_t r) {
+      next_edge[r - 1] = s.first_edge[r - 1];
+      std::uint32_t v = r;
+      while (v != 0) {
+        if (semi[v] == 0) {
+          semi[v] = ++count;
+          vertex[count] = label[v] = v;
+        }
+        std::uint32_t v_next = parent[v];
+        const std::uint32_t vo = v - 1;
+        const std::uint32_t end = s.first_edge[vo + 1];
+        for (; next_edge[vo] < end; ++next_edge[vo]) {
+          std::uint32_t e = next_edge[vo];
+          if (!essential.get(e)) continue;
+          std::uint32_t w = s.edge_to[e] + 1;
+          if (semi[w] == 0) {
+            parent[w] = v;
+            next_edge[w - 1] = s.first_edge[w - 1];
+            v_next = w;
+            break;
+          }
+        }
+        v = v_next;
+      }
+    };
+    const std::uint32_t r = root + 1;
+    dfs(r);
+    if (count < n) {
+      for (std::uint32_t v = 1; v <= n; ++v) {
+        if (semi[v] == 0 && first_pred[v - 1] == first_pred[v]) {  // only weak retainers
+          parent[v] = r;
+          dfs(v);
+        }
+      }
+    }
+    if (count < n) {
+      for (std::uint32_t v = 1; v <= n; ++v) {
+        if (semi[v] == 0) {
+          parent[v] = r;
+          semi[v] = ++count;
+          vertex[count] = label[v] = v;
+        }
+      }
+    }
+  }
+  Dominators out;
+  out.unreachable = 0;
+  std::vector<std::uint32_t> dom(len, 0);
+  {
+    const std::uint32_t r = root + 1;
+    std::vector<std::uint32_t> stack(len, 0);
+    auto compress = [&](std::uint32_t v) {
+      std::size_t sp = 0;
+      while (ancestor[ancestor[v]] != 0) {
+        stack[++sp] = v;
+        v = ancestor[v];
+      }
+      while (sp > 0) {
+        std::uint32_t w = stack[sp--];
+        if (semi[label[ancestor[w]]] < semi[label[w]]) label[w] = label[ancestor[w]];
+        ancestor[w] = ancestor[ancestor[w]];
+      }
+    };
+    auto eval = [&](std::uint32_t v) {
+      if (ancestor[v] == 0) return v;
+      compress(v);
+      return label[v];
+    };
+    // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
+    std::vector<std::uint32_t> bucket_head(len, 0), bucket_next(len, 0);
+    for (std::uint32_t i = count; i >= 2; --i) {
+      std::uint32_t w = vertex[i];
+      const std::uint32_t wo = w - 1;
+      bool orphan = true;
+      for (std::uint32_t p = first_pred[wo]; p < first_pred[wo + 1]; ++p) {
+        orphan = false;
+        std::uint32_t u = eval(preds[p] + 1);
+        if (semi[u] < semi[w]) semi[w] = semi[u];
+      }
+      if (orphan) semi[w] = semi[r];
+      std::uint32_t b = vertex[semi[w]];
+      bucket_next[w] = bucket_head[b];
+      bucket_head[b] = w;
+      ancestor[w] = parent[w];  // link
+      std::uint32_t pw = parent[w];
+      for (std::uint32_t v = bucket_head[pw]; v != 0;) {
+        std::uint32_t nx = bucket_next[v];
+        std::uint32_t u = eval(v);
+        dom[v] = semi[u] < semi[v] ? u : pw;
+        v = nx;
+      }
+      bucket_head[pw] = 0;
+    }
+    dom[0] = dom[r] = r;
+    for (std::uint32_t i = 2; i <= count; ++i) {
+      std::uint32_t w = vertex[i];
+      if (dom[w] != vertex[semi[w]]) dom[w] = dom[dom[w]];
+    }
+  }
+  // Count nodes the first DFS did not reach (for information).
+  {
+    std::vector<std::uint8_t> seen(n, 0);
+    // parent chain from the root: a node is reachable if its DFS ancestry reaches the root without
+    // a synthetic link; approximate by a plain traversal over essential edges.
+    std::vector<std::uint32_t> st{root};
+    seen[root] = 1;
+    std::uint64_t reached = 1;
+    while (!st.empty()) {
+      std::uint32_t v = st.back();
+      st.pop_back();
+      for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+        if (!essential.get(e) || seen[s.edge_to[e]]) continue;
+        seen[s.edge_to[e]] = 1;
+        ++reached;
+        st.push_back(s.edge_to[e]);
+      }
+    }
+    out.unreachable = n - reached;
+  }
+  out.idom.resize(n);
+  out.retained.resize(n);
+  for (std::uint32_t v = 0; v < n; ++v) {
+    out.idom[v] = dom[v + 1] - 1;
+    out.retained[v] = self_size[v];
+  }
+  for (std::uint32_t i = count; i > 1; --i) {
+    std::uint32_t v = vertex[i] - 1;
+    out.retained[out.idom[v]] += out.retained[v];
+  }
+  return out;
+}
+
+Summary summarize(const HeapSnapshot& s, const Classification& classes,
+                  const std::vector<std::uint32_t>& self_size, const Dominators& dom) {
+  const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  const std::size_t nc = classes.class_count();
+  std::vector<ClassSummary> agg(nc);
+  std::vector<std::uint8_t> present(nc, 0);
+  for (std::uint32_t v = 0; v < n; ++v) {
+    if (self_size[v] == 0) continue;
+    std::uint32_t c = classes.class_of[v];
+    present[c] = 1;
+    ++agg[c].count;
+    agg[c].self_size += self_size[v];
+  }
+  // Retained size of a class: sum over its top-most instances in the dominator tree.
+  std::vector<std::uint32_t> first_child(static_cast<std::size_t>(n) + 1, 0);
+  std::vector<std::uint32_t> children(n > 0 ? n - 1 : 0);
+  for (std::uint32_t v = 0; v < n; ++v)
+    if (v != s.root) ++first_child[dom.idom[v] + 1];
+  for (std::uint32_t v = 0; v < n; ++v)
+    first_child[v + 1] += first_child[v];
+  {
+    std::vector<std::uint32_t> fill(first_child.begin(), first_child.end() - 1);
+    for (std::uint32_t v = 0; v < n; ++v)
+      if (v != s.root) children[fill[dom.idom[v]]++] = v;
+  }
+  std::vector<std::uint32_t> inside(nc, 0);
+  std::vector<std::uint32_t> stack{s.root};
+  constexpr std::uint32_t kExit = 0x80000000u;
+  while (!stack.empty()) {
+    std::uint32_t item = stack.back();
+    stack.pop_back();
+    if (item & kExit) {
+      --inside[classes.class_of[item & ~kExit]];
+      continue;
+    }
+    std::uint32_t v = item;
+    std::uint32_t c = classes.class_of[v];
+    bool has_children = first_child[v] != first_child[v + 1];
+    if (inside[c] == 0 && self_size[v] != 0) {
+      agg[c].retained_size += dom.retained[v];
+      if (has_children) {
+        ++inside[c];
+        stack.push_back(v | kExit);
+      }
+    }
+    for (std::uint32_t i = first_child[v]; i < first_child[v + 1]; ++i)
+      stack.push_back(children[i]);
+  }
+  Summary out;
+  out.node_count = n;
+  out.edge_count = s.edge_count();
+  out.total_size = dom.retained[s.root] + s.extra_native_bytes;
+  for (std::size_t c = 0; c < nc; ++c) {
+    if (!present[c]) continue;
+    agg[c].key = classes.keys[c];
+    agg[c].name = classes.names[c];
+    out.classes.push_back(std::move(agg[c]));
+  }
+  std::sort(out.classes.begin(), out.classes.end(),
+            [](const ClassSummary& a, const ClassSummary& b) {
+              if (a.retained_size != b.retained_size) return a.retained_size > b.retained_size;
+              if (a.self_size != b.self_size) return a.self_size > b.self_size;
+              return a.key < b.key;
+            });
+  return out;
+}
+
+Summary summarize(const HeapSnapshot& s) {
+  auto classes = classify(s, infer_interfaces(s));
+  auto self = shallow_sizes(s);
+  auto dom = compute_dominators(s, self);
+  return summarize(s, classes, self, dom);
+}
+
+std::vector<ClassMembers> class_members(const HeapSnapshot& s, const Classification& classes,
+                                        const std::vector<std::uint32_t>& self_size) {
+  const std::size_t nc = classes.class_count();
+  std::vector<ClassMembers> out(nc);
+  std::vector<std::uint32_t> counts(nc, 0);
+  const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  for (std::uint32_t v = 0; v < n; ++v)
+    if (self_size[v] != 0) ++counts[classes.class_of[v]];
+  for (std::size_t c = 0; c < nc; ++c) {
+    out[c].key = classes.keys[c];
+    out[c].name = classes.names[c];
+    out[c].ids.reserve(counts[c]);
+    out[c].sizes.reserve(counts[c]);
+  }
+  for (std::uint32_t v = 0; v < n; ++v) {
+    if (self_size[v] == 0) continue;
+    auto& m = out[classes.class_of[v]];
+    m.ids.push_back(s.node_id[v]);
+    m.sizes.push_back(self_size[v]);
+  }
+  std::vector<std::uint32_t> order;
+  for (auto& m : out) {
+    if (std::is_sorted(m.ids.begin(), m.ids.end())) continue;
+    order.resize(m.ids.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i)
+      order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return m.ids[a] < m.ids[b]; });
+    std::vector<std::uint32_t> ids(order.size()), sizes(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      ids[i] = m.ids[order[i]];
+      sizes[i] = m.sizes[order[i]];
+    }
+    m.ids = std::move(ids);
+    m.sizes = std::move(sizes);
+  }
+  std::erase_if(out, [](const ClassMembers& m) { return m.ids.empty(); });
+  return out;
+}
+
+std::vector<ClassDiff> compare(const std::vector<ClassMembers>& base,
+                               const std::vector<ClassMembers>& target) {
+  std::unordered_map<std::string_view, const ClassMembers*> target_by_key;
+  for (const auto& t : target)
+    target_by_key.emplace(t.key, &t);
+  static const ClassMembers kEmpty;
+  std::vector<ClassDiff> out;
+  auto diff_one = [&](const ClassMembers& b, const ClassMembers& t, const std::string& key,
+                      const std::string& name) {
+    ClassDiff d;
+    d.key = key;
+    d.name = name;
+    std::size_t i = 0, j = 0;
+    while (i < b.ids.size() && j < t.ids.size()) {
+      if (b.ids[i] < t.ids[j]) {
+        ++d.deleted_count;
+        d.freed_size += b.sizes[i++];
+      } else if (b.ids[i] > t.ids[j]) {
+        ++d.new_count;
+        d.alloc_size += t.sizes[j++];
+      } else {
+        ++i;
+        ++j;
+      }
+    }
+    for (; i < b.ids.size(); ++i) {
+      ++d.deleted_count;
+      d.freed_size += b.sizes[i];
+    }
+    for (; j < t.ids.size(); ++j) {
+      ++d.new_count;
+      d.alloc_size += t.sizes[j];
+    }
+    if (d.new_count == 0 && d.deleted_count == 0) return;
+    d.delta_count =
+        static_cast<std::int64_t>(d.new_count) - static_cast<std::int64_t>(d.deleted_count);
+    d.size_delta =
+        static_cast<std::int64_t>(d.alloc_size) - static_cast<std::int64_t>(d.freed_size);
+    out.push_back(std::move(d));
+  };
+  std::unordered_map<std::string_view, bool> in_base;
+  for (const auto& b : base) {
+    in_base.emplace(b.key, true);
+    auto it = target_by_key.find(b.key);
+    if (it != target_by_key.end())
+      diff_one(b, *it->second, b.key, it->second->name);
+    else
+      diff_one(b, kEmpty, b.key, b.name);
+  }
+  for (const auto& t : target)
+    if (!in_base.count(t.key)) diff_one(kEmpty, t, t.key, t.name);
+  std::sort(out.begin(), out.end(), [](const ClassDiff& a, const ClassDiff& b) {
+    if (a.size_delta != b.size_delta) return a.size_delta > b.size_delta;
+    if (a.delta_count != b.delta_count) return a.delta_count > b.delta_count;
+    return a.key < b.key;
+  });
+  return out;
+}
+
+}  // namespace leakwatch::heapsnap
