@@ -35,6 +35,142 @@ void read_detection(Section s, detect::DetectorSettings& d) {
     s.context().problem(s.node(), s.path(), why);
 }
 
+void read_target(Section s, source::TargetSettings& t) {
+  s.str("name", t.name);
+  s.choice("source", t.source,
+           {{"cgroup", source::SourceKind::cgroup}, {"ecs", source::SourceKind::ecs},
+            {"procfs", source::SourceKind::procfs}});
+  s.str("cgroup_path", t.cgroup_path);
+  s.str("ecs_container", t.ecs_container);
+  s.str("ecs_metadata_uri", t.ecs_metadata_uri);
+  s.duration("ecs_timeout", t.ecs_timeout, 100ms, 5min);
+  if (s.has("pid")) {
+    std::int64_t pid = 0;
+    s.integer("pid", pid, 1, 4194304);
+    if (pid > 0) t.pid = static_cast<int>(pid);
+  }
+  s.str("pid_file", t.pid_file);
+  std::string root;
+  s.str("root", root);
+  if (!root.empty()) t.root = root;
+  s.finish();
+  if (t.name.empty() || t.name.find_first_of("/\\ ") != std::string::npos || t.name == "." ||
+      t.name == "..")
+    s.problem("name", "must be a non-empty label without '/', '\\' or spaces (it names archive folders)");
+  switch (t.source) {
+    case source::SourceKind::ecs:
+      if (t.ecs_container.empty()) s.require("ecs_container");
+      break;
+    case source::SourceKind::procfs:
+      if (!t.pid && t.pid_file.empty())
+        s.problem("pid", "source procfs needs pid: or pid_file:");
+      break;
+    case source::SourceKind::cgroup:
+      break;
+  }
+}
+
+void read_capture(Section s, capture::CaptureSettings& c) {
+  s.str("url", c.url);
+  s.str("header", c.header);
+  s.secret("key", c.key);
+  s.duration("connect_timeout", c.connect_timeout, 100ms, 10min);
+  s.duration("idle_timeout", c.idle_timeout, 1s, 24h);
+  s.duration("total_timeout", c.total_timeout, 1s, 24h);
+  s.size("max_bytes", c.max_bytes, 1 << 20);
+  s.boolean("compress", c.compress);
+  s.integer("compression_level", c.compression_level, 1, 19);
+  s.number("headroom_factor", c.headroom_factor, 0.0, 100.0);
+  s.size("min_headroom_bytes", c.min_headroom_bytes);
+  s.duration("max_sample_age", c.max_sample_age, 1s, 24h);
+  s.duration("cooldown", c.cooldown, 0s, 24h * 7);
+  s.integer("daily_cap", c.daily_cap, 0, 1000);
+  s.integer("series_count", c.series_count, 1, 20);
+  s.duration("series_spacing", c.series_spacing, 0s, 24h * 7);
+  s.duration("series_retry", c.series_retry, 1s, 24h);
+  s.integer("series_max_misses", c.series_max_misses, 1, 1000);
+  s.integer("retries", c.retries, 0, 20);
+  s.duration("retry_backoff", c.retry_backoff, 0s, 1h);
+  s.boolean("tls_verify", c.tls_verify);
+  s.str("ca_file", c.ca_file);
+  s.finish();
+  if (!c.url.empty()) {
+    if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
+      s.problem("url", "must start with http:// or https://");
+    if (c.key.empty()) s.problem("key", "capture.url is set, so the heap-dump key is required");
+  }
+  if (c.header.empty() || c.header.find_first_of(" :\r\n") != std::string::npos)
+    s.problem("header", "must be a valid HTTP header name such as x-key");
+  if (c.total_timeout < c.idle_timeout)
+    s.problem("total_timeout", "must not be shorter than idle_timeout");
+  if (!c.ca_file.empty() && !std::filesystem::exists(c.ca_file))
+    s.problem("ca_file", "file " + c.ca_file + " does not exist");
+}
+
+void read_archive(Section s, archive::ArchiveSettings& a) {
+  s.str("dir", a.dir);
+  s.integer("max_per_target", a.max_per_target, 0, 100000);
+  s.size("max_total_bytes", a.max_total_bytes);
+  s.duration("max_age", a.max_age, 0s, 24h * 3650);
+  s.finish();
+  if (a.dir.empty()) s.problem("dir", "must not be empty");
+}
+
+std::optional<alert::Severity> read_severity(Section& s, const std::string& key) {
+  std::string v;
+  s.str(key, v);
+  if (v.empty()) return std::nullopt;
+  auto sev = alert::severity_from_string(v);
+  if (!sev) s.problem(key, "must be one of: info, warning, critical (got '" + v + "')");
+  return sev;
+}
+
+void read_alerts(Section s, alert::AlertSettings& a) {
+  const std::size_t problems_before = s.context().problems.size();
+  s.duration("reminder_interval", a.reminder_interval, 1min, 24h * 30);
+  if (auto sev = read_severity(s, "min_severity")) a.min_severity = *sev;
+  s.str("dashboard_url", a.dashboard_url);
+  {
+    Section d = s.section("delivery");
+    std::int64_t q = static_cast<std::int64_t>(a.delivery.queue_size);
+    d.integer("queue_size", q, 1, 100000);
+    a.delivery.queue_size = static_cast<std::size_t>(q);
+    d.duration("initial_backoff", a.delivery.initial_backoff, 10ms, 1h);
+    d.duration("max_backoff", a.delivery.max_backoff, 10ms, 24h);
+    d.duration("give_up_after", a.delivery.give_up_after, 1s, 24h * 7);
+    d.duration("connect_timeout", a.delivery.connect_timeout, 100ms, 10min);
+    d.duration("request_timeout", a.delivery.request_timeout, 100ms, 10min);
+    d.duration("shutdown_grace", a.delivery.shutdown_grace, 0s, 10min);
+    d.duration("slack_min_interval", a.delivery.slack_min_interval, 0s, 10min);
+    d.finish();
+  }
+  for (auto& item : s.list("slack")) {
+    alert::SlackSinkSettings k;
+    item.str("name", k.name);
+    if (item.require("webhook_url")) item.secret("webhook_url", k.webhook_url);
+    k.min_severity = read_severity(item, "min_severity");
+    item.boolean("tls_verify", k.tls_verify);
+    item.str("ca_file", k.ca_file);
+    item.finish();
+    a.slack.push_back(std::move(k));
+  }
+  for (auto& item : s.list("webhooks")) {
+    alert::WebhookSinkSettings w;
+    item.str("name", w.name);
+    if (item.require("url")) item.str("url", w.url);
+    item.secret("secret", w.secret);
+    w.min_severity = read_severity(item, "min_severity");
+    item.boolean("tls_verify", w.tls_verify);
+    item.str("ca_file", w.ca_file);
+    item.finish();
+    a.webhooks.push_back(std::move(w));
+  }
+  s.finish();
+  alert::assign_default_names(a);
+  if (s.context().problems.size() == problems_before)
+    for (const auto& why : alert::validate(a)) s.context().problem(s.node(), s.path(), why);
+}
+
 void read_server(Section s, ServerSettings& v) {
   s.boolean("enabled", v.enabled);
   s.str("listen", v.listen);
@@ -68,9 +204,13 @@ LoadResult load_node(Context& ctx, const YAML::Node& root) {
                 "the configuration must be a mapping of sections (target:, capture:, ...)");
   } else {
     Section top(ctx, root, "");
+    read_target(top.section("target"), cfg.target);
     top.duration("poll_interval", cfg.poll_interval, 100ms, 1h);
     top.str("state_dir", cfg.state_dir);
     read_detection(top.section("detection"), cfg.detection);
+    read_capture(top.section("capture"), cfg.capture);
+    read_archive(top.section("archive"), cfg.archive);
+    read_alerts(top.section("alerts"), cfg.alerts);
     read_server(top.section("server"), cfg.server);
     read_log(top.section("log"), cfg.log);
     top.finish();

@@ -12,7 +12,11 @@
 #include "leakwatch/config/reader.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/core/secret.h"
+#include "leakwatch/alert/settings.h"
+#include "leakwatch/archive/settings.h"
+#include "leakwatch/capture/settings.h"
 #include "leakwatch/detect/settings.h"
+#include "leakwatch/source/settings.h"
 
 namespace leakwatch::config {
 
@@ -32,9 +36,13 @@ struct LogSettings {
 };
 
 struct Config {
+  source::TargetSettings target;
   std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};
   std::string state_dir = "/var/lib/leakwatch/state";
   detect::DetectorSettings detection;
+  capture::CaptureSettings capture;
+  archive::ArchiveSettings archive;
+  alert::AlertSettings alerts;
   ServerSettings server;
   LogSettings log;
 };

@@ -97,6 +97,9 @@ std::vector<std::string> validate(const DetectorSettings& s) {
   }
   if (!(s.max_step_share > 0 && s.max_step_share <= 1))
     p.push_back("max_step_share must be in (0, 1]");
+  if (!(s.growth_fraction > 0 && s.growth_fraction <= 100)) {
+    p.push_back("growth_fraction must be in (0, 100]");
+  }
   if (!(s.forecast_factor >= 0 && s.forecast_factor <= 100)) {
     p.push_back("forecast_factor must be in [0, 100]");
   }
@@ -294,19 +297,24 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
 
   // The rise tests.
   const double total = fmin[k - 1] - fmin[0];
+  ev.rise = total;
+  ev.start_floor = fmin[0];
   double reference = limit_ ? static_cast<double>(*limit_) : fmin[0];
   const double min_rise = std::max(static_cast<double>(settings_.min_rise_bytes),
                                    settings_.min_rise_fraction * std::max(reference, 0.0));
   if (!(slope > 0) || total < min_rise) return ev;
+  // Most segment-to-segment moves are up (a leak in steps leaves some flat), none is a real drop,
+  // the first floor is the lowest and the last the highest (the trend did not reverse).
   int increases = 0;
   double max_step = 0;
   for (int i = 0; i + 1 < k; ++i) {
     const double d = fmin[i + 1] - fmin[i];
-    if (d > 0) ++increases;
+    if (d > 0.02 * total) ++increases;
+    if (d < -0.2 * total) return ev;
     max_step = std::max(max_step, d);
-    if (fmin[i + 1] > fmin[k - 1] || fmin[i] < fmin[0]) return ev;  // trend reversed or dipped
+    if (fmin[i + 1] > fmin[k - 1] || fmin[i] < fmin[0]) return ev;
   }
-  if (increases < k - 2) return ev;
+  if (increases < (k + 1) / 2) return ev;
   if (max_step > settings_.max_step_share * total) return ev;
   const int h = k / 2;
   const double first_half = fmin[h - 1] - fmin[0];
@@ -343,7 +351,9 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
     if (now - rising_since_[j] < hold) continue;
-    bool gate = windows_[j] >= settings_.confirm_window.count();
+    bool gate = windows_[j] >= settings_.confirm_window.count() ||
+                (windows_[j] >= 2 * settings_.min_window.count() &&
+                 ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0));
     if (!gate && limit_ && ev.slope > 0) {
       const double t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
       gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);

@@ -81,6 +81,8 @@ class Detector {
     double r2 = 0;
     double floor_now = 0;
     double peak_now = 0;
+    double rise = 0;         // last segment floor - first segment floor
+    double start_floor = 0;  // first segment floor
   };
 
   void start_epoch(std::int64_t t);

@@ -41,6 +41,10 @@ struct DetectorSettings {
   // Short windows alert only when the peaks are forecast to reach the limit within this many
   // window lengths.
   double forecast_factor = 1.0;
+  // A window of at least 2 x min_window whose floor grew by this fraction of its starting level
+  // (1.0 = the floor doubled) is a leak whatever the limit (this is how leaks are caught without
+  // one).
+  double growth_fraction = 0.75;
   // While a leak is suspected, a forecast time to the limit at or below this is `oom_imminent`.
   std::chrono::seconds oom_imminent_horizon{std::chrono::minutes(15)};
   // Without an OOM-kill counter, a crash (drop by `crash_drop_fraction` of usage) right after a

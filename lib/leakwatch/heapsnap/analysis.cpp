@@ -125,6 +125,54 @@ std::vector<std::uint8_t> page_owned(const HeapSnapshot& s) {
   return flag;
 }
 
+// DevTools' propagation of DOM link state through native (embedder) nodes: the nodes it marks
+// detached get the name "Detached <name>". Returns a per-node flag (empty: none renamed).
+std::vector<std::uint8_t> detached_renamed(const HeapSnapshot& s) {
+  if (s.node_detachedness.empty()) return {};
+  const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  std::vector<std::uint8_t> state(s.node_detachedness);
+  std::vector<std::uint8_t> visited(n, 0), renamed(n, 0);
+  std::vector<std::uint32_t> attached, detached;
+  auto process = [&](std::uint32_t v, std::uint8_t st) {
+    if (visited[v]) return;
+    visited[v] = 1;
+    if (s.kind(v) != NodeKind::native) return;
+    state[v] = st;
+    if (st == 1) {
+      attached.push_back(v);
+    } else if (st == 2) {
+      renamed[v] = 1;
+      detached.push_back(v);
+    }
+  };
+  auto propagate = [&](std::uint32_t v, std::uint8_t st) {
+    for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+      EdgeKind k = s.edge_kind(e);
+      if (k == EdgeKind::hidden || k == EdgeKind::weak) continue;
+      process(s.edge_to[e], st);
+    }
+  };
+  for (std::uint32_t v = 0; v < n; ++v)
+    if (state[v] != 0) process(v, state[v]);
+  while (!attached.empty()) {
+    std::uint32_t v = attached.back();
+    attached.pop_back();
+    propagate(v, 1);
+  }
+  while (!detached.empty()) {
+    std::uint32_t v = detached.back();
+    detached.pop_back();
+    if (state[v] == 1) continue;
+    propagate(v, 2);
+  }
+  return renamed;
+}
+
+std::string raw_name(const HeapSnapshot& s, const std::vector<std::uint8_t>& renamed, std::uint32_t v) {
+  if (!renamed.empty() && renamed[v]) return "Detached " + std::string(s.name(v));
+  return std::string(s.name(v));
+}
+
 }  // namespace
 
 std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
@@ -293,7 +341,8 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
     return id;
   };
   std::vector<std::uint32_t> type_name(s.node_type_names.size(), UINT32_MAX);
-  std::vector<std::uint32_t> string_name(s.string_count(), UINT32_MAX);
+  std::vector<std::uint32_t> string_name, string_name_detached;
+  const std::vector<std::uint8_t> renamed = detached_renamed(s);
   std::vector<std::uint32_t> interface_name(interfaces.size(), UINT32_MAX);
   InterfaceMatcher matcher(interfaces);
   std::vector<std::string_view> props;
@@ -319,8 +368,11 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
           }
         }
         std::uint32_t si = s.node_name[v];
-        if (string_name[si] == UINT32_MAX) {
-          std::string name(s.str(si));
+        const bool det = !renamed.empty() && renamed[v];
+        std::vector<std::uint32_t>& cache = det ? string_name_detached : string_name;
+        if (cache.empty()) cache.assign(s.string_count(), UINT32_MAX);
+        if (cache[si] == UINT32_MAX) {
+          std::string name = raw_name(s, renamed, v);
           if (name.starts_with('<')) {
             std::size_t sp = name.find(' ');
             if (sp != std::string::npos) name = name.substr(0, sp) + ">";
@@ -328,9 +380,9 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
             std::size_t sp = name.find(' ', 10);
             if (sp != std::string::npos) name = name.substr(0, sp) + ">";
           }
-          string_name[si] = name_id(std::move(name));
+          cache[si] = name_id(std::move(name));
         }
-        id = string_name[si];
+        id = cache[si];
         break;
       }
       default: {
@@ -402,6 +454,7 @@ std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
   std::vector<std::uint32_t> size = s.node_self_size;
   if (!has_user_roots(s)) return size;
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+  const std::vector<std::uint8_t> renamed = detached_renamed(s);
   constexpr std::uint32_t kUnvisited = 0xffffffff;
   constexpr std::uint32_t kMultiple = 0xfffffffe;
   std::vector<std::uint32_t> owner(n);
@@ -409,7 +462,7 @@ std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
   for (std::uint32_t v = 0; v < n; ++v) {
     NodeKind k = s.kind(v);
     if (k == NodeKind::hidden || k == NodeKind::array ||
-        (k == NodeKind::native && s.name(v) == "system / ExternalStringData")) {
+        (k == NodeKind::native && s.name(v) == "system / ExternalStringData" && !(renamed.size() && renamed[v]))) {
       owner[v] = kUnvisited;
     } else {
       owner[v] = v;

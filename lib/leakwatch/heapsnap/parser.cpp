@@ -434,7 +434,7 @@ EdgeKind edge_kind_of(const std::string& name) {
 
 struct Meta {
   std::size_t node_fields = 0;
-  int n_type = -1, n_name = -1, n_id = -1, n_self = -1, n_edges = -1;
+  int n_type = -1, n_name = -1, n_id = -1, n_self = -1, n_edges = -1, n_detached = -1;
   std::size_t edge_fields = 0;
   int e_type = -1, e_name = -1, e_to = -1;
   std::size_t loc_fields = 0;
@@ -484,6 +484,7 @@ void parse_header(const std::string& text, Meta& meta, HeapSnapshot& snap) {
   meta.n_id = index_of(nf, "id");
   meta.n_self = index_of(nf, "self_size");
   meta.n_edges = index_of(nf, "edge_count");
+  meta.n_detached = index_of(nf, "detachedness");
   if (meta.n_type < 0 || meta.n_name < 0 || meta.n_id < 0 || meta.n_self < 0 || meta.n_edges < 0)
     throw ParseError{
         "snapshot.meta.node_fields lacks one of type, name, id, self_size, edge_count"};
@@ -598,6 +599,10 @@ class SnapshotParser {
     role[meta_.n_id] = 3;
     role[meta_.n_self] = 4;
     role[meta_.n_edges] = 5;
+    if (meta_.n_detached >= 0) {
+      role[meta_.n_detached] = 6;
+      reserve_bounded(snap_.node_detachedness, meta_.node_count);
+    }
     reserve_bounded(snap_.node_id, meta_.node_count);
     reserve_bounded(snap_.node_name, meta_.node_count);
     reserve_bounded(snap_.node_self_size, meta_.node_count);
@@ -627,6 +632,9 @@ class SnapshotParser {
               snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
               edge_total += v;
               if (edge_total > limits_.max_edges) r_.fail("too many edges declared by nodes");
+              break;
+            case 6:
+              snap_.node_detachedness.push_back(static_cast<std::uint8_t>(v & 3));
               break;
             default:
               break;
@@ -819,7 +827,7 @@ const Location* HeapSnapshot::location(std::uint32_t node) const {
 
 std::size_t HeapSnapshot::memory_bytes() const {
   return string_data.capacity() + string_offsets.capacity() * 8 + node_type.capacity() +
-         (node_name.capacity() + node_id.capacity() + node_self_size.capacity() +
+         node_detachedness.capacity() + (node_name.capacity() + node_id.capacity() + node_self_size.capacity() +
           first_edge.capacity()) *
              4 +
          edge_type.capacity() + (edge_name.capacity() + edge_to.capacity()) * 4 +

@@ -56,8 +56,10 @@ struct HeapSnapshot {
   std::vector<std::uint32_t> node_name;
   std::vector<std::uint32_t> node_id;
   std::vector<std::uint32_t> node_self_size;
-  std::vector<std::uint32_t>
-      first_edge;  // size node_count()+1; edges of n are [first_edge[n], first_edge[n+1])
+  // size node_count()+1; the edges of node n are [first_edge[n], first_edge[n+1])
+  std::vector<std::uint32_t> first_edge;
+  // DOM link state per node: 0 unknown, 1 attached, 2 detached (empty when the field is absent)
+  std::vector<std::uint8_t> node_detachedness;
 
   // Edge columns, indexed by edge ordinal.
   std::vector<std::uint8_t> edge_type;   // index into edge_type_names / edge_type_kinds

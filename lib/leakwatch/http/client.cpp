@@ -159,8 +159,10 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
     d = dl.next();
     if (!d) co_return timeout_error(dl, req.url, "reading from");
     set_expiry(stream, *d);
-    co_await bhttp::async_read(stream, buffer, parser,
-                               asio::redirect_error(asio::use_awaitable, ec));
+    // One socket read per step, so the idle timeout is re-armed whenever bytes arrive (a whole
+    // async_read would have to fill the chunk buffer within one idle period).
+    co_await bhttp::async_read_some(stream, buffer, parser,
+                                    asio::redirect_error(asio::use_awaitable, ec));
     if (ec == bhttp::error::need_buffer) ec = {};
     std::size_t n = chunk.size() - parser.get().body().size;
     if (n > 0) {
@@ -253,7 +255,15 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
   bool is_ip = !addr_ec;
   if (!is_ip && !SSL_set_tlsext_host_name(tls.native_handle(), req.url.host.c_str()))
     co_return make_error("tls", "cannot set SNI for " + req.url.origin());
-  if (req.tls.verify) tls.set_verify_callback(asio::ssl::host_name_verification(req.url.host));
+  if (req.tls.verify) {
+    // Host-name (or IP address) check done by OpenSSL itself during chain verification, so a
+    // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH).
+    X509_VERIFY_PARAM* param = SSL_get0_param(tls.native_handle());
+    int set = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, req.url.host.c_str())
+                    : X509_VERIFY_PARAM_set1_host(param, req.url.host.c_str(), 0);
+    if (set != 1)
+      co_return make_error("tls", "cannot set the expected host name for " + req.url.origin());
+  }
   beast::get_lowest_layer(tls).expires_at(connect_end);
   co_await tls.async_handshake(asio::ssl::stream_base::client,
                                asio::redirect_error(asio::use_awaitable, ec));
@@ -263,11 +273,20 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
     std::string why = ec.message();
     long verify = SSL_get_verify_result(tls.native_handle());
     if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+      why += " (the certificate is not valid for " + req.url.host + ")";
+    else if (verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+             verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+             verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
+      why += " (unknown certificate authority: set the CA file for a private CA)";
     co_return make_error("tls", "TLS handshake with " + req.url.origin() + " failed: " + why);
   }
   auto r = co_await exchange(tls, req, handler, dl);
-  beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
-  co_await tls.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));  // best effort
+  if (r.ok()) {
+    // Best effort close_notify; after an error (timeout, abort) the peer may never answer it.
+    beast::get_lowest_layer(tls).expires_after(std::chrono::seconds(1));
+    co_await tls.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
   co_return r;
 }
 

@@ -85,8 +85,9 @@ struct CgroupLocation {
   int version = 0;
   std::string mount_point;  // e.g. /sys/fs/cgroup/memory
   std::string relative;     // path under mount_point ("" = the mount point itself)
-  // Set when the process path climbs above the namespace root ("/../../x/y"): the directory is
-  // searched under the mount point for a sub-path ending in this suffix ("x/y").
+  // Set when the process path climbs above the namespace root ("/../../x/y"): when
+  // mount_point/relative does not exist, the reader searches under the mount point for a
+  // directory whose path ends in this suffix ("x/y").
   std::string unresolved_suffix;
 };
 core::Result<CgroupLocation> locate_memory_cgroup(const std::vector<ProcCgroupEntry>& entries,

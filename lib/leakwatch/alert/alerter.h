@@ -1,0 +1,55 @@
+#pragma once
+// The alert subsystem as the engine uses it: the incident tracker (what to send) in front of the
+// dispatcher (how to deliver). The engine calls publish() with what it observes on every poll
+// (a leak_suspected on each decision while the leak lasts is fine: reminders are rate-limited).
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <optional>
+
+#include "leakwatch/alert/dispatcher.h"
+#include "leakwatch/alert/incident.h"
+#include "leakwatch/alert/settings.h"
+
+namespace leakwatch::alert {
+
+class Alerter {
+ public:
+  // Builds the sinks from validated settings. Errors name the sink, never a URL or secret.
+  static core::Result<std::unique_ptr<Alerter>> create(boost::asio::io_context& io,
+                                                       const core::Clock& clock,
+                                                       const AlertSettings& settings,
+                                                       std::uint64_t seed = 0);
+
+  // Returns the event as queued (ids filled), or nullopt when it was a repeat or no sink wants it.
+  std::optional<Event> publish(Event e);
+  // Shutdown: pending messages get delivery.shutdown_grace.
+  void shutdown(std::function<void()> done);
+
+  Dispatcher& dispatcher() { return dispatcher_; }
+  const IncidentTracker& tracker() const { return tracker_; }
+
+  Alerter(boost::asio::io_context& io, const core::Clock& clock, const AlertSettings& settings,
+          std::uint64_t seed);
+
+ private:
+  const core::Clock& clock_;
+  AlertSettings settings_;
+  IncidentTracker tracker_;
+  Dispatcher dispatcher_;
+};
+
+// `leakwatch alert test`: sends one test event to every sink on a private io_context and waits
+// until each one is delivered, rejected, or `deadline` passes.
+struct TestOutcome {
+  std::string sink;
+  std::string kind;         // slack | webhook
+  std::string destination;  // redacted
+  bool ok = false;
+  int attempts = 0;
+  std::string detail;  // last status/error, secrets scrubbed
+};
+core::Result<std::vector<TestOutcome>> send_test(const AlertSettings& settings,
+                                                 const std::string& target,
+                                                 std::chrono::milliseconds deadline);
+
+}  // namespace leakwatch::alert

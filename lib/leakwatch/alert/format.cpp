@@ -1,0 +1,92 @@
+#include "leakwatch/alert/format.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "leakwatch/core/units.h"
+
+namespace leakwatch::alert::detail {
+
+std::string usage_line(const MemoryFigures& m) {
+  if (!m.usage_bytes) return "unknown";
+  std::string s = core::format_bytes(static_cast<double>(*m.usage_bytes));
+  if (m.limit_bytes && *m.limit_bytes > 0) {
+    char pct[16];
+    std::snprintf(
+        pct, sizeof pct, "%.0f%%",
+        100.0 * static_cast<double>(*m.usage_bytes) / static_cast<double>(*m.limit_bytes));
+    s += " of " + core::format_bytes(static_cast<double>(*m.limit_bytes)) + " (" + pct + ")";
+  } else {
+    s += " (no limit)";
+  }
+  return s;
+}
+
+std::string forecast_text(const Event& e) {
+  if (e.leak && e.leak->forecast_seconds)
+    return "~" + core::format_duration_seconds(std::max(0.0, *e.leak->forecast_seconds));
+  if (!e.memory.limit_bytes) return "no limit set";
+  return "not forecast";
+}
+
+std::string slope_text(double bytes_per_hour) {
+  return (bytes_per_hour < 0 ? "-" : "+") + core::format_bytes(std::fabs(bytes_per_hour)) + "/h";
+}
+
+std::string signed_bytes(double bytes) {
+  return (bytes < 0 ? "-" : "+") + core::format_bytes(std::fabs(bytes));
+}
+
+std::string diff_command(const Event& e) {
+  if (!e.capture) return {};
+  if (!e.capture->diff_command.empty()) return e.capture->diff_command;
+  const auto& ids = e.capture->archive_ids;
+  if (ids.size() < 2) return {};
+  return "leakwatch diff " + ids[ids.size() - 2] + " " + ids.back();
+}
+
+std::string next_step(const Event& e) {
+  switch (e.type) {
+    case EventType::leak_suspected:
+      if (auto cmd = diff_command(e); !cmd.empty()) return "Compare the heap snapshots: " + cmd;
+      if (e.leak && e.leak->oom_imminent)
+        return "Plan a restart or more memory before the kill; leakwatch captures a heap snapshot "
+               "if there is enough headroom.";
+      return "leakwatch captures a heap snapshot when there is enough headroom; two snapshots "
+             "compared with `leakwatch diff BASE TARGET` show what grows.";
+    case EventType::capture_completed:
+      if (auto cmd = diff_command(e); !cmd.empty()) return "See what grew: " + cmd;
+      if (e.capture && !e.capture->archive_ids.empty())
+        return "Inspect it: leakwatch snapshots show " + e.capture->archive_ids.back() +
+               " (the next capture can be diffed against it)";
+      return "Inspect it with: leakwatch snapshots list";
+    case EventType::capture_skipped:
+      return "Nothing to do now: leakwatch tries again when the guard rails allow it.";
+    case EventType::capture_failed:
+      return "Check the app's heap-dump endpoint and key (capture.url, capture.key) and the app's "
+             "logs.";
+    case EventType::oom_kill:
+      return "The container was killed for memory. Snapshots taken before: leakwatch snapshots "
+             "list";
+    case EventType::restart:
+      return "Memory history starts again; a leak shows again as a rising floor.";
+    case EventType::recovered:
+      return "No action needed.";
+    case EventType::source_unavailable:
+      return "Check that the target runs and that leakwatch can read its cgroup, process or ECS "
+             "metadata endpoint.";
+    case EventType::test:
+      return "Nothing to do: this alert sink works.";
+  }
+  return {};
+}
+
+std::string join_url(const std::string& base, const std::string& path) {
+  if (base.empty()) return {};
+  std::string b = base;
+  while (!b.empty() && b.back() == '/')
+    b.pop_back();
+  return b + path;
+}
+
+}  // namespace leakwatch::alert::detail

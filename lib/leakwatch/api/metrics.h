@@ -1,0 +1,42 @@
+#pragma once
+// Prometheus text exposition format 0.0.4. The data model (families of samples) is separate from
+// the text: `render_metrics` is a pure function from an ApiState to text, tested on hand-built
+// states.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "leakwatch/api/state.h"
+
+namespace leakwatch::api {
+
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+struct MetricSample {
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
+struct MetricFamily {
+  std::string name;
+  std::string help;
+  std::string type;  // gauge | counter | untyped
+  std::vector<MetricSample> samples;
+};
+
+// Label values: backslash, double quote and line feed escaped. HELP text: backslash and line feed.
+std::string escape_label_value(std::string_view v);
+std::string escape_help(std::string_view v);
+// Go-style float formatting: integers without exponent up to 2^53, "+Inf", "-Inf", "NaN".
+std::string format_value(double v);
+
+std::string render(const std::vector<MetricFamily>& families);
+
+// Every leakwatch metric (see docs/api.md for the list).
+std::vector<MetricFamily> collect_metrics(const ApiState& state);
+inline std::string render_metrics(const ApiState& state) {
+  return render(collect_metrics(state));
+}
+
+}  // namespace leakwatch::api

@@ -1,0 +1,321 @@
+#include "leakwatch/api/router.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+#include "leakwatch/api/assets.h"
+#include "leakwatch/api/auth.h"
+#include "leakwatch/api/metrics.h"
+#include "leakwatch/api/status.h"
+#include "leakwatch/core/log.h"
+
+namespace leakwatch::api {
+
+using http::ServerRequest;
+using http::ServerResponse;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kSnapshotsPrefix = "/api/v1/snapshots/";
+constexpr std::string_view kDownloadSuffix = "/download";
+
+ServerResponse json_response(int status, const json& j) {
+  auto r = ServerResponse::json(status, j.dump(-1, ' ', false, json::error_handler_t::replace));
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+ServerResponse error_response(int status, std::string_view code, std::string_view message) {
+  return json_response(status, {{"error", code}, {"message", message}});
+}
+
+// Archive ids look like "web/20261124T080000Z-leak-series-1of3". Anything else is refused before
+// the listing is even consulted; a well-formed id must then be in the listing.
+bool plausible_id(std::string_view id) {
+  if (id.empty() || id.size() > 256 || id.front() == '/' || id.front() == '.') return false;
+  if (id.find("..") != std::string_view::npos) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == '/';
+  });
+}
+
+std::string safe_filename(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    out.push_back(ok ? c : '_');
+  }
+  if (out.empty()) out = "snapshot.heapsnapshot";
+  return out;
+}
+
+void add_security_headers(ServerResponse& r) {
+  r.set_header("X-Content-Type-Options", "nosniff");
+  r.set_header("Referrer-Policy", "no-referrer");
+  r.set_header("X-Frame-Options", "DENY");
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc{} && p == s.data() + s.size();
+}
+
+}  // namespace
+
+Router::Router(RouterOptions options, const StateProvider& state, const SnapshotStore* store)
+    : options_(std::move(options)), state_(state), store_(store), diff_(std::make_shared<DiffShared>()) {}
+
+ServerResponse Router::route(const ServerRequest& req) const {
+  const std::string& path = req.path;
+  // Constant time, no state, no I/O: a health check must never be what feeds a leak.
+  if (path == "/healthz") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      auto r = ServerResponse::text(405, "method not allowed");
+      r.set_header("Allow", "GET, HEAD");
+      return r;
+    }
+    auto r = ServerResponse::text(200, "ok");
+    r.set_header("Cache-Control", "no-store");
+    return r;
+  }
+
+  ServerResponse r;
+  if (req.method != "GET" && req.method != "HEAD") {
+    r = ServerResponse::text(405, "method not allowed");
+    r.set_header("Allow", "GET, HEAD");
+  } else if (path == "/metrics") {
+    r = ServerResponse::text(200, render_metrics(state_.snapshot()));
+    r.content_type = std::string(kMetricsContentType);
+    r.set_header("Cache-Control", "no-store");
+  } else if (path == "/api/v1/status") {
+    r = status(req);
+  } else if (path == "/api/v1/snapshots" || path.starts_with(kSnapshotsPrefix)) {
+    r = snapshots(req);
+  } else if (path == "/api/v1/diff") {
+    auto prepared = prepare_diff(req);
+    if (auto* refused = std::get_if<ServerResponse>(&prepared)) {
+      r = std::move(*refused);
+    } else {
+      r = run_diff(std::get<DiffJob>(prepared));
+    }
+  } else if (path.starts_with("/api/")) {
+    r = error_response(404, "not_found", "no such endpoint");
+  } else if (const Asset* a = find_asset(path)) {
+    if (req.header("if-none-match") == a->etag) {
+      r.status = 304;
+      r.content_type.clear();
+    } else {
+      r.body = std::string(a->data);
+      r.content_type = std::string(a->content_type);
+    }
+    r.set_header("ETag", std::string(a->etag));
+    r.set_header("Cache-Control", "no-cache");
+    r.set_header("Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: "
+                 "blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                 "form-action 'none'");
+  } else {
+    r = ServerResponse::text(404, "not found");
+  }
+  add_security_headers(r);
+  return r;
+}
+
+void Router::handle(const ServerRequest& req, http::Responder respond) const {
+  if (req.path == "/api/v1/diff" && options_.offload && (req.method == "GET" || req.method == "HEAD")) {
+    auto prepared = prepare_diff(req);
+    if (auto* refused = std::get_if<ServerResponse>(&prepared)) {
+      add_security_headers(*refused);
+      respond(std::move(*refused));
+      return;
+    }
+    // The job holds what it needs by value (the router outlives the server, which stops first;
+    // the store is owned by the engine for the daemon's lifetime).
+    options_.offload([this, job = std::get<DiffJob>(std::move(prepared)), respond]() {
+      auto r = run_diff(job);
+      add_security_headers(r);
+      respond(std::move(r));
+    });
+    return;
+  }
+  respond(route(req));
+}
+
+std::optional<ServerResponse> Router::authorize(const ServerRequest& req) const {
+  switch (check_bearer(req.header("authorization"), options_.token)) {
+    case AuthResult::ok:
+      return std::nullopt;
+    case AuthResult::disabled:
+      return error_response(403, "disabled",
+                            "snapshot downloads and diffs are disabled: no server.token is "
+                            "configured");
+    case AuthResult::missing: {
+      auto r = error_response(401, "unauthorized",
+                              "this endpoint needs 'Authorization: Bearer <server.token>'");
+      r.set_header("WWW-Authenticate", "Bearer realm=\"leakwatch\"");
+      return r;
+    }
+    case AuthResult::invalid:
+      core::logger("api")->warn("event=auth_failed remote={} path={}", req.remote_address, req.path);
+      return error_response(403, "forbidden", "wrong token");
+  }
+  return error_response(403, "forbidden", "wrong token");
+}
+
+ServerResponse Router::status(const ServerRequest& req) const {
+  StatusQuery q;
+  if (auto since = req.query_param("since")) {
+    double t = 0;
+    if (!parse_number(*since, t) || !std::isfinite(t) || t < 0) {
+      return error_response(400, "bad_request", "since must be unix seconds");
+    }
+    q.since = core::from_unix_seconds(t);
+  }
+  if (auto mp = req.query_param("max_points")) {
+    std::size_t n = 0;
+    if (!parse_number(*mp, n) || n < 2 || n > 20000) {
+      return error_response(400, "bad_request", "max_points must be between 2 and 20000");
+    }
+    q.max_points = n;
+  }
+  return json_response(200, status_json(state_.snapshot(), q));
+}
+
+ServerResponse Router::snapshots(const ServerRequest& req) const {
+  std::vector<SnapshotInfo> list;
+  if (store_) {
+    auto l = store_->list();
+    if (!l) {
+      core::logger("api")->warn("event=archive_list_failed error=\"{}\"", l.error().to_string());
+      return error_response(500, "archive", "the archive cannot be listed");
+    }
+    list = std::move(l.value());
+  }
+  if (req.path == "/api/v1/snapshots") {
+    json arr = json::array();
+    for (const auto& s : list) arr.push_back(snapshot_json(s, false));
+    return json_response(200, {{"snapshots", std::move(arr)}, {"archive", store_ != nullptr}});
+  }
+  std::string_view rest = std::string_view(req.path).substr(kSnapshotsPrefix.size());
+  bool download = false;
+  if (rest.ends_with(kDownloadSuffix)) {
+    download = true;
+    rest.remove_suffix(kDownloadSuffix.size());
+  }
+  auto id = http::percent_decode(rest);
+  if (!id || !plausible_id(*id)) return error_response(404, "not_found", "no such snapshot");
+  auto it = std::find_if(list.begin(), list.end(), [&](const SnapshotInfo& s) { return s.id == *id; });
+  if (it == list.end()) return error_response(404, "not_found", "no such snapshot");
+  if (!download) return json_response(200, snapshot_json(*it, true));
+
+  if (auto refused = authorize(req)) return std::move(*refused);
+  auto file = store_->path(it->id);
+  if (!file) return error_response(404, "not_found", "the snapshot file is missing");
+  ServerResponse r;
+  r.file = *file;
+  r.content_type = it->compression == "zstd" ? "application/zstd" : "application/octet-stream";
+  r.set_header("Content-Disposition", "attachment; filename=\"" + safe_filename(it->file_name) + "\"");
+  r.set_header("Cache-Control", "no-store");
+  core::logger("api")->info("event=snapshot_download id={} remote={}", it->id, req.remote_address);
+  return r;
+}
+
+std::variant<ServerResponse, Router::DiffJob> Router::prepare_diff(const ServerRequest& req) const {
+  if (auto refused = authorize(req)) return std::move(*refused);
+  auto base = req.query_param("base");
+  auto target = req.query_param("target");
+  if (!base || !target || base->empty() || target->empty()) {
+    return error_response(400, "bad_request", "diff needs ?base=ID&target=ID");
+  }
+  DiffJob job{*base, *target, options_.diff_limit};
+  if (auto lim = req.query_param("limit")) {
+    std::size_t n = 0;
+    if (!parse_number(*lim, n) || n < 1 || n > 1000) {
+      return error_response(400, "bad_request", "limit must be between 1 and 1000");
+    }
+    job.limit = n;
+  }
+  if (!plausible_id(job.base) || !plausible_id(job.target) || !store_) {
+    return error_response(404, "not_found", "no such snapshot");
+  }
+  auto list = store_->list();
+  if (!list) return error_response(500, "archive", "the archive cannot be listed");
+  auto known = [&](const std::string& id) {
+    return std::any_of(list->begin(), list->end(), [&](const SnapshotInfo& s) { return s.id == id; });
+  };
+  if (!known(job.base)) return error_response(404, "not_found", "no such snapshot: base");
+  if (!known(job.target)) return error_response(404, "not_found", "no such snapshot: target");
+  return job;
+}
+
+ServerResponse Router::run_diff(const DiffJob& job) const {
+  std::string key = job.base + "\n" + job.target + "\n" + std::to_string(job.limit);
+  {
+    std::lock_guard lock(diff_->mutex);
+    for (auto it = diff_->cache.begin(); it != diff_->cache.end(); ++it) {
+      if (it->first == key) {
+        diff_->cache.splice(diff_->cache.begin(), diff_->cache, it);
+        auto r = ServerResponse::json(200, diff_->cache.front().second);
+        r.set_header("Cache-Control", "no-store");
+        return r;
+      }
+    }
+  }
+  // One comparison at a time: each parses two snapshots, and a watchdog must stay small.
+  if (diff_->running.exchange(true)) {
+    auto r = error_response(503, "busy", "another comparison is running; retry shortly");
+    r.set_header("Retry-After", "5");
+    return r;
+  }
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = false; }
+  } release{diff_->running};
+  auto result = store_->diff(job.base, job.target, job.limit);
+  if (!result) {
+    const auto& e = result.error();
+    core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base, job.target,
+                              e.to_string());
+    if (e.code == "not_found") return error_response(404, "not_found", e.message);
+    if (e.code == "busy") return error_response(503, "busy", e.message);
+    return error_response(500, "diff_failed", e.message);
+  }
+  json body = std::move(result.value());
+  body["base"] = job.base;
+  body["target"] = job.target;
+  std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  {
+    std::lock_guard lock(diff_->mutex);
+    diff_->cache.emplace_front(key, text);
+    while (diff_->cache.size() > options_.diff_cache_size) diff_->cache.pop_back();
+  }
+  auto r = ServerResponse::json(200, std::move(text));
+  r.set_header("Cache-Control", "no-store");
+  return r;
+}
+
+core::Result<http::ServerOptions> server_options(const config::ServerSettings& s) {
+  auto listen = http::parse_listen(s.listen);
+  if (!listen) return listen.error();
+  http::ServerOptions o;
+  o.address = listen->first;
+  o.port = listen->second;
+  o.max_request_bytes = s.max_request_bytes;
+  o.max_connections = s.max_connections;
+  o.rate_limit_per_second = s.rate_limit_per_second;
+  o.rate_limit_burst = s.rate_limit_burst;
+  return o;
+}
+
+RouterOptions router_options(const config::ServerSettings& s) {
+  RouterOptions o;
+  o.token = s.token;
+  return o;
+}
+
+}  // namespace leakwatch::api

@@ -1,0 +1,82 @@
+#pragma once
+// The daemon's HTTP API: a pure router from ServerRequest to ServerResponse (tested without
+// sockets) plus `handle`, the http::Server handler that runs slow work (diffs) off the io thread.
+//
+//   GET /healthz                             "ok" — constant time, no I/O, never rate limited
+//   GET /metrics                             Prometheus text format 0.0.4
+//   GET /api/v1/status[?since=T&max_points=N]
+//   GET /api/v1/snapshots                    the archive listing
+//   GET /api/v1/snapshots/{id}               one snapshot's metadata
+//   GET /api/v1/snapshots/{id}/download      the stored file (bearer token)
+//   GET /api/v1/diff?base=ID&target=ID[&limit=N]   DevTools Comparison (bearer token)
+//   GET /, /index.html, /app.js, /app.css    the dashboard (embedded assets)
+// See docs/api.md.
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <optional>
+#include <utility>
+#include <variant>
+
+#include "leakwatch/api/snapshot_store.h"
+#include "leakwatch/api/state.h"
+#include "leakwatch/config/config.h"
+#include "leakwatch/core/secret.h"
+#include "leakwatch/http/router.h"
+#include "leakwatch/http/server.h"
+
+namespace leakwatch::api {
+
+struct RouterOptions {
+  core::Secret token;  // server.token; empty = downloads and diffs disabled
+  // Runs a job off the io thread (the engine's worker). Unset: diffs run inline on the io thread.
+  std::function<void(std::function<void()>)> offload;
+  std::size_t diff_limit = 50;      // classes returned by default (?limit=, at most 1000)
+  std::size_t diff_cache_size = 4;  // recent comparisons kept in memory
+};
+
+class Router {
+ public:
+  // `store` may be null (no archive configured): the listing is empty and ids are unknown.
+  Router(RouterOptions options, const StateProvider& state, const SnapshotStore* store);
+
+  http::ServerResponse route(const http::ServerRequest& req) const;
+  // The http::Handler: answers at once, except diffs, which go through `offload`.
+  void handle(const http::ServerRequest& req, http::Responder respond) const;
+
+ private:
+  struct DiffJob {
+    std::string base;
+    std::string target;
+    std::size_t limit = 0;
+  };
+  // Validates a diff request; a response when it is refused, else the job.
+  std::variant<http::ServerResponse, DiffJob> prepare_diff(const http::ServerRequest& req) const;
+  http::ServerResponse run_diff(const DiffJob& job) const;
+  http::ServerResponse snapshots(const http::ServerRequest& req) const;
+  http::ServerResponse status(const http::ServerRequest& req) const;
+  std::optional<http::ServerResponse> authorize(const http::ServerRequest& req) const;
+
+  RouterOptions options_;
+  const StateProvider& state_;
+  const SnapshotStore* store_;
+  // Shared with worker threads.
+  struct DiffShared {
+    std::mutex mutex;
+    std::list<std::pair<std::string, std::string>> cache;  // key, body (most recent first)
+    std::atomic<bool> running{false};
+  };
+  std::shared_ptr<DiffShared> diff_;
+};
+
+// http::ServerOptions from the validated config (listen address, limits). Error "invalid_listen".
+core::Result<http::ServerOptions> server_options(const config::ServerSettings& s);
+// RouterOptions from the validated config (the token).
+RouterOptions router_options(const config::ServerSettings& s);
+
+}  // namespace leakwatch::api

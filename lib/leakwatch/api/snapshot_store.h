@@ -1,0 +1,56 @@
+#pragma once
+// The archive as the API sees it. The lead implements this over archive::Archive (list/get/
+// path_of) and the heap snapshot engine (diff); `ArchiveSnapshotStore` (archive_store.h) is a
+// ready-made implementation when both modules are built.
+//
+// Threading: list/metadata/path are called on the io thread (small files); `diff` is slow (it
+// parses two snapshots) and is called on a worker when the router has an offload function (see
+// api::RouterOptions::offload), so implementations must tolerate a concurrent list() on the io
+// thread.
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "leakwatch/core/clock.h"
+#include "leakwatch/core/result.h"
+
+namespace leakwatch::api {
+
+struct SnapshotInfo {
+  std::string id;  // "<target>/<stem>", e.g. "web/20261124T080000Z-leak-series-1of3"
+  std::string target;
+  core::TimePoint started_at{};
+  double duration_seconds = 0;
+  std::string reason;       // plain words: "leak_series 2 of 3"
+  std::string reason_kind;  // "manual", "leak_series", "oom_imminent", ...
+  std::uint64_t size_bytes = 0;    // snapshot bytes as sent by the app
+  std::uint64_t stored_bytes = 0;  // bytes on disk
+  std::string compression;         // "none" | "zstd"
+  std::string sha256;              // of the snapshot as sent
+  std::string file_name;           // stored file name (what a download is called)
+  nlohmann::json metadata;         // the full metadata document (shown by /snapshots/{id})
+};
+
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+  // Every snapshot, oldest first.
+  virtual core::Result<std::vector<SnapshotInfo>> list() const = 0;
+  // The stored file of a listed id (streamed as is: compressed when stored compressed).
+  virtual core::Result<std::filesystem::path> path(const std::string& id) const = 0;
+  // DevTools' Comparison of two listed snapshots, in the heap snapshot engine's JSON form
+  // (heapsnap::to_json(DiffReport)):
+  //   {"classes": [{name, new_count, deleted_count, delta_count, alloc_size, freed_size,
+  //                 size_delta, key}, ...]      (by size_delta descending; at most `limit`),
+  //    "top_growers": [{...same fields, count, self_size, retained_size,
+  //                     "retainer_path": {"text": "A ← B.x ← (GC roots)", "instances", "steps"}}],
+  //    "base_nodes", "target_nodes", "base_total_size", "target_total_size"}
+  // Error codes: "not_found" (404), "busy" (503), anything else is a 500.
+  virtual core::Result<nlohmann::json> diff(const std::string& base_id,
+                                            const std::string& target_id,
+                                            std::size_t limit) const = 0;
+};
+
+}  // namespace leakwatch::api

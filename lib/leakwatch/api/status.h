@@ -1,0 +1,28 @@
+#pragma once
+// JSON views of the state and the archive (pure functions, no I/O).
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "leakwatch/api/snapshot_store.h"
+#include "leakwatch/api/state.h"
+
+namespace leakwatch::api {
+
+struct StatusQuery {
+  std::optional<core::TimePoint> since;  // only samples, floor points and markers at or after
+  std::size_t max_points = 2000;         // samples are downsampled (min and max per bucket) above
+};
+
+// Keeps at most `max_points` samples: the range is cut into max_points/2 time buckets and each
+// bucket keeps its lowest and its highest usage sample (in time order), so the sawtooth's floor
+// and peaks survive. Fewer samples than max_points are returned unchanged.
+std::vector<ApiSample> downsample(const std::vector<ApiSample>& samples, std::size_t max_points);
+
+// GET /api/v1/status
+nlohmann::json status_json(const ApiState& state, const StatusQuery& query);
+
+nlohmann::json snapshot_json(const SnapshotInfo& info, bool with_metadata);
+
+}  // namespace leakwatch::api

@@ -1,0 +1,52 @@
+#pragma once
+// Retainer paths: the shortest paths from the GC roots to the instances of a class (BFS over
+// non-weak edges, user roots first, as DevTools computes distances), aggregated by their shape so
+// that one line can say "Socket ← Array[] ← Holder.sockets ← …".
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "leakwatch/heapsnap/analysis.h"
+#include "leakwatch/heapsnap/snapshot.h"
+
+namespace leakwatch::heapsnap {
+
+// One hop of a path, from an object to the object that holds it: `holder` holds the object through
+// the edge `edge` (written as DevTools writes edges: ".name", "[3]", "->context", "{internal}").
+struct RetainerStep {
+  std::string holder;  // holder's class name
+  std::string edge;
+};
+
+struct RetainerPath {
+  std::vector<RetainerStep> steps;  // from the instance outwards to the root
+  std::string text;                 // "Socket ← Array[] ← Holder.sockets ← (GC roots)"
+  std::uint64_t instances = 0;      // instances whose shortest path has this shape
+  std::uint64_t retained_size = 0;  // their summed retained size (0 without dominators)
+  std::uint64_t self_size = 0;      // their summed shallow size
+};
+
+struct RetainerReport {
+  std::string class_name;
+  std::uint64_t instances = 0;    // instances of the class (non-zero shallow size)
+  std::uint64_t unreachable = 0;  // instances with no path from the roots
+  std::vector<RetainerPath> paths;  // most instances first
+};
+
+// Shortest-path tree from the roots: for each node, the edge through which BFS reached it
+// (UINT32_MAX for the root and unreachable nodes). Computed once per snapshot.
+std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& snap);
+
+struct RetainerOptions {
+  std::size_t max_paths = 5;
+  std::size_t max_depth = 24;  // hops shown per path; longer paths are cut with "…"
+};
+
+// `retained` may be empty (no dominator tree computed). `class_name` matches class names exactly.
+RetainerReport find_retainers(const HeapSnapshot& snap, const Classification& classes,
+                              const std::vector<std::uint32_t>& self_size, const std::vector<std::uint64_t>& retained,
+                              const std::vector<std::uint32_t>& path_tree, std::string_view class_name,
+                              const RetainerOptions& options = {});
+
+}  // namespace leakwatch::heapsnap

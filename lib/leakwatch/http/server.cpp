@@ -1,0 +1,486 @@
+#include "leakwatch/http/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/file_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <unordered_map>
+
+#include "leakwatch/core/log.h"
+
+namespace leakwatch::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+// ---------------------------------------------------------------------------------------------
+// RateLimiter
+
+RateLimiter::RateLimiter(double rate_per_second, double burst, std::size_t max_keys)
+    : rate_(rate_per_second), burst_(std::max(1.0, burst)), max_keys_(std::max<std::size_t>(1, max_keys)) {}
+
+bool RateLimiter::allow(const std::string& key, TimePoint now, double* retry_after_seconds) {
+  if (rate_ <= 0) return true;
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_keys_) evict(now);
+    it = buckets_.emplace(key, Bucket{burst_, now}).first;
+  } else {
+    double elapsed = std::chrono::duration<double>(now - it->second.last).count();
+    if (elapsed > 0) {
+      it->second.tokens = std::min(burst_, it->second.tokens + elapsed * rate_);
+      it->second.last = now;
+    }
+  }
+  if (it->second.tokens >= 1.0) {
+    it->second.tokens -= 1.0;
+    return true;
+  }
+  if (retry_after_seconds) *retry_after_seconds = (1.0 - it->second.tokens) / rate_;
+  return false;
+}
+
+void RateLimiter::evict(TimePoint now) {
+  // Drop every bucket that would be full by now: forgetting it changes nothing.
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    double elapsed = std::chrono::duration<double>(now - it->second.last).count();
+    if (it->second.tokens + elapsed * rate_ >= burst_) {
+      it = buckets_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (buckets_.size() < max_keys_) return;
+  // Still full (a flood from many addresses): drop the stalest half.
+  std::vector<std::pair<TimePoint, std::string>> order;
+  order.reserve(buckets_.size());
+  for (const auto& [k, b] : buckets_) order.emplace_back(b.last, k);
+  std::sort(order.begin(), order.end());
+  for (std::size_t i = 0; i < order.size() / 2 + 1 && i < order.size(); ++i) {
+    buckets_.erase(order[i].second);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parse_listen
+
+core::Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& listen) {
+  auto bad = [&](const std::string& why) {
+    return core::make_error("invalid_listen",
+                            "listen address '" + listen + "': " + why +
+                                " (expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)");
+  };
+  std::string host;
+  std::string port_text;
+  if (!listen.empty() && listen.front() == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return bad("unterminated IPv6 address");
+    }
+    host = listen.substr(1, close - 1);
+    port_text = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return bad("missing port");
+    host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return bad("IPv6 addresses must be in brackets");
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc{} || p != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return bad("invalid port '" + port_text + "'");
+  }
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  error_code aec;
+  net::ip::make_address(host, aec);
+  if (aec) return bad("'" + host + "' is not an IP address");
+  return std::make_pair(host, static_cast<std::uint16_t>(port));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session
+
+namespace {
+
+class Session;
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(net::io_context& io, ServerOptions options, Handler h)
+      : io(io),
+        opts(std::move(options)),
+        handler(std::move(h)),
+        acceptor(io),
+        retry_timer(io),
+        limiter(opts.rate_limit_per_second, opts.rate_limit_burst) {}
+
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+  void stop();
+
+  net::io_context& io;
+  ServerOptions opts;
+  Handler handler;
+  tcp::acceptor acceptor;
+  net::steady_timer retry_timer;
+  RateLimiter limiter;
+  ServerStats stats;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  bool stopped = false;
+  std::uint16_t port = 0;
+  std::chrono::steady_clock::time_point last_reject_log{};
+};
+
+namespace {
+
+// Releases a session on the io thread even when the last reference is dropped elsewhere (a
+// Responder destroyed by a worker thread).
+struct SessionHold {
+  std::shared_ptr<Session> session;
+  ~SessionHold();
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::shared_ptr<Server::Impl> server, tcp::socket socket)
+      : server_(std::move(server)), stream_(std::move(socket)) {
+    error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+  }
+
+  ~Session() {
+    server_->sessions.erase(this);
+    --server_->stats.active_connections;
+  }
+
+  void start() {
+    server_->sessions[this] = weak_from_this();
+    ++server_->stats.active_connections;
+    do_read();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void send(ServerResponse res) {
+    if (closed_) return;
+    if (res.file) {
+      bhttp::file_body::value_type body;
+      error_code ec;
+      body.open(res.file->c_str(), beast::file_mode::scan, ec);
+      if (ec) {
+        core::logger("http")->warn("event=file_open_failed error=\"{}\"", ec.message());
+        send(ServerResponse::text(404, "not found"));
+        return;
+      }
+      auto size = body.size();
+      if (head_) {
+        bhttp::response<bhttp::string_body> r{static_cast<bhttp::status>(res.status), 11};
+        fill_headers(r, res);
+        r.content_length(size);
+        write_string(std::move(r));
+        return;
+      }
+      file_res_.emplace(std::piecewise_construct, std::make_tuple(std::move(body)),
+                        std::make_tuple(static_cast<bhttp::status>(res.status), 11));
+      fill_headers(*file_res_, res);
+      file_res_->content_length(size);
+      file_sr_.emplace(*file_res_);
+      write_some(*file_sr_);
+      return;
+    }
+    bhttp::response<bhttp::string_body> r{static_cast<bhttp::status>(res.status), 11};
+    fill_headers(r, res);
+    auto size = res.body.size();
+    if (!head_) r.body() = std::move(res.body);
+    r.content_length(size);
+    write_string(std::move(r));
+  }
+
+ private:
+  template <class Msg>
+  void fill_headers(Msg& r, const ServerResponse& res) {
+    r.set(bhttp::field::server, server_->opts.server_name);
+    if (!res.content_type.empty()) r.set(bhttp::field::content_type, res.content_type);
+    for (const auto& [k, v] : res.headers) r.set(k, v);
+    keep_alive_ = keep_alive_ && !res.close && !server_->stopped;
+    r.keep_alive(keep_alive_);
+  }
+
+  void write_string(bhttp::response<bhttp::string_body> r) {
+    str_res_.emplace(std::move(r));
+    str_sr_.emplace(*str_res_);
+    write_some(*str_sr_);
+  }
+
+  void do_read() {
+    parser_.emplace();
+    auto limit = server_->opts.max_request_bytes;
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, 0xffffffffu)));
+    parser_->body_limit(limit);
+    buffer_.clear();
+    stream_.expires_after(server_->opts.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(error_code ec) {
+    if (closed_) return;
+    if (ec == bhttp::error::end_of_stream || ec == net::error::operation_aborted ||
+        ec == beast::error::timeout || ec == net::error::connection_reset ||
+        ec == net::error::eof) {
+      close();
+      return;
+    }
+    if (ec) {
+      ++server_->stats.bad_requests;
+      keep_alive_ = false;
+      head_ = false;
+      int status = 400;
+      std::string text = "bad request";
+      if (ec == bhttp::error::body_limit) {
+        status = 413;
+        text = "request too large (limit " + std::to_string(server_->opts.max_request_bytes) +
+               " bytes)";
+      } else if (ec == bhttp::error::header_limit) {
+        status = 431;
+        text = "request headers too large (limit " +
+               std::to_string(server_->opts.max_request_bytes) + " bytes)";
+      }
+      auto res = ServerResponse::text(status, text);
+      res.close = true;
+      send(std::move(res));
+      return;
+    }
+
+    auto msg = parser_->release();
+    ServerRequest req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote_address = remote_;
+    keep_alive_ = msg.keep_alive();
+    head_ = msg.method() == bhttp::verb::head;
+    ++server_->stats.requests;
+
+    const auto& exempt = server_->opts.rate_limit_exempt;
+    if (std::find(exempt.begin(), exempt.end(), req.path) == exempt.end()) {
+      double retry = 0;
+      if (!server_->limiter.allow(remote_, std::chrono::steady_clock::now(), &retry)) {
+        ++server_->stats.rate_limited;
+        auto res = ServerResponse::text(429, "too many requests");
+        res.set_header("Retry-After", std::to_string(std::max(1, static_cast<int>(std::ceil(retry)))));
+        send(std::move(res));
+        return;
+      }
+    }
+
+    auto hold = std::make_shared<SessionHold>();
+    hold->session = shared_from_this();
+    auto responded = std::make_shared<std::atomic<bool>>(false);
+    Responder respond = [hold, responded](ServerResponse res) {
+      if (responded->exchange(true)) return;
+      auto session = std::move(hold->session);
+      if (!session) return;
+      auto ex = session->executor();
+      net::post(ex, [session = std::move(session), res = std::move(res)]() mutable {
+        session->send(std::move(res));
+      });
+    };
+    try {
+      server_->handler(req, respond);
+    } catch (const std::exception& e) {
+      core::logger("http")->error("event=handler_exception path={} error=\"{}\"", req.path,
+                                  e.what());
+      respond(ServerResponse::text(500, "internal error"));
+    }
+  }
+
+  template <class Body>
+  void write_some(bhttp::serializer<false, Body>& sr) {
+    stream_.expires_after(server_->opts.write_timeout);
+    bhttp::async_write_some(stream_, sr,
+                            [self = shared_from_this(), &sr](error_code ec, std::size_t) {
+                              self->on_write_some(ec, sr);
+                            });
+  }
+
+  template <class Body>
+  void on_write_some(error_code ec, bhttp::serializer<false, Body>& sr) {
+    if (ec) {
+      if (ec != net::error::operation_aborted) {
+        core::logger("http")->debug("event=write_failed error=\"{}\"", ec.message());
+      }
+      close();
+      return;
+    }
+    if (!sr.is_done()) {
+      write_some(sr);
+      return;
+    }
+    str_sr_.reset();
+    str_res_.reset();
+    file_sr_.reset();
+    file_res_.reset();
+    if (!keep_alive_ || closed_) {
+      close();
+      return;
+    }
+    do_read();
+  }
+
+  std::shared_ptr<Server::Impl> server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool closed_ = false;
+  std::optional<bhttp::response<bhttp::string_body>> str_res_;
+  std::optional<bhttp::serializer<false, bhttp::string_body>> str_sr_;
+  std::optional<bhttp::response<bhttp::file_body>> file_res_;
+  std::optional<bhttp::serializer<false, bhttp::file_body>> file_sr_;
+};
+
+SessionHold::~SessionHold() {
+  if (!session) return;
+  auto ex = session->executor();
+  net::post(ex, [s = std::move(session)]() mutable { s.reset(); });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+void Server::Impl::do_accept() {
+  acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
+    self->on_accept(ec, std::move(socket));
+  });
+}
+
+void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
+  if (stopped || ec == net::error::operation_aborted) return;
+  if (ec) {
+    // e.g. EMFILE: retry shortly instead of spinning.
+    core::logger("http")->warn("event=accept_failed error=\"{}\"", ec.message());
+    retry_timer.expires_after(std::chrono::milliseconds(100));
+    retry_timer.async_wait([self = shared_from_this()](error_code tec) {
+      if (!tec && !self->stopped) self->do_accept();
+    });
+    return;
+  }
+  ++stats.connections_accepted;
+  if (stats.active_connections >= opts.max_connections) {
+    ++stats.connections_rejected;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_reject_log > std::chrono::seconds(10)) {
+      last_reject_log = now;
+      core::logger("http")->warn("event=connection_rejected reason=max_connections limit={} rejected_total={}",
+                                 opts.max_connections, stats.connections_rejected);
+    }
+    error_code cec;
+    socket.close(cec);
+  } else {
+    std::make_shared<Session>(shared_from_this(), std::move(socket))->start();
+  }
+  do_accept();
+}
+
+void Server::Impl::stop() {
+  if (stopped) return;
+  stopped = true;
+  error_code ec;
+  acceptor.close(ec);
+  retry_timer.cancel();
+  std::vector<std::shared_ptr<Session>> live;
+  for (auto& [p, w] : sessions) {
+    if (auto s = w.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->close();
+}
+
+Server::Server(net::io_context& io, ServerOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+
+Server::~Server() {
+  stop();
+}
+
+core::Status Server::start() {
+  error_code ec;
+  auto addr = net::ip::make_address(impl_->opts.address, ec);
+  std::string where = impl_->opts.address + ":" + std::to_string(impl_->opts.port);
+  if (ec) return core::make_error("invalid_listen", "not an IP address: " + impl_->opts.address);
+  tcp::endpoint ep(addr, impl_->opts.port);
+  auto& a = impl_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code cec;
+    a.close(cec);
+    return core::make_error("bind", "cannot listen on " + where + ": " + ec.message());
+  }
+  impl_->port = a.local_endpoint(ec).port();
+  impl_->stopped = false;
+  core::logger("http")->info("event=listening address={} port={}", impl_->opts.address, impl_->port);
+  impl_->do_accept();
+  return core::ok_status();
+}
+
+std::uint16_t Server::port() const {
+  return impl_->port;
+}
+
+void Server::stop() {
+  impl_->stop();
+}
+
+ServerStats Server::stats() const {
+  return impl_->stats;
+}
+
+}  // namespace leakwatch::http

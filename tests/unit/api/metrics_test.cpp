@@ -1,0 +1,119 @@
+#include "leakwatch/api/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "test_state.h"
+
+namespace leakwatch::api {
+namespace {
+
+using testing::sample_state;
+
+bool contains_line(const std::string& text, const std::string& line) {
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+TEST(Metrics, RendersTheLatestSampleAndDetectorFigures) {
+  auto text = render_metrics(sample_state());
+  const double mib = 1 << 20;
+  auto last = sample_state().samples.back();
+  EXPECT_TRUE(contains_line(text, "leakwatch_memory_usage_bytes " + format_value(last.usage_bytes)));
+  EXPECT_TRUE(contains_line(text, "leakwatch_memory_working_set_bytes " +
+                                      format_value(last.working_set_bytes)));
+  EXPECT_TRUE(contains_line(text, "leakwatch_memory_limit_bytes 536870912"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_floor_slope_bytes_per_second " +
+                                      format_value(90 * mib / 3600)));
+  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_seconds_to_oom 6400"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"leak_suspected\"} 1"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"ok\"} 0"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"learning\"} 0"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"oom_imminent\"} 0"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_captures_total{result=\"ok\"} 2"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_captures_total{result=\"failed\"} 1"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_captures_total{result=\"skipped\"} 0"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_alerts_total{sink=\"slack\",result=\"ok\"} 1"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_alerts_total{sink=\"webhook\",result=\"failed\"} 2"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_source_errors_total 3"));
+  EXPECT_TRUE(contains_line(
+      text, "leakwatch_build_info{version=\"0.1.0\",revision=\"abc123\",compiler=\"gcc 12\"} 1"));
+  EXPECT_TRUE(contains_line(text, "# TYPE leakwatch_captures_total counter"));
+  EXPECT_TRUE(contains_line(text, "# TYPE leakwatch_memory_usage_bytes gauge"));
+}
+
+TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamplesAndLinesAreWellFormed) {
+  auto text = render_metrics(sample_state());
+  std::istringstream in(text);
+  std::set<std::string> typed;
+  std::string current;
+  const std::regex sample_re(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (\+Inf|-Inf|NaN|-?[0-9.e+-]+)$)");
+  int samples = 0;
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("# HELP ", 0) == 0) {
+      current = l.substr(7, l.find(' ', 7) - 7);
+      continue;
+    }
+    if (l.rfind("# TYPE ", 0) == 0) {
+      auto name = l.substr(7, l.find(' ', 7) - 7);
+      EXPECT_EQ(name, current) << "TYPE must follow its HELP";
+      EXPECT_TRUE(typed.insert(name).second) << "family declared twice: " << name;
+      continue;
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(l, m, sample_re)) << l;
+    EXPECT_EQ(m[1].str(), current) << l;
+    ++samples;
+  }
+  EXPECT_GT(samples, 15);
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Metrics, NoLimitNoForecastAndNoSamples) {
+  ApiState s;
+  s.detector.state = "learning";
+  auto text = render_metrics(s);
+  EXPECT_EQ(text.find("leakwatch_memory_usage_bytes"), std::string::npos)
+      << "no sample yet: no usage series";
+  EXPECT_EQ(text.find("leakwatch_memory_limit_bytes"), std::string::npos);
+  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_seconds_to_oom +Inf"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"learning\"} 1"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_captures_total{result=\"ok\"} 0"))
+      << "counters start at zero so rate() works from the first scrape";
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  ApiState s;
+  s.target = "we\"b\\x\ny";
+  s.source = "cgroup";
+  auto text = render_metrics(s);
+  EXPECT_TRUE(contains_line(text, R"(leakwatch_target_info{target="we\"b\\x\ny",source="cgroup"} 1)"))
+      << text;
+  EXPECT_EQ(escape_help("a\\b\nc"), "a\\\\b\\nc");
+}
+
+TEST(Metrics, ValueFormatting) {
+  EXPECT_EQ(format_value(0), "0");
+  EXPECT_EQ(format_value(536870912), "536870912");
+  EXPECT_EQ(format_value(0.25), "0.25");
+  EXPECT_EQ(format_value(std::numeric_limits<double>::infinity()), "+Inf");
+  EXPECT_EQ(format_value(-std::numeric_limits<double>::infinity()), "-Inf");
+  EXPECT_EQ(format_value(std::nan("")), "NaN");
+}
+
+TEST(Metrics, UnknownDetectorStateStillExported) {
+  ApiState s;
+  s.detector.state = "restarting";
+  auto text = render_metrics(s);
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"restarting\"} 1"));
+}
+
+}  // namespace
+}  // namespace leakwatch::api

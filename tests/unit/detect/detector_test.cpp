@@ -1,0 +1,327 @@
+// The detector on hand-built series: each test is one trap from docs/detection.md. Time comes from
+// the samples (a manual clock), nothing sleeps.
+#include "leakwatch/detect/detector.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include "leakwatch/detect/trace_csv.h"
+
+namespace leakwatch::detect {
+namespace {
+
+constexpr double kMi = 1024.0 * 1024.0;
+
+struct Run {
+  std::optional<double> first_leak;  // seconds from start
+  State final_state = State::learning;
+  Decision at_alert;
+};
+
+// Feeds value(t) every `step` seconds for `duration` seconds; `hook` may alter the sample.
+Run feed(Detector& d, double duration, double step, const std::function<double(double)>& value,
+         std::optional<double> limit = 1024 * kMi,
+         const std::function<void(double, core::Sample&)>& hook = {}) {
+  core::ManualClock clock;
+  const double t0 = core::to_unix_seconds(clock.now());
+  Run r;
+  for (double x = 0; x <= duration; x += step) {
+    clock.set(core::from_unix_seconds(t0 + x));
+    core::Sample s;
+    s.time = clock.now();
+    s.usage_bytes = static_cast<std::uint64_t>(value(x));
+    s.working_set_bytes = s.usage_bytes;
+    if (limit) s.limit_bytes = static_cast<std::uint64_t>(*limit);
+    if (hook) hook(x, s);
+    Decision dec = d.observe(s);
+    if (dec.changed && dec.state == State::leak_suspected && !r.first_leak) {
+      r.first_leak = x;
+      r.at_alert = dec;
+    }
+    r.final_state = dec.state;
+  }
+  return r;
+}
+
+// A GC sawtooth: climbs `amp` over `period` seconds, then drops back.
+double saw(double x, double amp = 40 * kMi, double period = 120) {
+  return amp * (x / period - std::floor(x / period));
+}
+
+TEST(Detector, FlatSawtoothIsOk) {
+  Detector d;
+  auto r = feed(d, 12 * 3600, 10, [](double x) { return 300 * kMi + saw(x); });
+  EXPECT_FALSE(r.first_leak);
+  EXPECT_EQ(r.final_state, State::ok);
+}
+
+TEST(Detector, LearningFirst) {
+  Detector d;
+  auto r = feed(d, 600, 10, [](double x) { return 300 * kMi + saw(x); });
+  EXPECT_EQ(r.final_state, State::learning);
+}
+
+TEST(Detector, LinearLeakWithLimitAlertsBeforeOomAndForecastsPeaks) {
+  Detector d;
+  // Floor 300 MiB rising 100 MiB/h under a 40 MiB sawtooth; peaks reach 1 GiB after ~6.8h.
+  const double rate = 100 * kMi / 3600;
+  auto r = feed(d, 6.5 * 3600, 10, [&](double x) { return 300 * kMi + rate * x + saw(x); });
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_LT(*r.first_leak, 6 * 3600);
+  EXPECT_NEAR(r.at_alert.slope_bytes_per_hour, 100 * kMi, 25 * kMi);
+  ASSERT_TRUE(r.at_alert.forecast_seconds);
+  // Forecast from the peaks: (limit - peak) / slope, within 30 minutes of the truth.
+  const double truth = (1024 * kMi - (300 * kMi + rate * *r.first_leak + 40 * kMi)) / rate;
+  EXPECT_NEAR(*r.at_alert.forecast_seconds, truth, 1800);
+  EXPECT_NE(r.at_alert.explanation.find("floor rising"), std::string::npos);
+  EXPECT_NE(r.at_alert.explanation.find("limit in ~"), std::string::npos);
+  EXPECT_GT(r.at_alert.confidence, 0.5);
+}
+
+TEST(Detector, FastLeakCaughtWithinMinutes) {
+  Detector d;
+  // 250 MiB -> 1 GiB in 40 minutes at 1 s sampling.
+  const double rate = 750 * kMi / 2400;
+  auto r = feed(d, 2400, 1, [&](double x) { return 250 * kMi + rate * x + saw(x, 20 * kMi, 30); });
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_LT(*r.first_leak, 30 * 60);
+}
+
+TEST(Detector, WarmupThatLevelsOffIsNotALeak) {
+  Detector d;
+  auto r = feed(d, 10 * 3600, 10, [](double x) {
+    return 200 * kMi + 300 * kMi * (1 - std::exp(-x / 1200)) + saw(x);
+  });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, StepAfterDeployIsNotALeak) {
+  Detector d;
+  auto r = feed(d, 12 * 3600, 10, [](double x) {
+    return 300 * kMi + (x > 4 * 3600 ? 250 * kMi : 0) + saw(x);
+  });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, BoundedCacheFillingFarFromLimitIsNotALeak) {
+  Detector d;
+  auto r = feed(d, 12 * 3600, 60, [](double x) {
+    return 250 * kMi + 150 * kMi * std::min(1.0, x / (2 * 3600)) + saw(x);
+  });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, SteadyNearTheLimitIsNotALeak) {
+  Detector d;
+  auto r = feed(d, 12 * 3600, 10, [](double x) {
+    return 850 * kMi + saw(x, 60 * kMi) + 5 * kMi * std::sin(x / 977.0);
+  });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, PageCacheGrowthExcludedByWorkingSet) {
+  Detector d;
+  auto r = feed(
+      d, 12 * 3600, 10, [](double x) { return 300 * kMi + saw(x); }, 1024 * kMi,
+      [](double x, core::Sample& s) { s.usage_bytes += static_cast<std::uint64_t>(x * 15000); });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, LeakWithoutLimitIsDetectedWithoutForecast) {
+  Detector d;
+  const double rate = 200 * kMi / 3600;
+  auto r = feed(d, 8 * 3600, 10, [&](double x) { return 200 * kMi + rate * x + saw(x); },
+                std::nullopt);
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_FALSE(r.at_alert.forecast_seconds);
+  EXPECT_NE(r.at_alert.explanation.find("no limit"), std::string::npos);
+}
+
+TEST(Detector, RepeatedOomKillCyclesAreALeak) {
+  // Climb to the limit in 20 minutes, get killed, restart: too fast for the trend windows alone.
+  DetectorSettings s;
+  Detector d(s);
+  const double cycle = 1200;
+  auto r = feed(d, 3 * cycle, 10, [&](double x) {
+    const double age = std::fmod(x, cycle);
+    return 200 * kMi + (1000 * kMi - 200 * kMi) * age / cycle;
+  });
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_LT(*r.first_leak, 2 * cycle + 60);
+  EXPECT_EQ(r.at_alert.oom_kills, 2);
+  EXPECT_NE(r.at_alert.explanation.find("OOM kills"), std::string::npos);
+}
+
+TEST(Detector, OomKillCounterAndCounterReset) {
+  Detector d;
+  int kills = 0;
+  auto r = feed(
+      d, 3600, 10, [](double x) { return 300 * kMi + saw(x); }, 1024 * kMi,
+      [&](double x, core::Sample& s) {
+        if (x == 1000 || x == 2000) ++kills;
+        s.oom_kill_count = x < 3000 ? kills : 0;  // the counter resets (source restarted)
+        s.restarted = (x == 1000 || x == 2000);
+      });
+  // Two kills within the cycle window: suspected even though the floor is flat.
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_NEAR(*r.first_leak, 2000, 70);
+}
+
+TEST(Detector, CaptureJumpIsNotALeak) {
+  Detector d;
+  const double cap_at = 3 * 3600;
+  bool noted = false;
+  auto r = feed(
+      d, 10 * 3600, 10, [&](double x) { return 300 * kMi + saw(x) + (x >= cap_at ? 100 * kMi : 0); },
+      1024 * kMi, [&](double x, core::Sample& s) {
+        if (x >= cap_at && !noted) {
+          d.note_capture(s.time);
+          noted = true;
+        }
+      });
+  EXPECT_FALSE(r.first_leak);
+}
+
+TEST(Detector, GapsAndIrregularTimestamps) {
+  Detector d;
+  const double rate = 100 * kMi / 3600;
+  std::uint64_t k = 0;
+  core::TimePoint prev{};
+  auto r = feed(
+      d, 7 * 3600, 10, [&](double x) { return 300 * kMi + rate * x + saw(x); }, 1024 * kMi,
+      [&](double x, core::Sample& s) {
+        // Jitter of up to +-4 s and a 1 h outage (samples arrive with the clock far ahead).
+        s.time += std::chrono::seconds(static_cast<int>((k++ * 7919) % 9) - 4);
+        if (x > 2 * 3600 && x < 3 * 3600) s.time = prev;  // repeated timestamps during the outage
+        prev = s.time;
+      });
+  ASSERT_TRUE(r.first_leak);
+}
+
+TEST(Detector, OutOfOrderSampleIgnored) {
+  Detector d;
+  core::Sample a;
+  a.time = core::from_unix_seconds(1000);
+  a.usage_bytes = 100;
+  d.observe(a);
+  core::Sample b = a;
+  b.time = core::from_unix_seconds(900);
+  auto dec = d.observe(b);
+  EXPECT_FALSE(dec.changed);
+}
+
+TEST(Detector, SaveRestoreContinuesWithoutRelearning) {
+  const double rate = 100 * kMi / 3600;
+  auto value = [&](double x) { return 300 * kMi + rate * x + saw(x); };
+  Detector whole;
+  auto r1 = feed(whole, 6.5 * 3600, 10, value);
+  ASSERT_TRUE(r1.first_leak);
+
+  Detector first;
+  core::Sample s;
+  const double t0 = 1'700'000'000;
+  double x = 0;
+  for (; x <= 3 * 3600; x += 10) {
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    s.limit_bytes = static_cast<std::uint64_t>(1024 * kMi);
+    first.observe(s);
+  }
+  const auto saved = first.save();
+  EXPECT_LT(saved.dump().size(), 200'000u);  // bounded
+  auto restored = Detector::restore(nlohmann::json::parse(saved.dump()), DetectorSettings{});
+  ASSERT_TRUE(restored.ok()) << restored.error().to_string();
+  std::optional<double> alert;
+  for (; x <= 6.5 * 3600; x += 10) {
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    auto dec = restored->observe(s);
+    if (dec.changed && dec.state == State::leak_suspected && !alert) alert = x;
+  }
+  ASSERT_TRUE(alert);
+  EXPECT_EQ(*alert, *r1.first_leak);
+}
+
+TEST(Detector, RestoreRejectsGarbage) {
+  EXPECT_FALSE(Detector::restore(nlohmann::json::parse("[1,2]"), {}).ok());
+  EXPECT_FALSE(Detector::restore(nlohmann::json::parse(R"({"version":1})"), {}).ok());
+}
+
+TEST(Detector, StateBoundedOverDays) {
+  Detector d;
+  feed(d, 10 * 86400, 60, [](double x) { return 300 * kMi + saw(x, 40 * kMi, 600); });
+  EXPECT_LT(d.save().dump().size(), 150'000u);
+}
+
+TEST(Settings, DefaultsValidAndProblemsReported) {
+  EXPECT_TRUE(validate(DetectorSettings{}).empty());
+  DetectorSettings s;
+  s.min_window = std::chrono::seconds(60);
+  s.segments = 2;
+  const auto p = validate(s);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_NE(p[0].find("min_window"), std::string::npos);
+}
+
+TEST(TraceCsv, ParsesOptionalColumnsAndIgnoresOthers) {
+  std::istringstream in(
+      "host,timestamp,usage_bytes,limit_bytes,working_set_bytes\n"
+      "a,100.5,2000,0,1500\n"
+      "a,101,2100,4096,\n");
+  auto r = TraceReader::open(in);
+  ASSERT_TRUE(r.ok());
+  core::Sample s;
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_DOUBLE_EQ(core::to_unix_seconds(s.time), 100.5);
+  EXPECT_EQ(s.usage_bytes, 2000u);
+  EXPECT_FALSE(s.limit_bytes);
+  EXPECT_EQ(s.working_set_bytes, 1500u);
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(*s.limit_bytes, 4096u);
+  EXPECT_FALSE(*r->next(s));
+}
+
+TEST(TraceCsv, ErrorsNameTheLine) {
+  {
+    std::istringstream in("timestamp,limit_bytes\n1,2\n");
+    auto r = TraceReader::open(in);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("line 1"), std::string::npos);
+    EXPECT_NE(r.error().message.find("usage_bytes"), std::string::npos);
+  }
+  {
+    std::istringstream in("timestamp,usage_bytes\n1,2\n2,abc\n");
+    auto r = TraceReader::open(in);
+    ASSERT_TRUE(r.ok());
+    core::Sample s;
+    ASSERT_TRUE(r->next(s).ok());
+    auto e = r->next(s);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("line 3"), std::string::npos);
+  }
+  {
+    std::istringstream in("timestamp,usage_bytes\n5,2\n4,2\n");
+    auto r = TraceReader::open(in);
+    core::Sample s;
+    ASSERT_TRUE(r->next(s).ok());
+    auto e = r->next(s);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("line 3"), std::string::npos);
+    EXPECT_NE(e.error().message.find("earlier"), std::string::npos);
+  }
+  {
+    std::istringstream in("timestamp,usage_bytes\n5,2,7\n");
+    auto r = TraceReader::open(in);
+    core::Sample s;
+    auto e = r->next(s);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().message.find("line 2"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace leakwatch::detect
