@@ -1,4 +1,5 @@
-// leakwatch summary | diff | retainers — DevTools' Summary and Comparison views on the command line.
+// leakwatch summary | diff | retainers — DevTools' Summary and Comparison views on the command
+// line.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -22,8 +23,10 @@ std::string human_bytes(double v) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
-  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 
@@ -56,12 +59,14 @@ int run_summary(const Options& o) {
   }
   const auto& s = *r;
   std::printf("%zu nodes, %llu edges, total %s\n\n", static_cast<std::size_t>(s.node_count),
-              static_cast<unsigned long long>(s.edge_count), human_bytes(static_cast<double>(s.total_size)).c_str());
+              static_cast<unsigned long long>(s.edge_count),
+              human_bytes(static_cast<double>(s.total_size)).c_str());
   std::printf("%-50s %10s %14s %14s\n", "Constructor", "Count", "Shallow size", "Retained size");
   std::size_t shown = 0;
   for (const auto& c : s.classes) {
     if (o.limit && shown++ >= o.limit) break;
-    std::printf("%-50s %10llu %14s %14s\n", clip(c.name, 50).c_str(), static_cast<unsigned long long>(c.count),
+    std::printf("%-50s %10llu %14s %14s\n", clip(c.name, 50).c_str(),
+                static_cast<unsigned long long>(c.count),
                 human_bytes(static_cast<double>(c.self_size)).c_str(),
                 human_bytes(static_cast<double>(c.retained_size)).c_str());
   }
@@ -81,23 +86,27 @@ int run_diff(const Options& o) {
     return kExitOk;
   }
   const auto& rep = *r;
-  std::printf("%-44s %8s %8s %8s %12s %12s %12s\n", "Constructor", "# New", "# Deleted", "# Delta", "Alloc. Size",
-              "Freed Size", "Size Delta");
+  std::printf("%-44s %8s %8s %8s %12s %12s %12s\n", "Constructor", "# New", "# Deleted", "# Delta",
+              "Alloc. Size", "Freed Size", "Size Delta");
   std::size_t shown = 0;
   for (const auto& c : rep.classes) {
     if (o.limit && shown++ >= o.limit) break;
-    std::string delta = (c.size_delta > 0 ? "+" : "") + human_bytes(static_cast<double>(c.size_delta));
+    std::string delta =
+        (c.size_delta > 0 ? "+" : "") + human_bytes(static_cast<double>(c.size_delta));
     std::printf("%-44s %8llu %8llu %+8lld %12s %12s %12s\n", clip(c.name, 44).c_str(),
-                static_cast<unsigned long long>(c.new_count), static_cast<unsigned long long>(c.deleted_count),
-                static_cast<long long>(c.delta_count), human_bytes(static_cast<double>(c.alloc_size)).c_str(),
+                static_cast<unsigned long long>(c.new_count),
+                static_cast<unsigned long long>(c.deleted_count),
+                static_cast<long long>(c.delta_count),
+                human_bytes(static_cast<double>(c.alloc_size)).c_str(),
                 human_bytes(static_cast<double>(c.freed_size)).c_str(), delta.c_str());
   }
   if (o.limit && rep.classes.size() > o.limit)
     std::printf("… %zu more classes (--limit 0 shows all)\n", rep.classes.size() - o.limit);
   if (!rep.top_growers.empty() && rep.top_growers.front().top_path) {
     const auto& g = rep.top_growers.front();
-    std::printf("\nTop grower: %s (+%s, %llu instances, retained %s)\n  %s  (%llu instances)\n", g.diff.name.c_str(),
-                human_bytes(static_cast<double>(g.diff.size_delta)).c_str(), static_cast<unsigned long long>(g.count),
+    std::printf("\nTop grower: %s (+%s, %llu instances, retained %s)\n  %s  (%llu instances)\n",
+                g.diff.name.c_str(), human_bytes(static_cast<double>(g.diff.size_delta)).c_str(),
+                static_cast<unsigned long long>(g.count),
                 human_bytes(static_cast<double>(g.retained_size)).c_str(), g.top_path->text.c_str(),
                 static_cast<unsigned long long>(g.top_path->instances));
   }
@@ -122,7 +131,8 @@ int run_retainers(const Options& o) {
               static_cast<unsigned long long>(rep.instances), rep.class_name.c_str(),
               static_cast<unsigned long long>(rep.unreachable));
   for (const auto& p : rep.paths) {
-    std::printf("%8llu instances, retained %s\n    %s\n", static_cast<unsigned long long>(p.instances),
+    std::printf("%8llu instances, retained %s\n    %s\n",
+                static_cast<unsigned long long>(p.instances),
                 human_bytes(static_cast<double>(p.retained_size)).c_str(), p.text.c_str());
   }
   return kExitOk;
@@ -133,7 +143,8 @@ int run_retainers(const Options& o) {
 void register_heapsnap_commands(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<Options>();
 
-  auto* summary = app.add_subcommand("summary", "DevTools' Summary view of a heap snapshot (plain or zstd)");
+  auto* summary =
+      app.add_subcommand("summary", "DevTools' Summary view of a heap snapshot (plain or zstd)");
   summary->add_option("SNAPSHOT", opts->snapshot, "a .heapsnapshot file")->required();
   summary->add_flag("--json", opts->json, "print one JSON object with a \"classes\" array");
   summary->add_option("--limit", opts->limit, "rows in the table (0: all)")->capture_default_str();

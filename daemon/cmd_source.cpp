@@ -33,7 +33,8 @@ int run_sample(const SampleOptions& o) {
   if (!o.config_file.empty()) {
     auto loaded = config::load_file(o.config_file);
     if (!loaded.config) {
-      for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.to_string().c_str());
+      for (const auto& p : loaded.problems)
+        std::fprintf(stderr, "%s\n", p.to_string().c_str());
       std::fprintf(stderr, "leakwatch sample: %zu problem(s) in %s\n", loaded.problems.size(),
                    o.config_file.c_str());
       return kExitConfig;
@@ -96,8 +97,9 @@ void register_source_commands(CLI::App& app, int& exit_code) {
                   "read this cgroup directory instead (v1 or v2; \"self\" = own cgroup)");
   cmd->add_option("--pid", opts->pid, "read /proc/PID instead");
   cmd->add_option("--pid-file", opts->pid_file, "read the process whose pid is in this file");
-  cmd->add_option("--ecs-uri", opts->ecs_uri,
-                  "ECS task metadata endpoint v4 base URL (default $ECS_CONTAINER_METADATA_URI_V4)");
+  cmd->add_option(
+      "--ecs-uri", opts->ecs_uri,
+      "ECS task metadata endpoint v4 base URL (default $ECS_CONTAINER_METADATA_URI_V4)");
   cmd->add_option("--container", opts->container, "ECS container name (selects source ecs)");
   cmd->add_option("--root", opts->root, "filesystem root for /proc and /sys (default /)");
   cmd->add_option("--timeout", opts->timeout, "ECS request time limit, e.g. 5s");

@@ -9,6 +9,7 @@ const state = {
   range: 21600, // seconds; 0 = all
   status: null,
   snapshots: [],
+  snapshotsKey: null,
   selected: new Set(),
   timer: null,
 };
@@ -40,6 +41,13 @@ function fmtBytes(n) {
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   const s = i === 0 ? String(Math.round(v)) : v.toFixed(v < 10 ? 2 : 1);
   return (neg ? '−' : '') + s + ' ' + units[i];
+}
+
+function fmtAxisBytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return (Number.isInteger(v) ? String(v) : v.toFixed(1)) + ' ' + units[i];
 }
 
 function fmtSignedBytes(n) {
@@ -181,7 +189,7 @@ function drawChart(st) {
   const box = $('#chart');
   const W = Math.max(300, Math.round(box.clientWidth || 800));
   const H = W < 560 ? 260 : 340;
-  const m = { l: W < 560 ? 54 : 66, r: 14, t: 14, b: 30 };
+  const m = { l: 64, r: 14, t: 14, b: 30 };
   const samples = st.samples;
   const now = st.now;
   let t0 = state.range > 0 ? now - state.range : (samples.length ? samples[0].t : now - 3600);
@@ -226,7 +234,7 @@ function drawChart(st) {
   const ystep = niceByteStep(ymax, H < 300 ? 4 : 6);
   for (let v = 0; v <= ymax; v += ystep) {
     grid.append(svg('line', { x1: m.l, x2: W - m.r, y1: fx(y(v)), y2: fx(y(v)) }));
-    axis.append(svg('text', { x: m.l - 6, y: fx(y(v) + 4), 'text-anchor': 'end' }, fmtBytes(v)));
+    axis.append(svg('text', { x: m.l - 6, y: fx(y(v) + 4), 'text-anchor': 'end' }, fmtAxisBytes(v)));
   }
   const span = t1 - t0;
   const wanted = Math.max(2, Math.floor(pw / 90));
@@ -235,6 +243,8 @@ function drawChart(st) {
   const tz = new Date().getTimezoneOffset() * 60;
   for (let t = Math.ceil((t0 - tz) / tstep) * tstep + tz; t <= t1; t += tstep) {
     grid.append(svg('line', { x1: fx(x(t)), x2: fx(x(t)), y1: m.t, y2: m.t + ph }));
+    // Skip labels that would be cut at the edges.
+    if (x(t) < m.l + 24 || x(t) > W - m.r - 30) continue;
     axis.append(svg('text', { x: fx(x(t)), y: H - 10, 'text-anchor': 'middle' }, fmtTime(t, withDate)));
   }
   root.append(grid, axis);
@@ -314,7 +324,14 @@ async function refreshSnapshots() {
     state.snapshots = j.snapshots || [];
     const ids = new Set(state.snapshots.map((s) => s.id));
     for (const id of [...state.selected]) if (!ids.has(id)) state.selected.delete(id);
-    renderSnapshots();
+    // Rebuild the table only when the listing changed (keeps keyboard focus while polling).
+    const key = state.snapshots.map((s) => s.id).join('\n');
+    if (key !== state.snapshotsKey) {
+      state.snapshotsKey = key;
+      renderSnapshots();
+    } else {
+      syncSelection();
+    }
   } catch (e) {
     $('#compare-state').textContent = 'Cannot list snapshots: ' + e.message;
   }
@@ -337,7 +354,7 @@ function renderSnapshots() {
       } else {
         state.selected.delete(s.id);
       }
-      renderSnapshots();
+      syncSelection();
     });
     const tdSel = el('td');
     tdSel.append(cb);
@@ -350,8 +367,18 @@ function renderSnapshots() {
     tr.append(tdSel, tdTime, el('td', {}, s.reason), el('td', { class: 'num' }, fmtBytes(s.size_bytes)), tdDl);
     tbody.append(tr);
   }
+  syncSelection();
+}
+
+function syncSelection() {
+  for (const tr of document.querySelectorAll('#snapshots tbody tr')) {
+    const on = state.selected.has(tr.dataset.id);
+    tr.classList.toggle('selected', on);
+    const cb = tr.querySelector('input[type=checkbox]');
+    if (cb) cb.checked = on;
+  }
   $('#compare').disabled = state.selected.size !== 2;
-  $('#compare-state').textContent = state.selected.size === 2 ? '' : `${state.selected.size} of 2 selected`;
+  $('#compare-state').textContent = state.selected.size === 2 ? '2 selected' : `${state.selected.size} of 2 selected`;
 }
 
 function needToken(where) {

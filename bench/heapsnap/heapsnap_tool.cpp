@@ -12,7 +12,8 @@ using namespace leakwatch::heapsnap;
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::cerr << "usage: " << argv[0] << " summary FILE | diff BASE TARGET | retainers FILE CLASS | parse FILE\n";
+    std::cerr << "usage: " << argv[0]
+              << " summary FILE | diff BASE TARGET | retainers FILE CLASS | parse FILE\n";
     return 2;
   }
   std::string cmd = argv[1];
@@ -25,8 +26,9 @@ int main(int argc, char** argv) {
     auto r = load_file(argv[2]);
     if (!r.ok()) return fail(r.error());
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("{\"nodes\":%zu,\"edges\":%zu,\"strings\":%zu,\"memory_bytes\":%zu,\"seconds\":%.3f}\n",
-                r->node_count(), r->edge_count(), r->string_count(), r->memory_bytes(), s);
+    std::printf(
+        "{\"nodes\":%zu,\"edges\":%zu,\"strings\":%zu,\"memory_bytes\":%zu,\"seconds\":%.3f}\n",
+        r->node_count(), r->edge_count(), r->string_count(), r->memory_bytes(), s);
     return 0;
   }
   if (cmd == "summary") {

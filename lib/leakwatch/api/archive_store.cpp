@@ -29,7 +29,8 @@ core::Result<std::vector<SnapshotInfo>> ArchiveSnapshotStore::list() const {
   if (!l) return l.error();
   std::vector<SnapshotInfo> out;
   out.reserve(l->size());
-  for (const auto& m : *l) out.push_back(snapshot_info(m));
+  for (const auto& m : *l)
+    out.push_back(snapshot_info(m));
   return out;
 }
 

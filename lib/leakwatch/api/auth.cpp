@@ -18,7 +18,8 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
 AuthResult check_bearer(std::string_view authorization, const core::Secret& token) {
   if (token.empty()) return AuthResult::disabled;
   // Trim surrounding whitespace.
-  while (!authorization.empty() && std::isspace(static_cast<unsigned char>(authorization.front()))) {
+  while (!authorization.empty() &&
+         std::isspace(static_cast<unsigned char>(authorization.front()))) {
     authorization.remove_prefix(1);
   }
   while (!authorization.empty() && std::isspace(static_cast<unsigned char>(authorization.back()))) {
@@ -34,7 +35,8 @@ AuthResult check_bearer(std::string_view authorization, const core::Secret& toke
   }
   if (authorization[kScheme.size()] != ' ') return AuthResult::missing;
   auto presented = authorization.substr(kScheme.size() + 1);
-  while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
+  while (!presented.empty() && presented.front() == ' ')
+    presented.remove_prefix(1);
   if (presented.empty()) return AuthResult::missing;
   return constant_time_equal(presented, token.reveal()) ? AuthResult::ok : AuthResult::invalid;
 }

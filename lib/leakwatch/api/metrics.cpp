@@ -11,10 +11,17 @@ std::string escape_label_value(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out.push_back(c);
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -25,9 +32,14 @@ std::string escape_help(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out.push_back(c);
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -83,8 +95,9 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
   std::vector<MetricFamily> out;
   const ApiSample* last = st.latest();
 
-  auto usage = gauge("leakwatch_memory_usage_bytes",
-                     "Memory usage of the target (cgroup usage, page cache included), latest sample.");
+  auto usage =
+      gauge("leakwatch_memory_usage_bytes",
+            "Memory usage of the target (cgroup usage, page cache included), latest sample.");
   auto ws = gauge("leakwatch_memory_working_set_bytes",
                   "Working set of the target (usage minus inactive file cache), latest sample.");
   auto limit = gauge("leakwatch_memory_limit_bytes",
@@ -127,14 +140,17 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
   if (!known && !d.state.empty()) state.samples.push_back({{{"state", d.state}}, 1.0});
   out.push_back(std::move(state));
 
-  auto conf = gauge("leakwatch_detector_confidence", "Confidence of the detector's decision (0 to 1).");
+  auto conf =
+      gauge("leakwatch_detector_confidence", "Confidence of the detector's decision (0 to 1).");
   conf.samples.push_back({{}, d.confidence});
   out.push_back(std::move(conf));
 
   auto caps = counter("leakwatch_captures_total", "Heap snapshot captures by result.");
   std::map<std::string, std::uint64_t> cap_counts = {{"ok", 0}, {"failed", 0}, {"skipped", 0}};
-  for (const auto& [k, v] : st.counters.captures) cap_counts[k] = v;
-  for (const auto& [k, v] : cap_counts) caps.samples.push_back({{{"result", k}}, static_cast<double>(v)});
+  for (const auto& [k, v] : st.counters.captures)
+    cap_counts[k] = v;
+  for (const auto& [k, v] : cap_counts)
+    caps.samples.push_back({{{"result", k}}, static_cast<double>(v)});
   out.push_back(std::move(caps));
 
   auto alerts = counter("leakwatch_alerts_total", "Alert deliveries by sink and result.");
@@ -151,8 +167,8 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
   samples.samples.push_back({{}, static_cast<double>(st.counters.samples)});
   out.push_back(std::move(samples));
 
-  auto last_ts = gauge("leakwatch_last_sample_timestamp_seconds",
-                       "Unix time of the latest memory sample.");
+  auto last_ts =
+      gauge("leakwatch_last_sample_timestamp_seconds", "Unix time of the latest memory sample.");
   if (st.last_sample_at) last_ts.samples.push_back({{}, core::to_unix_seconds(*st.last_sample_at)});
   out.push_back(std::move(last_ts));
 

@@ -68,7 +68,10 @@ bool parse_number(std::string_view s, T& out) {
 }  // namespace
 
 Router::Router(RouterOptions options, const StateProvider& state, const SnapshotStore* store)
-    : options_(std::move(options)), state_(state), store_(store), diff_(std::make_shared<DiffShared>()) {}
+    : options_(std::move(options)),
+      state_(state),
+      store_(store),
+      diff_(std::make_shared<DiffShared>()) {}
 
 ServerResponse Router::route(const ServerRequest& req) const {
   const std::string& path = req.path;
@@ -127,7 +130,8 @@ ServerResponse Router::route(const ServerRequest& req) const {
 }
 
 void Router::handle(const ServerRequest& req, http::Responder respond) const {
-  if (req.path == "/api/v1/diff" && options_.offload && (req.method == "GET" || req.method == "HEAD")) {
+  if (req.path == "/api/v1/diff" && options_.offload &&
+      (req.method == "GET" || req.method == "HEAD")) {
     auto prepared = prepare_diff(req);
     if (auto* refused = std::get_if<ServerResponse>(&prepared)) {
       add_security_headers(*refused);
@@ -161,7 +165,8 @@ std::optional<ServerResponse> Router::authorize(const ServerRequest& req) const 
       return r;
     }
     case AuthResult::invalid:
-      core::logger("api")->warn("event=auth_failed remote={} path={}", req.remote_address, req.path);
+      core::logger("api")->warn("event=auth_failed remote={} path={}", req.remote_address,
+                                req.path);
       return error_response(403, "forbidden", "wrong token");
   }
   return error_response(403, "forbidden", "wrong token");
@@ -198,7 +203,8 @@ ServerResponse Router::snapshots(const ServerRequest& req) const {
   }
   if (req.path == "/api/v1/snapshots") {
     json arr = json::array();
-    for (const auto& s : list) arr.push_back(snapshot_json(s, false));
+    for (const auto& s : list)
+      arr.push_back(snapshot_json(s, false));
     return json_response(200, {{"snapshots", std::move(arr)}, {"archive", store_ != nullptr}});
   }
   std::string_view rest = std::string_view(req.path).substr(kSnapshotsPrefix.size());
@@ -209,7 +215,8 @@ ServerResponse Router::snapshots(const ServerRequest& req) const {
   }
   auto id = http::percent_decode(rest);
   if (!id || !plausible_id(*id)) return error_response(404, "not_found", "no such snapshot");
-  auto it = std::find_if(list.begin(), list.end(), [&](const SnapshotInfo& s) { return s.id == *id; });
+  auto it =
+      std::find_if(list.begin(), list.end(), [&](const SnapshotInfo& s) { return s.id == *id; });
   if (it == list.end()) return error_response(404, "not_found", "no such snapshot");
   if (!download) return json_response(200, snapshot_json(*it, true));
 
@@ -219,7 +226,8 @@ ServerResponse Router::snapshots(const ServerRequest& req) const {
   ServerResponse r;
   r.file = *file;
   r.content_type = it->compression == "zstd" ? "application/zstd" : "application/octet-stream";
-  r.set_header("Content-Disposition", "attachment; filename=\"" + safe_filename(it->file_name) + "\"");
+  r.set_header("Content-Disposition",
+               "attachment; filename=\"" + safe_filename(it->file_name) + "\"");
   r.set_header("Cache-Control", "no-store");
   core::logger("api")->info("event=snapshot_download id={} remote={}", it->id, req.remote_address);
   return r;
@@ -246,7 +254,8 @@ std::variant<ServerResponse, Router::DiffJob> Router::prepare_diff(const ServerR
   auto list = store_->list();
   if (!list) return error_response(500, "archive", "the archive cannot be listed");
   auto known = [&](const std::string& id) {
-    return std::any_of(list->begin(), list->end(), [&](const SnapshotInfo& s) { return s.id == id; });
+    return std::any_of(list->begin(), list->end(),
+                       [&](const SnapshotInfo& s) { return s.id == id; });
   };
   if (!known(job.base)) return error_response(404, "not_found", "no such snapshot: base");
   if (!known(job.target)) return error_response(404, "not_found", "no such snapshot: target");
@@ -279,8 +288,8 @@ ServerResponse Router::run_diff(const DiffJob& job) const {
   auto result = store_->diff(job.base, job.target, job.limit);
   if (!result) {
     const auto& e = result.error();
-    core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base, job.target,
-                              e.to_string());
+    core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base,
+                              job.target, e.to_string());
     if (e.code == "not_found") return error_response(404, "not_found", e.message);
     if (e.code == "busy") return error_response(503, "busy", e.message);
     return error_response(500, "diff_failed", e.message);
@@ -292,7 +301,8 @@ ServerResponse Router::run_diff(const DiffJob& job) const {
   {
     std::lock_guard lock(diff_->mutex);
     diff_->cache.emplace_front(key, text);
-    while (diff_->cache.size() > options_.diff_cache_size) diff_->cache.pop_back();
+    while (diff_->cache.size() > options_.diff_cache_size)
+      diff_->cache.pop_back();
   }
   auto r = ServerResponse::json(200, std::move(text));
   r.set_header("Cache-Control", "no-store");

@@ -18,8 +18,8 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <string>
 #include <optional>
+#include <string>
 #include <utility>
 #include <variant>
 

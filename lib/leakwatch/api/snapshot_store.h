@@ -23,8 +23,8 @@ struct SnapshotInfo {
   std::string target;
   core::TimePoint started_at{};
   double duration_seconds = 0;
-  std::string reason;       // plain words: "leak_series 2 of 3"
-  std::string reason_kind;  // "manual", "leak_series", "oom_imminent", ...
+  std::string reason;              // plain words: "leak_series 2 of 3"
+  std::string reason_kind;         // "manual", "leak_series", "oom_imminent", ...
   std::uint64_t size_bytes = 0;    // snapshot bytes as sent by the app
   std::uint64_t stored_bytes = 0;  // bytes on disk
   std::string compression;         // "none" | "zstd"

@@ -38,10 +38,10 @@ struct LinePoint {
 };
 
 struct DetectorView {
-  std::string state = "learning";  // learning | ok | leak_suspected | oom_imminent
-  std::optional<core::TimePoint> since;  // when the current state began
-  std::string explanation;               // one line, plain words
-  double slope_bytes_per_hour = 0;       // floor slope (0 when none judged)
+  std::string state = "learning";          // learning | ok | leak_suspected | oom_imminent
+  std::optional<core::TimePoint> since;    // when the current state began
+  std::string explanation;                 // one line, plain words
+  double slope_bytes_per_hour = 0;         // floor slope (0 when none judged)
   std::optional<double> forecast_seconds;  // to the limit; none without a limit or a rise
   double confidence = 0;                   // 0..1
   double window_seconds = 0;               // the window the decision rests on
@@ -56,8 +56,8 @@ DetectorView detector_view(const detect::Decision& decision);
 
 struct Marker {
   core::TimePoint time{};
-  std::string kind;   // "alert" | "capture" | "capture_skipped" | "oom_kill" | "restart"
-  std::string label;  // plain words, e.g. "leak alert sent to slack", "snapshot 1 of 3"
+  std::string kind;         // "alert" | "capture" | "capture_skipped" | "oom_kill" | "restart"
+  std::string label;        // plain words, e.g. "leak alert sent to slack", "snapshot 1 of 3"
   std::string snapshot_id;  // for captures: the archive id (may be empty)
 };
 
@@ -75,8 +75,8 @@ struct BuildInfo {
 };
 
 struct ApiState {
-  std::string target;  // target.name
-  std::string source;  // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
+  std::string target;     // target.name
+  std::string source;     // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
   core::TimePoint now{};  // when the snapshot was taken
   core::TimePoint started_at{};
   std::optional<core::TimePoint> last_sample_at;

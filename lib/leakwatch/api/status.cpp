@@ -39,9 +39,9 @@ std::vector<ApiSample> downsample(const std::vector<ApiSample>& samples, std::si
     std::size_t hi = i;
     std::size_t j = i;
     for (; j < samples.size(); ++j) {
-      auto bj = std::min(
-          buckets - 1,
-          static_cast<std::size_t>((core::to_unix_seconds(samples[j].time) - t0) / width));
+      auto bj =
+          std::min(buckets - 1,
+                   static_cast<std::size_t>((core::to_unix_seconds(samples[j].time) - t0) / width));
       if (bj != b) break;
       if (samples[j].usage_bytes < samples[lo].usage_bytes) lo = j;
       if (samples[j].usage_bytes > samples[hi].usage_bytes) hi = j;
@@ -76,7 +76,8 @@ json status_json(const ApiState& st, const StatusQuery& q) {
   j["source"] = st.source;
   j["now"] = core::to_unix_seconds(st.now);
   j["started_at"] = core::to_unix_seconds(st.started_at);
-  j["last_sample_at"] = st.last_sample_at ? json(core::to_unix_seconds(*st.last_sample_at)) : json(nullptr);
+  j["last_sample_at"] =
+      st.last_sample_at ? json(core::to_unix_seconds(*st.last_sample_at)) : json(nullptr);
   const ApiSample* last = st.latest();
   j["limit_bytes"] = last ? opt_u64(last->limit_bytes) : json(nullptr);
 
@@ -127,7 +128,8 @@ json status_json(const ApiState& st, const StatusQuery& q) {
   j["markers"] = std::move(markers);
 
   json caps = json::object();
-  for (const auto& [k, v] : st.counters.captures) caps[k] = v;
+  for (const auto& [k, v] : st.counters.captures)
+    caps[k] = v;
   json alerts = json::array();
   for (const auto& [k, v] : st.counters.alerts) {
     alerts.push_back({{"sink", k.first}, {"result", k.second}, {"count", v}});

@@ -30,6 +30,7 @@ void read_detection(Section s, detect::DetectorSettings& d) {
   s.duration("capture_settle", d.capture_settle, 0s, 24h);
   s.duration("clear_after", d.clear_after, 1min, 24h * 30);
   s.duration("max_gap", d.max_gap, 1s, 24h * 30);
+  s.number("growth_fraction", d.growth_fraction, 0.01, 100.0);
   s.finish();
   for (const auto& why : detect::validate(d))
     s.context().problem(s.node(), s.path(), why);

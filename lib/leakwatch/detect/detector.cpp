@@ -488,6 +488,8 @@ Decision Detector::observe(const core::Sample& sample) {
   if (restart || oom) {
     if (open_) close_bucket();
     start_epoch(ts);
+    recent_peak_ = raw;  // a new incarnation: its own peaks
+    recent_peak_t_ = ts;
   }
   // Track the recent peak for crash detection.
   if (ts - recent_peak_t_ > 300 || raw >= recent_peak_) {

@@ -207,6 +207,16 @@ void Engine::on_sample(core::Result<core::Sample> r) {
 
   auto previous = detector_.last().state;
   const auto& d = detector_.observe(s);
+  if (d.floor_bytes > 0) {
+    floor_.emplace_back(core::to_unix_seconds(s.time), static_cast<double>(d.floor_bytes));
+    while (floor_.size() > kMaxSamples) floor_.pop_front();
+  }
+  log()->debug("sample target={} usage={} working_set={} limit={} state={}", config_.target.name,
+               core::format_bytes(static_cast<double>(s.usage_bytes)),
+               core::format_bytes(static_cast<double>(s.working_set_bytes)),
+               s.limit_bytes ? core::format_bytes(static_cast<double>(*s.limit_bytes)) : "none",
+               detect::to_string(d.state));
+  if (d.changed || !state_since_) state_since_ = core::to_unix_seconds(s.time);
   if (d.changed) on_decision(s, d, previous);
   maybe_capture(now);
   if (now - last_persist_ >= kPersistEvery) persist();
@@ -355,6 +365,8 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
   }
 }
 
+void Engine::offload(std::function<void()> job) { asio::post(worker_, std::move(job)); }
+
 void Engine::diff_async(std::string base_id, std::string target_id,
                         std::function<void(core::Result<nlohmann::json>)> done) {
   if (!archive_) {
@@ -449,6 +461,8 @@ EngineStatus Engine::status() const {
   s.decision = detector_.last();
   s.samples.assign(samples_.begin(), samples_.end());
   s.markers.assign(markers_.begin(), markers_.end());
+  s.floor.assign(floor_.begin(), floor_.end());
+  s.state_since = state_since_;
   s.captures = captures_;
   s.alerts = alerts_;
   s.samples_total = samples_total_;

@@ -49,6 +49,8 @@ struct EngineStatus {
   detect::Decision decision;
   std::vector<SamplePoint> samples;  // recent samples, oldest first (bounded)
   std::vector<Marker> markers;       // recent events, oldest first (bounded)
+  std::vector<std::pair<double, double>> floor;  // (unix seconds, floor bytes) per sample (bounded)
+  std::optional<double> state_since;             // when the detector entered its current state
   std::map<std::string, std::uint64_t> captures;  // by result: ok, skipped, failed
   std::map<std::string, std::uint64_t> alerts;    // by event type emitted
   std::uint64_t samples_total = 0;
@@ -87,6 +89,9 @@ class Engine {
 
   // Runs the heap snapshot diff of two archived captures on the worker thread; `done` runs on the
   // io thread. Used after a series and by the API.
+  // Runs `job` on the worker thread (CPU-heavy work such as the API's diffs).
+  void offload(std::function<void()> job);
+
   void diff_async(std::string base_id, std::string target_id,
                   std::function<void(core::Result<nlohmann::json>)> done);
 
@@ -126,6 +131,8 @@ class Engine {
   std::optional<core::Sample> latest_;
   std::deque<SamplePoint> samples_;
   std::deque<Marker> markers_;
+  std::deque<std::pair<double, double>> floor_;
+  std::optional<double> state_since_;
   std::map<std::string, std::uint64_t> captures_;
   std::map<std::string, std::uint64_t> alerts_;
   std::uint64_t samples_total_ = 0;

@@ -168,7 +168,8 @@ std::vector<std::uint8_t> detached_renamed(const HeapSnapshot& s) {
   return renamed;
 }
 
-std::string raw_name(const HeapSnapshot& s, const std::vector<std::uint8_t>& renamed, std::uint32_t v) {
+std::string raw_name(const HeapSnapshot& s, const std::vector<std::uint8_t>& renamed,
+                     std::uint32_t v) {
   if (!renamed.empty() && renamed[v]) return "Detached " + std::string(s.name(v));
   return std::string(s.name(v));
 }
@@ -462,7 +463,8 @@ std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
   for (std::uint32_t v = 0; v < n; ++v) {
     NodeKind k = s.kind(v);
     if (k == NodeKind::hidden || k == NodeKind::array ||
-        (k == NodeKind::native && s.name(v) == "system / ExternalStringData" && !(renamed.size() && renamed[v]))) {
+        (k == NodeKind::native && s.name(v) == "system / ExternalStringData" &&
+         !(renamed.size() && renamed[v]))) {
       owner[v] = kUnvisited;
     } else {
       owner[v] = v;

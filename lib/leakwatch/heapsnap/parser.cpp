@@ -827,7 +827,8 @@ const Location* HeapSnapshot::location(std::uint32_t node) const {
 
 std::size_t HeapSnapshot::memory_bytes() const {
   return string_data.capacity() + string_offsets.capacity() * 8 + node_type.capacity() +
-         node_detachedness.capacity() + (node_name.capacity() + node_id.capacity() + node_self_size.capacity() +
+         node_detachedness.capacity() +
+         (node_name.capacity() + node_id.capacity() + node_self_size.capacity() +
           first_edge.capacity()) *
              4 +
          edge_type.capacity() + (edge_name.capacity() + edge_to.capacity()) * 4 +

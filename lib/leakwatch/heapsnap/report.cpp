@@ -28,18 +28,22 @@ TargetSide analyze_target(const HeapSnapshot& target) {
 }
 
 // The base is classified with the target's interface definitions, as DevTools does.
-std::vector<ClassMembers> base_members(const HeapSnapshot& base, const std::vector<InterfaceDefinition>& interfaces,
+std::vector<ClassMembers> base_members(const HeapSnapshot& base,
+                                       const std::vector<InterfaceDefinition>& interfaces,
                                        std::uint64_t& total) {
   Classification classes = classify(base, interfaces);
   std::vector<std::uint32_t> self = shallow_sizes(base);
   total = 0;
-  for (auto v : self) total += v;
+  for (auto v : self)
+    total += v;
   return class_members(base, classes, self);
 }
 
-void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetSide& t, const DiffOptions& options) {
+void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetSide& t,
+                   const DiffOptions& options) {
   std::unordered_map<std::string_view, const ClassSummary*> by_key;
-  for (const auto& c : t.summary.classes) by_key.emplace(c.key, &c);
+  for (const auto& c : t.summary.classes)
+    by_key.emplace(c.key, &c);
   std::vector<std::uint32_t> tree;
   for (const auto& d : report.classes) {
     if (report.top_growers.size() >= options.top_n || d.size_delta <= 0) break;
@@ -71,7 +75,8 @@ core::Result<Summary> summarize_file(const std::filesystem::path& path) {
   return summarize(*snap);
 }
 
-core::Result<RetainerReport> retainers_file(const std::filesystem::path& path, const std::string& class_name,
+core::Result<RetainerReport> retainers_file(const std::filesystem::path& path,
+                                            const std::string& class_name,
                                             const RetainerOptions& options) {
   auto snap = load_file(path);
   if (!snap.ok()) return snap.error();
@@ -83,7 +88,8 @@ core::Result<RetainerReport> retainers_file(const std::filesystem::path& path, c
   return find_retainers(s, classes, self, retained, tree, class_name, options);
 }
 
-DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target, const DiffOptions& options) {
+DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target,
+                          const DiffOptions& options) {
   DiffReport report;
   TargetSide t = analyze_target(target);
   std::uint64_t base_total = 0;
@@ -95,7 +101,8 @@ DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target, 
   return report;
 }
 
-core::Result<DiffReport> diff_files(const std::filesystem::path& base_path, const std::filesystem::path& target_path,
+core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
+                                    const std::filesystem::path& target_path,
                                     const DiffOptions& options) {
   // Target first: its interface definitions name the base's plain objects too. Only one raw graph
   // besides the target's is alive at a time; the base graph is dropped once its classes are known.
@@ -134,7 +141,8 @@ nlohmann::json to_json(const Summary& summary) {
 
 nlohmann::json to_json(const RetainerPath& path) {
   nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : path.steps) steps.push_back({{"holder", s.holder}, {"edge", s.edge}});
+  for (const auto& s : path.steps)
+    steps.push_back({{"holder", s.holder}, {"edge", s.edge}});
   return {{"text", path.text},
           {"instances", path.instances},
           {"self_size", path.self_size},
@@ -144,7 +152,8 @@ nlohmann::json to_json(const RetainerPath& path) {
 
 nlohmann::json to_json(const RetainerReport& report) {
   nlohmann::json paths = nlohmann::json::array();
-  for (const auto& p : report.paths) paths.push_back(to_json(p));
+  for (const auto& p : report.paths)
+    paths.push_back(to_json(p));
   return {{"class", report.class_name},
           {"instances", report.instances},
           {"unreachable", report.unreachable},
@@ -166,7 +175,8 @@ nlohmann::json diff_entry(const ClassDiff& d) {
 
 nlohmann::json to_json(const DiffReport& report) {
   nlohmann::json classes = nlohmann::json::array();
-  for (const auto& d : report.classes) classes.push_back(diff_entry(d));
+  for (const auto& d : report.classes)
+    classes.push_back(diff_entry(d));
   nlohmann::json growers = nlohmann::json::array();
   for (const auto& g : report.top_growers) {
     nlohmann::json j = diff_entry(g.diff);

@@ -19,8 +19,8 @@ bool follow(const HeapSnapshot& s, std::uint32_t from, std::uint32_t e) {
   EdgeKind k = s.edge_kind(e);
   if (k == EdgeKind::weak) return false;
   NodeKind nk = s.kind(from);
-  if (nk == NodeKind::hidden && s.edge_has_string_name(e) && s.str(s.edge_name[e]) == "sloppy_function_map" &&
-      s.name(from) == "system / NativeContext")
+  if (nk == NodeKind::hidden && s.edge_has_string_name(e) &&
+      s.str(s.edge_name[e]) == "sloppy_function_map" && s.name(from) == "system / NativeContext")
     return false;
   if (nk == NodeKind::array && s.name(from) == "(map descriptors)") {
     std::uint64_t index = 0;
@@ -39,7 +39,8 @@ bool follow(const HeapSnapshot& s, std::uint32_t from, std::uint32_t e) {
 std::string display_name(const HeapSnapshot& s, const Classification& c, std::uint32_t v) {
   switch (s.kind(v)) {
     case NodeKind::object:
-    case NodeKind::native: return c.names[c.class_of[v]];
+    case NodeKind::native:
+      return c.names[c.class_of[v]];
     case NodeKind::closure: {
       std::string_view n = s.name(v);
       return n.empty() ? std::string("Function") : std::string(n) + "()";
@@ -52,7 +53,8 @@ std::string display_name(const HeapSnapshot& s, const Classification& c, std::ui
       if (n.empty()) return c.names[c.class_of[v]];
       return std::string(n.substr(0, 80));
     }
-    default: return c.names[c.class_of[v]];
+    default:
+      return c.names[c.class_of[v]];
   }
 }
 
@@ -65,17 +67,23 @@ std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_ind
     name = aggregate_indexes ? std::string() : std::to_string(s.edge_name[e]);
   }
   switch (k) {
-    case EdgeKind::context: return "->" + name;
-    case EdgeKind::element: return "[" + name + "]";
-    case EdgeKind::weak: return "[[" + name + "]]";
+    case EdgeKind::context:
+      return "->" + name;
+    case EdgeKind::element:
+      return "[" + name + "]";
+    case EdgeKind::weak:
+      return "[[" + name + "]]";
     case EdgeKind::property:
     case EdgeKind::shortcut:
-      if (!name.empty() && std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
+      if (!name.empty() &&
+          std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
         return aggregate_indexes ? "[]" : "[" + name + "]";
       return name.find(' ') == std::string::npos ? "." + name : "[\"" + name + "\"]";
     case EdgeKind::internal:
-    case EdgeKind::hidden: return "{" + name + "}";
-    default: return "?" + name + "?";
+    case EdgeKind::hidden:
+      return "{" + name + "}";
+    default:
+      return "?" + name + "?";
   }
 }
 
@@ -115,9 +123,11 @@ std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
   return via;
 }
 
-RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c, const std::vector<std::uint32_t>& self_size,
-                              const std::vector<std::uint64_t>& retained, const std::vector<std::uint32_t>& via,
-                              std::string_view class_name, const RetainerOptions& options) {
+RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c,
+                              const std::vector<std::uint32_t>& self_size,
+                              const std::vector<std::uint64_t>& retained,
+                              const std::vector<std::uint32_t>& via, std::string_view class_name,
+                              const RetainerOptions& options) {
   RetainerReport report;
   report.class_name = std::string(class_name);
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
@@ -127,7 +137,8 @@ RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c, co
     return static_cast<std::uint32_t>(it - s.first_edge.begin() - 1);
   };
   std::vector<bool> in_class(c.class_count(), false);
-  for (std::size_t k = 0; k < c.class_count(); ++k) in_class[k] = c.names[k] == class_name;
+  for (std::size_t k = 0; k < c.class_count(); ++k)
+    in_class[k] = c.names[k] == class_name;
   std::unordered_map<std::string, std::size_t> by_text;
   std::vector<RetainerPath> paths;
   for (std::uint32_t v = 0; v < n; ++v) {

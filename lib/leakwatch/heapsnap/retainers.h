@@ -29,8 +29,8 @@ struct RetainerPath {
 
 struct RetainerReport {
   std::string class_name;
-  std::uint64_t instances = 0;    // instances of the class (non-zero shallow size)
-  std::uint64_t unreachable = 0;  // instances with no path from the roots
+  std::uint64_t instances = 0;      // instances of the class (non-zero shallow size)
+  std::uint64_t unreachable = 0;    // instances with no path from the roots
   std::vector<RetainerPath> paths;  // most instances first
 };
 
@@ -45,8 +45,9 @@ struct RetainerOptions {
 
 // `retained` may be empty (no dominator tree computed). `class_name` matches class names exactly.
 RetainerReport find_retainers(const HeapSnapshot& snap, const Classification& classes,
-                              const std::vector<std::uint32_t>& self_size, const std::vector<std::uint64_t>& retained,
-                              const std::vector<std::uint32_t>& path_tree, std::string_view class_name,
-                              const RetainerOptions& options = {});
+                              const std::vector<std::uint32_t>& self_size,
+                              const std::vector<std::uint64_t>& retained,
+                              const std::vector<std::uint32_t>& path_tree,
+                              std::string_view class_name, const RetainerOptions& options = {});
 
 }  // namespace leakwatch::heapsnap

@@ -36,7 +36,9 @@ using boost::system::error_code;
 // RateLimiter
 
 RateLimiter::RateLimiter(double rate_per_second, double burst, std::size_t max_keys)
-    : rate_(rate_per_second), burst_(std::max(1.0, burst)), max_keys_(std::max<std::size_t>(1, max_keys)) {}
+    : rate_(rate_per_second),
+      burst_(std::max(1.0, burst)),
+      max_keys_(std::max<std::size_t>(1, max_keys)) {}
 
 bool RateLimiter::allow(const std::string& key, TimePoint now, double* retry_after_seconds) {
   if (rate_ <= 0) return true;
@@ -73,7 +75,8 @@ void RateLimiter::evict(TimePoint now) {
   // Still full (a flood from many addresses): drop the stalest half.
   std::vector<std::pair<TimePoint, std::string>> order;
   order.reserve(buckets_.size());
-  for (const auto& [k, b] : buckets_) order.emplace_back(b.last, k);
+  for (const auto& [k, b] : buckets_)
+    order.emplace_back(b.last, k);
   std::sort(order.begin(), order.end());
   for (std::size_t i = 0; i < order.size() / 2 + 1 && i < order.size(); ++i) {
     buckets_.erase(order[i].second);
@@ -233,7 +236,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void fill_headers(Msg& r, const ServerResponse& res) {
     r.set(bhttp::field::server, server_->opts.server_name);
     if (!res.content_type.empty()) r.set(bhttp::field::content_type, res.content_type);
-    for (const auto& [k, v] : res.headers) r.set(k, v);
+    for (const auto& [k, v] : res.headers)
+      r.set(k, v);
     keep_alive_ = keep_alive_ && !res.close && !server_->stopped;
     r.keep_alive(keep_alive_);
   }
@@ -249,10 +253,11 @@ class Session : public std::enable_shared_from_this<Session> {
     auto limit = server_->opts.max_request_bytes;
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, 0xffffffffu)));
     parser_->body_limit(limit);
-    buffer_.clear();
+    // buffer_ keeps bytes read past the previous request (pipelining).
     stream_.expires_after(server_->opts.read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(error_code ec) {
@@ -309,7 +314,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!server_->limiter.allow(remote_, std::chrono::steady_clock::now(), &retry)) {
         ++server_->stats.rate_limited;
         auto res = ServerResponse::text(429, "too many requests");
-        res.set_header("Retry-After", std::to_string(std::max(1, static_cast<int>(std::ceil(retry)))));
+        res.set_header("Retry-After",
+                       std::to_string(std::max(1, static_cast<int>(std::ceil(retry)))));
         send(std::move(res));
         return;
       }
@@ -417,8 +423,9 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
     auto now = std::chrono::steady_clock::now();
     if (now - last_reject_log > std::chrono::seconds(10)) {
       last_reject_log = now;
-      core::logger("http")->warn("event=connection_rejected reason=max_connections limit={} rejected_total={}",
-                                 opts.max_connections, stats.connections_rejected);
+      core::logger("http")->warn(
+          "event=connection_rejected reason=max_connections limit={} rejected_total={}",
+          opts.max_connections, stats.connections_rejected);
     }
     error_code cec;
     socket.close(cec);
@@ -438,7 +445,8 @@ void Server::Impl::stop() {
   for (auto& [p, w] : sessions) {
     if (auto s = w.lock()) live.push_back(std::move(s));
   }
-  for (auto& s : live) s->close();
+  for (auto& s : live)
+    s->close();
 }
 
 Server::Server(net::io_context& io, ServerOptions options, Handler handler)
@@ -466,7 +474,8 @@ core::Status Server::start() {
   }
   impl_->port = a.local_endpoint(ec).port();
   impl_->stopped = false;
-  core::logger("http")->info("event=listening address={} port={}", impl_->opts.address, impl_->port);
+  core::logger("http")->info("event=listening address={} port={}", impl_->opts.address,
+                             impl_->port);
   impl_->do_accept();
   return core::ok_status();
 }

@@ -12,15 +12,18 @@ namespace {
 
 std::string_view trim(std::string_view s) {
   auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
   return s;
 }
 
 // Shows a bad value safely in an error message (bounded, control characters replaced).
 std::string quote(std::string_view s) {
   std::string out = "\"";
-  for (char c : s.substr(0, 60)) out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+  for (char c : s.substr(0, 60))
+    out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
   if (s.size() > 60) out += "...";
   return out + "\"";
 }
@@ -40,9 +43,11 @@ std::vector<std::string_view> split_ws(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
+      ++i;
     std::size_t j = i;
-    while (j < s.size() && s[j] != ' ' && s[j] != '\t') ++j;
+    while (j < s.size() && s[j] != ' ' && s[j] != '\t')
+      ++j;
     if (j > i) out.push_back(s.substr(i, j - i));
     i = j;
   }
@@ -144,13 +149,13 @@ Result<KeyValues> parse_key_values(std::string_view text) {
     if (t.empty()) continue;
     auto fields = split_ws(t);
     if (fields.size() != 2)
-      return make_error("parse", "line " + std::to_string(line_no) + " is not \"key value\": " +
-                                     quote(t));
+      return make_error("parse",
+                        "line " + std::to_string(line_no) + " is not \"key value\": " + quote(t));
     auto v = to_u64(fields[1]);
     if (!v)
       return make_error("parse", "line " + std::to_string(line_no) + ": value of " +
-                                     std::string(fields[0]) + " is not a number: " +
-                                     quote(fields[1]));
+                                     std::string(fields[0]) +
+                                     " is not a number: " + quote(fields[1]));
     kv[std::string(fields[0])] = *v;
   }
   return kv;
@@ -306,7 +311,8 @@ Result<CgroupLocation> locate_memory_cgroup(const std::vector<ProcCgroupEntry>& 
   } else if (v2) {
     return make_error("no_memcg", "no cgroup2 mount is listed in mountinfo");
   } else {
-    return make_error("no_memcg", "the process has neither a cgroup v1 memory entry nor a v2 entry");
+    return make_error("no_memcg",
+                      "the process has neither a cgroup v1 memory entry nor a v2 entry");
   }
 
   // The mount whose root is the longest lexical prefix of the process path.
@@ -348,11 +354,16 @@ Result<ProcStatus> parse_proc_status(std::string_view text) {
       continue;
     }
     std::optional<std::uint64_t>* dst = nullptr;
-    if (key == "VmRSS") dst = &st.vm_rss;
-    else if (key == "VmHWM") dst = &st.vm_hwm;
-    else if (key == "RssAnon") dst = &st.rss_anon;
-    else if (key == "RssFile") dst = &st.rss_file;
-    else if (key == "RssShmem") dst = &st.rss_shmem;
+    if (key == "VmRSS")
+      dst = &st.vm_rss;
+    else if (key == "VmHWM")
+      dst = &st.vm_hwm;
+    else if (key == "RssAnon")
+      dst = &st.rss_anon;
+    else if (key == "RssFile")
+      dst = &st.rss_file;
+    else if (key == "RssShmem")
+      dst = &st.rss_shmem;
     if (!dst) continue;
     auto fields = split_ws(value);
     if (fields.size() != 2 || fields[1] != "kB")

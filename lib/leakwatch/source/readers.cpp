@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::size_t kMaxControlFile = 1 << 20;
 
-Result<std::string> read_small(const fs::path& p) { return core::read_file(p, kMaxControlFile); }
+Result<std::string> read_small(const fs::path& p) {
+  return core::read_file(p, kMaxControlFile);
+}
 
 // An optional file: absent -> nullopt; other read errors are errors.
 Result<std::optional<std::string>> read_optional(const fs::path& p) {
@@ -42,7 +44,8 @@ std::optional<fs::path> find_suffix(const fs::path& base, const fs::path& suffix
     if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
     std::vector<fs::path> parts(it->path().begin(), it->path().end());
     if (parts.size() < want.size()) continue;
-    if (std::equal(want.begin(), want.end(), parts.end() - static_cast<std::ptrdiff_t>(want.size())))
+    if (std::equal(want.begin(), want.end(),
+                   parts.end() - static_cast<std::ptrdiff_t>(want.size())))
       return it->path();
   }
   return std::nullopt;

@@ -43,7 +43,8 @@ namespace {
 
 // File-based sources complete through the io_context too, never inline.
 void complete(boost::asio::io_context& io, SampleCallback done, Result<Sample> r) {
-  boost::asio::post(io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  boost::asio::post(io,
+                    [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
 }
 
 // ---- cgroup ------------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ class CgroupSource final : public Source {
     auto version = detect_cgroup_version(dir_);
     if (!version) return version.error();
     version_ = *version;
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir_.c_str(), &st) != 0)
       return make_error("not_found", "cgroup directory " + dir_.string() + " vanished");
     auto s = read_cgroup(dir_, version_);
@@ -301,7 +302,8 @@ Result<std::unique_ptr<Source>> make_source(boost::asio::io_context& io,
         return make_error("config",
                           "source ecs: ECS_CONTAINER_METADATA_URI_V4 is not set and "
                           "target.ecs_metadata_uri is empty (not running in an ECS task?)");
-      while (!base.empty() && base.back() == '/') base.pop_back();
+      while (!base.empty() && base.back() == '/')
+        base.pop_back();
       auto task_url = http::Url::parse(base + "/task");
       auto stats_url = http::Url::parse(base + "/task/stats");
       if (!task_url || !stats_url)

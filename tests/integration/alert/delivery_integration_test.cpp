@@ -211,6 +211,18 @@ TEST_F(AlertDelivery, InvalidPayloadIsNotRetriedAndIsLoggedClearly) {
   EXPECT_EQ(d->stats()[0].rejected, 1u);
 }
 
+TEST_F(AlertDelivery, ReceiverEchoingTheUrlIsRedacted) {
+  // A receiver (or proxy) that echoes the request path back must not leak it into logs or reports.
+  Receiver rx(json::array({{{"status", 403}, {"body", "forbidden: POST " + kSlackPath}}}));
+  auto d = dispatcher();
+  d->add_sink(slack_sink(rx.url(kSlackPath)));
+  d->submit(leak_event());
+  ASSERT_TRUE(run_until(io_, [&] { return final_report().has_value(); }, 5s));
+  EXPECT_EQ(final_report()->fate, Fate::rejected);
+  EXPECT_EQ(final_report()->detail.find("XOXB-SLACK-TOKEN"), std::string::npos);
+  EXPECT_NE(final_report()->detail.find("<redacted>"), std::string::npos) << final_report()->detail;
+}
+
 TEST_F(AlertDelivery, SlowReceiverTimesOutAndIsRetried) {
   Receiver rx(json::array(
       {{{"status", 200}, {"body", "ok"}, {"delay_ms", 1500}}, {{"status", 200}, {"body", "ok"}}}));

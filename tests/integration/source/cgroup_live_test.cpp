@@ -41,7 +41,9 @@ bool put(const fs::path& p, const std::string& v) {
   out.flush();
   return static_cast<bool>(out);
 }
-std::uint64_t kernel_u64(const fs::path& p) { return *parse_u64(slurp(p)); }
+std::uint64_t kernel_u64(const fs::path& p) {
+  return *parse_u64(slurp(p));
+}
 std::uint64_t kernel_oom_kills(const fs::path& dir) {
   return parse_key_values(slurp(dir / "memory.oom_control"))->at("oom_kill");
 }
@@ -60,7 +62,8 @@ class TestCgroup {
     std::error_code ec;
     for (int attempt = 0; attempt < 100 && fs::exists(dir_, ec); ++attempt) {
       std::istringstream procs(slurp(dir_ / "cgroup.procs"));
-      for (pid_t pid; procs >> pid;) ::kill(pid, SIGKILL);
+      for (pid_t pid; procs >> pid;)
+        ::kill(pid, SIGKILL);
       if (::rmdir(dir_.c_str()) == 0) return;
       std::this_thread::sleep_for(20ms);
     }
@@ -78,9 +81,11 @@ void join_cgroup(const void* arg) {
   if (fd < 0) ::_exit(126);
   char buf[32];
   int n = 0;
-  for (pid_t p = ::getpid(); p > 0; p /= 10) buf[n++] = static_cast<char>('0' + p % 10);
+  for (pid_t p = ::getpid(); p > 0; p /= 10)
+    buf[n++] = static_cast<char>('0' + p % 10);
   char out[32];
-  for (int i = 0; i < n; ++i) out[i] = buf[n - 1 - i];
+  for (int i = 0; i < n; ++i)
+    out[i] = buf[n - 1 - i];
   if (::write(fd, out, static_cast<std::size_t>(n)) != n) ::_exit(126);
   ::close(fd);
 }

@@ -1,6 +1,6 @@
 #pragma once
-// A child process with pipes to its stdin and stdout, killed and reaped on destruction (so a failing
-// test never leaves a peer behind). Test-only helper.
+// A child process with pipes to its stdin and stdout, killed and reaped on destruction (so a
+// failing test never leaves a peer behind). Test-only helper.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,7 +24,8 @@ class ChildProcess {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) return;
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {

@@ -8,7 +8,8 @@ namespace {
 TEST(Auth, BearerToken) {
   core::Secret token("s3cret-token", "inline");
   EXPECT_EQ(check_bearer("Bearer s3cret-token", token), AuthResult::ok);
-  EXPECT_EQ(check_bearer("bearer s3cret-token", token), AuthResult::ok) << "scheme is case-insensitive";
+  EXPECT_EQ(check_bearer("bearer s3cret-token", token), AuthResult::ok)
+      << "scheme is case-insensitive";
   EXPECT_EQ(check_bearer("  Bearer   s3cret-token  ", token), AuthResult::ok);
   EXPECT_EQ(check_bearer("Bearer s3cret-tokeN", token), AuthResult::invalid);
   EXPECT_EQ(check_bearer("Bearer s3cret-token2", token), AuthResult::invalid);

@@ -35,8 +35,8 @@ TEST(ParseListen, Forms) {
   EXPECT_EQ(parse_listen("[::1]:0")->first, "::1");
   EXPECT_EQ(parse_listen(":80")->first, "0.0.0.0");
   EXPECT_EQ(parse_listen("localhost:9464")->first, "127.0.0.1");
-  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "host.example:80",
-                          "::1:80", "[::1", "1.2.3.4:80x"}) {
+  for (const char* bad : {"127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "host.example:80", "::1:80",
+                          "[::1", "1.2.3.4:80x"}) {
     auto r = parse_listen(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, "invalid_listen");
@@ -57,21 +57,24 @@ TEST(RateLimiter, TokenBucketPerAddress) {
   EXPECT_TRUE(rl.allow("a", t)) << "refilled one token in 0.5 s at 2/s";
   EXPECT_FALSE(rl.allow("a", t));
   t += std::chrono::seconds(100);
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(rl.allow("a", t));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(rl.allow("a", t));
   EXPECT_FALSE(rl.allow("a", t)) << "never more than the burst";
 }
 
 TEST(RateLimiter, MemoryIsBounded) {
   RateLimiter rl(1.0, 1.0, 100);
   auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-  for (int i = 0; i < 10'000; ++i) rl.allow("10.0.0." + std::to_string(i), t);
+  for (int i = 0; i < 10'000; ++i)
+    rl.allow("10.0.0." + std::to_string(i), t);
   EXPECT_LE(rl.tracked_keys(), 100u);
 }
 
 TEST(RateLimiter, DisabledWithZeroRate) {
   RateLimiter rl(0, 1);
   auto t = std::chrono::steady_clock::now();
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(rl.allow("a", t));
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(rl.allow("a", t));
 }
 
 }  // namespace

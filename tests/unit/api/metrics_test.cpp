@@ -25,12 +25,13 @@ TEST(Metrics, RendersTheLatestSampleAndDetectorFigures) {
   auto text = render_metrics(sample_state());
   const double mib = 1 << 20;
   auto last = sample_state().samples.back();
-  EXPECT_TRUE(contains_line(text, "leakwatch_memory_usage_bytes " + format_value(last.usage_bytes)));
-  EXPECT_TRUE(contains_line(text, "leakwatch_memory_working_set_bytes " +
-                                      format_value(last.working_set_bytes)));
+  EXPECT_TRUE(
+      contains_line(text, "leakwatch_memory_usage_bytes " + format_value(last.usage_bytes)));
+  EXPECT_TRUE(contains_line(
+      text, "leakwatch_memory_working_set_bytes " + format_value(last.working_set_bytes)));
   EXPECT_TRUE(contains_line(text, "leakwatch_memory_limit_bytes 536870912"));
-  EXPECT_TRUE(contains_line(text, "leakwatch_floor_slope_bytes_per_second " +
-                                      format_value(90 * mib / 3600)));
+  EXPECT_TRUE(contains_line(
+      text, "leakwatch_floor_slope_bytes_per_second " + format_value(90 * mib / 3600)));
   EXPECT_TRUE(contains_line(text, "leakwatch_forecast_seconds_to_oom 6400"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"leak_suspected\"} 1"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"ok\"} 0"));
@@ -94,7 +95,8 @@ TEST(Metrics, LabelValuesAreEscaped) {
   s.target = "we\"b\\x\ny";
   s.source = "cgroup";
   auto text = render_metrics(s);
-  EXPECT_TRUE(contains_line(text, R"(leakwatch_target_info{target="we\"b\\x\ny",source="cgroup"} 1)"))
+  EXPECT_TRUE(
+      contains_line(text, R"(leakwatch_target_info{target="we\"b\\x\ny",source="cgroup"} 1)"))
       << text;
   EXPECT_EQ(escape_help("a\\b\nc"), "a\\\\b\\nc");
 }

@@ -19,7 +19,8 @@ class RouterTest : public ::testing::Test {
   RouterTest() : provider_(testing::sample_state()) {
     store_.items = {testing::info("web/20231114T224000Z-leak-series-1of3", 1'700'001'600),
                     testing::info("web/20231114T225000Z-leak-series-2of3", 1'700'002'200)};
-    dir_ = std::filesystem::temp_directory_path() / ("api_router_test_" + std::to_string(::getpid()));
+    dir_ =
+        std::filesystem::temp_directory_path() / ("api_router_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     auto file = dir_ / "20231114T224000Z-leak-series-1of3.heapsnapshot";
     std::ofstream(file) << "{\"snapshot\":{}}";
@@ -84,10 +85,12 @@ TEST_F(RouterTest, SnapshotListAndMetadata) {
   EXPECT_EQ(j["snapshots"][0]["id"], "web/20231114T224000Z-leak-series-1of3");
   EXPECT_FALSE(j["snapshots"][0].contains("metadata"));
 
-  auto m = router().route(ServerRequest::get("/api/v1/snapshots/web/20231114T224000Z-leak-series-1of3"));
+  auto m =
+      router().route(ServerRequest::get("/api/v1/snapshots/web/20231114T224000Z-leak-series-1of3"));
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(json::parse(m.body)["metadata"]["id"], "web/20231114T224000Z-leak-series-1of3");
-  auto enc = router().route(ServerRequest::get("/api/v1/snapshots/web%2F20231114T224000Z-leak-series-1of3"));
+  auto enc = router().route(
+      ServerRequest::get("/api/v1/snapshots/web%2F20231114T224000Z-leak-series-1of3"));
   EXPECT_EQ(enc.status, 200) << "an encoded slash names the same id";
   EXPECT_EQ(router().route(ServerRequest::get("/api/v1/snapshots/web/nope")).status, 404);
 }
@@ -122,23 +125,25 @@ TEST_F(RouterTest, NoTokenConfiguredMeansDownloadsDisabled) {
 }
 
 TEST_F(RouterTest, NoPathTraversal) {
-  for (const char* p : {"/api/v1/snapshots/../../../etc/passwd/download",
-                        "/api/v1/snapshots/%2e%2e%2f%2e%2e%2fetc%2fpasswd/download",
-                        "/api/v1/snapshots//etc/passwd/download",
-                        "/api/v1/snapshots/web/..%2F..%2Fsecret/download",
-                        "/api/v1/snapshots/web/20231114T225000Z-leak-series-2of3%00.json/download",
-                        "/api/v1/snapshots/web/not-listed/download"}) {
+  for (const char* p :
+       {"/api/v1/snapshots/../../../etc/passwd/download",
+        "/api/v1/snapshots/%2e%2e%2f%2e%2e%2fetc%2fpasswd/download",
+        "/api/v1/snapshots//etc/passwd/download", "/api/v1/snapshots/web/..%2F..%2Fsecret/download",
+        "/api/v1/snapshots/web/20231114T225000Z-leak-series-2of3%00.json/download",
+        "/api/v1/snapshots/web/not-listed/download"}) {
     auto r = router().route(with_token(p));
     EXPECT_EQ(r.status, 404) << p;
     EXPECT_FALSE(r.file) << p;
   }
   // Listed, but its file is gone.
-  auto gone = router().route(with_token("/api/v1/snapshots/web/20231114T225000Z-leak-series-2of3/download"));
+  auto gone = router().route(
+      with_token("/api/v1/snapshots/web/20231114T225000Z-leak-series-2of3/download"));
   EXPECT_EQ(gone.status, 404);
 }
 
 TEST_F(RouterTest, Diff) {
-  const std::string ids = "base=web/20231114T224000Z-leak-series-1of3&target=web%2F20231114T225000Z-leak-series-2of3";
+  const std::string ids =
+      "base=web/20231114T224000Z-leak-series-1of3&target=web%2F20231114T225000Z-leak-series-2of3";
   EXPECT_EQ(router().route(ServerRequest::get("/api/v1/diff?" + ids)).status, 401);
   EXPECT_EQ(router().route(with_token("/api/v1/diff?" + ids, "bad")).status, 403);
   EXPECT_EQ(store_.diffs, 0);
@@ -154,11 +159,14 @@ TEST_F(RouterTest, Diff) {
   EXPECT_EQ(rt.route(with_token("/api/v1/diff?" + ids + "&limit=2")).body, r.body);
   EXPECT_EQ(store_.diffs, 1) << "repeated comparisons come from the cache";
 
-  EXPECT_EQ(router().route(with_token("/api/v1/diff?base=web/20231114T224000Z-leak-series-1of3")).status, 400);
+  EXPECT_EQ(
+      router().route(with_token("/api/v1/diff?base=web/20231114T224000Z-leak-series-1of3")).status,
+      400);
   EXPECT_EQ(router().route(with_token("/api/v1/diff?" + ids + "&limit=0")).status, 400);
   EXPECT_EQ(router().route(with_token("/api/v1/diff?base=web/x&target=web/y")).status, 404);
-  auto failed = router().route(with_token(
-      "/api/v1/diff?base=web/20231114T224000Z-leak-series-1of3&target=web/20231114T224000Z-leak-series-1of3"));
+  auto failed = router().route(
+      with_token("/api/v1/diff?base=web/20231114T224000Z-leak-series-1of3&target=web/"
+                 "20231114T224000Z-leak-series-1of3"));
   EXPECT_EQ(failed.status, 500);
   EXPECT_EQ(json::parse(failed.body)["error"], "diff_failed");
 }
@@ -178,7 +186,8 @@ TEST_F(RouterTest, DiffIsOffloadedWhenAWorkerIsGiven) {
   EXPECT_EQ(got->status, 200);
   // A refused request is answered at once, without a job.
   got.reset();
-  rt.handle(ServerRequest::get("/api/v1/diff?base=a&target=b"), [&](ServerResponse r) { got = std::move(r); });
+  rt.handle(ServerRequest::get("/api/v1/diff?base=a&target=b"),
+            [&](ServerResponse r) { got = std::move(r); });
   ASSERT_TRUE(got);
   EXPECT_EQ(got->status, 401);
   EXPECT_EQ(jobs.size(), 1u);
@@ -216,7 +225,8 @@ TEST_F(RouterTest, UnknownPathsAndMethods) {
   auto r = router().route(del);
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.header("Allow"), "GET, HEAD");
-  EXPECT_EQ(router().route(ServerRequest::get("/metrics")).header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(router().route(ServerRequest::get("/metrics")).header("X-Content-Type-Options"),
+            "nosniff");
 }
 
 TEST(RouterNoArchive, EmptyListing) {

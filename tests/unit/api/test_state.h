@@ -37,8 +37,9 @@ inline ApiState sample_state() {
   s.detector.forecast_seconds = 6400;
   s.detector.confidence = 0.8;
   s.detector.floor_bytes = 290 * mib;
-  s.markers = {{at(1'700'002'000), "alert", "leak alert \"web\"", ""},
-               {at(1'700'002'100), "capture", "snapshot 1 of 3", "web/20231114T224000Z-leak-series-1of3"}};
+  s.markers = {
+      {at(1'700'002'000), "alert", "leak alert \"web\"", ""},
+      {at(1'700'002'100), "capture", "snapshot 1 of 3", "web/20231114T224000Z-leak-series-1of3"}};
   s.counters.captures = {{"ok", 2}, {"failed", 1}};
   s.counters.alerts = {{{"slack", "ok"}, 1}, {{"webhook", "failed"}, 2}};
   s.counters.source_errors = 3;

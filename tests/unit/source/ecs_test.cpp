@@ -128,7 +128,7 @@ TEST(EcsTask, MetadataFields) {
 
   auto ec2 = parse_ecs_task(slurp(kFixtures / "ecs/aws-docs-ec2/task-metadata.json"));
   ASSERT_TRUE(ec2.ok());
-  EXPECT_FALSE(ec2->limit_mib.has_value());  // no task Limits on EC2
+  EXPECT_FALSE(ec2->limit_mib.has_value());                // no task Limits on EC2
   EXPECT_FALSE(ec2->containers[0].limit_mib.has_value());  // Memory: 0 = no hard limit
   EXPECT_EQ(ec2->containers[1].limit_mib, 128u);
   EXPECT_EQ(ec2->containers[1].known_status, "RUNNING");
@@ -182,10 +182,10 @@ TEST(DockerStats, EveryLiveCaptureAndDocsExample) {
        88944640, 1},
       {"docker/live-cgroupv1-child-oom-96m/stats-08.json", 97173504, 50335744, 43999232, 100663296,
        97263616, 1},
-      {"docker/live-cgroupv1-child-oom-96m/stats-09.json", 100569088, 47210496, 50659328,
-       100663296, 100663296, 1},
-      {"docker/live-cgroupv1-child-oom-96m/stats-10.json", 100257792, 37756928, 60039168,
-       100663296, 100663296, 1},
+      {"docker/live-cgroupv1-child-oom-96m/stats-09.json", 100569088, 47210496, 50659328, 100663296,
+       100663296, 1},
+      {"docker/live-cgroupv1-child-oom-96m/stats-10.json", 100257792, 37756928, 60039168, 100663296,
+       100663296, 1},
       {"docker/live-cgroupv1-child-oom-96m/stats-11.json", 83783680, 31465472, 50581504, 100663296,
        100663296, 1},
       {"docker/live-cgroupv1-child-oom-96m/stats-12.json", 62607360, 23076864, 38027264, 100663296,
@@ -298,7 +298,12 @@ TEST(DockerStats, V2KeySetOnEc2AndManagedInstances) {
 }
 
 TEST(DockerStats, MalformedInputIsAClearParseError) {
-  const char* bad[] = {"", "{", "not json", "[1,2]", "42", "{\"memory_stats\": 5}",
+  const char* bad[] = {"",
+                       "{",
+                       "not json",
+                       "[1,2]",
+                       "42",
+                       "{\"memory_stats\": 5}",
                        "{\"memory_stats\": {\"usage\": \"lots\"}}",
                        "{\"memory_stats\": {\"usage\": -5}}"};
   for (const char* b : bad) {

@@ -147,8 +147,8 @@ TEST(SampleFromV2, LiteralMaxAndEvents) {
 }
 
 TEST(ProcCgroup, HybridAndRelativeForms) {
-  auto hybrid = parse_proc_cgroup(slurp(
-      kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/cgroup"));
+  auto hybrid = parse_proc_cgroup(
+      slurp(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/cgroup"));
   ASSERT_TRUE(hybrid.ok());
   ASSERT_EQ(hybrid->size(), 10u);
   EXPECT_EQ((*hybrid)[5].controllers, std::vector<std::string>{"memory"});
@@ -202,10 +202,11 @@ TEST(LocateMemoryCgroup, KubepodsPathOnAmazonLinux2) {
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->mount_point, "testdata/amzn2/sys/fs/cgroup/memory");
-  EXPECT_EQ(loc->relative,
-            "kubepods.slice/kubepods-burstable.slice/"
-            "kubepods-burstable-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice/"
-            "cri-containerd-1d3d308a7d48a27814a68bf33a44acf4441c9c02463ca0bc1cdfdc8c0b4a8496.scope");
+  EXPECT_EQ(
+      loc->relative,
+      "kubepods.slice/kubepods-burstable.slice/"
+      "kubepods-burstable-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice/"
+      "cri-containerd-1d3d308a7d48a27814a68bf33a44acf4441c9c02463ca0bc1cdfdc8c0b4a8496.scope");
   auto init = locate_memory_cgroup(*parse_proc_cgroup(slurp(base / "1/cgroup")), mounts);
   ASSERT_TRUE(init.ok());
   EXPECT_EQ(init->relative, "");
@@ -223,8 +224,8 @@ TEST(LocateMemoryCgroup, NamespaceRelativeV2PathNeedsASuffixSearch) {
 
 TEST(LocateMemoryCgroup, HybridHostWithoutMemoryMountIsAClearError) {
   auto entries = *parse_proc_cgroup("4:memory:/x\n0::/x\n");
-  auto mounts = *parse_mountinfo_cgroups(
-      "41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+  auto mounts =
+      *parse_mountinfo_cgroups("41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
   // v1 memory hierarchy not mounted, but a v2 one is: falls back to v2.
   auto loc = locate_memory_cgroup(entries, mounts);
   ASSERT_TRUE(loc.ok());

@@ -141,8 +141,8 @@ struct TempDir {
 void write_v1(const fs::path& dir, std::uint64_t usage, std::uint64_t inactive, int oom_kills) {
   put(dir / "memory.usage_in_bytes", std::to_string(usage) + "\n");
   put(dir / "memory.limit_in_bytes", "67108864\n");
-  put(dir / "memory.stat", "rss 10\ntotal_rss 10\ntotal_inactive_file " + std::to_string(inactive) +
-                               "\n");
+  put(dir / "memory.stat",
+      "rss 10\ntotal_rss 10\ntotal_inactive_file " + std::to_string(inactive) + "\n");
   put(dir / "memory.max_usage_in_bytes", "67108864\n");
   put(dir / "memory.oom_control",
       "oom_kill_disable 0\nunder_oom 0\noom_kill " + std::to_string(oom_kills) + "\n");
@@ -403,7 +403,8 @@ TEST(ProcfsSource, PidFileFollowsARestartedProcess) {
   fs::create_directories(tmp.path / "proc/200");
   fs::copy_file(node / "slow-leak-t020s/status", tmp.path / "proc/100/status");
   fs::copy_file(node / "idle/status", tmp.path / "proc/200/status");
-  put(tmp.path / "proc/100/stat", "100 (node) S 1 100 100 0 -1 0 0 0 0 0 0 0 0 0 20 0 7 0 5555 0 0");
+  put(tmp.path / "proc/100/stat",
+      "100 (node) S 1 100 100 0 -1 0 0 0 0 0 0 0 0 0 20 0 7 0 5555 0 0");
   put(tmp.path / "run/app.pid", "100\n");
   boost::asio::io_context io;
   core::ManualClock clock;

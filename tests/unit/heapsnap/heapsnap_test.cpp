@@ -1,0 +1,326 @@
+// Unit tests of the heap snapshot engine on small hand-written snapshots: exact numbers, dominators
+// on tricky graphs, DevTools' naming and shallow-size rules, and malformed / hostile input.
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "leakwatch/heapsnap/parser.h"
+#include "leakwatch/heapsnap/report.h"
+
+namespace leakwatch::heapsnap {
+namespace {
+
+// A tiny snapshot builder. Node types: 0 hidden 1 array 2 string 3 object 4 code 5 closure 6 regexp
+// 7 number 8 native 9 synthetic 10 concatenated string 11 sliced string. Edge types: 0 context
+// 1 element 2 property 3 internal 4 hidden 5 shortcut 6 weak.
+struct Builder {
+  struct N {
+    int type;
+    std::string name;
+    unsigned id, size;
+    std::vector<std::tuple<int, std::string, int>> edges;  // type, name (or index), target node
+  };
+  std::vector<N> nodes;
+  int add(int type, std::string name, unsigned id, unsigned size) {
+    nodes.push_back(N{type, std::move(name), id, size, {}});
+    return static_cast<int>(nodes.size()) - 1;
+  }
+  void edge(int from, int type, std::string name, int to) {
+    nodes[from].edges.emplace_back(type, name, to);
+  }
+
+  std::string json() const {
+    std::vector<std::string> strings;
+    std::map<std::string, int> index;
+    auto s = [&](const std::string& v) {
+      auto it = index.find(v);
+      if (it != index.end()) return it->second;
+      strings.push_back(v);
+      return index[v] = static_cast<int>(strings.size()) - 1;
+    };
+    std::string n, e;
+    std::size_t edge_count = 0;
+    for (const auto& node : nodes) {
+      if (!n.empty()) n += ",";
+      n += std::to_string(node.type) + "," + std::to_string(s(node.name)) + "," +
+           std::to_string(node.id) + "," + std::to_string(node.size) + "," +
+           std::to_string(node.edges.size()) + ",0";
+      for (const auto& [type, name, to] : node.edges) {
+        if (!e.empty()) e += ",";
+        int name_or_index = (type == 1 || type == 4) ? std::stoi(name) : s(name);
+        e += std::to_string(type) + "," + std::to_string(name_or_index) + "," +
+             std::to_string(to * 6);
+        ++edge_count;
+      }
+    }
+    std::string str;
+    for (const auto& v : strings)
+      str += (str.empty() ? "" : ",") + std::string("\"") + v + "\"";
+    return R"({"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id"],)"
+           R"("node_types":[["hidden","array","string","object","code","closure","regexp","number","native",)"
+           R"("synthetic","concatenated string","sliced string","symbol","bigint","object shape"],"string",)"
+           R"("number","number","number","number"],"edge_fields":["type","name_or_index","to_node"],)"
+           R"("edge_types":[["context","element","property","internal","hidden","shortcut","weak"],)"
+           R"("string_or_number","node"]},"node_count":)" +
+           std::to_string(nodes.size()) + R"(,"edge_count":)" + std::to_string(edge_count) +
+           R"(},"nodes":[)" + n + R"(],"edges":[)" + e + R"(],"strings":[)" + str + "]}";
+  }
+};
+
+const ClassSummary* find(const Summary& s, const std::string& name) {
+  for (const auto& c : s.classes)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// root -> (GC roots) and root -> global (user root); global holds a Holder with two Items that
+// share one Blob, plus a diamond, a weakly held object and a self edge.
+Builder sample_graph() {
+  Builder b;
+  int root = b.add(9, "", 1, 0);
+  int gc = b.add(9, "(GC roots)", 3, 0);
+  int global = b.add(3, "global", 5, 10);
+  int holder = b.add(3, "Holder", 7, 20);
+  int item1 = b.add(3, "Item", 9, 30);
+  int item2 = b.add(3, "Item", 11, 30);
+  int blob = b.add(1, "(internal array)", 13, 100);  // shared: owned by nobody alone
+  int own = b.add(1, "(object elements)", 15, 7);    // owned by item1 only
+  int weakly = b.add(3, "Weakly", 17, 40);
+  int str = b.add(2, "hello", 19, 16);
+  b.edge(root, 1, "1", gc);
+  b.edge(root, 5, "global", global);
+  b.edge(gc, 1, "1", global);
+  b.edge(global, 2, "holder", holder);
+  b.edge(global, 6, "w", weakly);
+  b.edge(holder, 2, "a", item1);
+  b.edge(holder, 2, "b", item2);
+  b.edge(item1, 3, "elements", own);
+  b.edge(item1, 2, "blob", blob);
+  b.edge(item2, 2, "blob", blob);
+  b.edge(item2, 2, "self", item2);
+  b.edge(item2, 2, "s", str);
+  return b;
+}
+
+TEST(HeapSnapParse, ParsesColumnsAndStrings) {
+  auto r = parse_snapshot(sample_graph().json());
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->node_count(), 10u);
+  EXPECT_EQ(r->edge_count(), 12u);
+  EXPECT_EQ(r->name(3), "Holder");
+  EXPECT_EQ(r->kind(6), NodeKind::array);
+  EXPECT_EQ(r->edge_to[r->first_edge[3]], 4u);
+}
+
+TEST(HeapSnapSummary, ExactNumbersWithSharedSubtreeAndOwnership) {
+  auto snap = parse_snapshot(sample_graph().json());
+  ASSERT_TRUE(snap.ok());
+  Summary s = summarize(*snap);
+  // The (object elements) array belongs to item1 alone: its 7 bytes move into Item's shallow size.
+  const auto* item = find(s, "Item");
+  ASSERT_NE(item, nullptr);
+  EXPECT_EQ(item->count, 2u);
+  EXPECT_EQ(item->self_size, 67u);
+  // Each Item retains itself (+ item2 its string); the shared blob is retained by Holder, not by an
+  // Item.
+  EXPECT_EQ(item->retained_size, 37u + 46u);
+  const auto* holder = find(s, "Holder");
+  ASSERT_NE(holder, nullptr);
+  EXPECT_EQ(holder->retained_size, 20u + 37u + 46u + 100u);
+  // Weak edges retain nothing: Weakly hangs off the root in the dominator tree.
+  const auto* weakly = find(s, "Weakly");
+  ASSERT_NE(weakly, nullptr);
+  EXPECT_EQ(weakly->retained_size, 40u);
+  const auto* global = find(s, "global");
+  ASSERT_NE(global, nullptr);
+  EXPECT_EQ(global->retained_size, 10u + 203u);
+  EXPECT_EQ(find(s, "(array)")->count, 1u);  // the shared blob keeps its size; the owned one is 0
+  EXPECT_EQ(find(s, "(string)")->self_size, 16u);
+  EXPECT_EQ(s.total_size, 10u + 20u + 67u + 100u + 40u + 16u);
+}
+
+TEST(HeapSnapDominators, DiamondAndCycleAndUnreachable) {
+  Builder b;
+  int root = b.add(9, "", 1, 0);
+  int a = b.add(3, "A", 3, 1);
+  int bb = b.add(3, "B", 5, 2);
+  int c = b.add(3, "C", 7, 4);
+  int d = b.add(3, "D", 9, 8);
+  int e = b.add(3, "E", 11, 16);  // unreachable cycle E <-> F
+  int f = b.add(3, "F", 13, 32);
+  b.edge(root, 1, "1", a);
+  b.edge(root, 1, "2", bb);
+  b.edge(a, 2, "c", c);
+  b.edge(bb, 2, "c", c);
+  b.edge(c, 2, "d", d);
+  b.edge(d, 2, "c", c);  // back edge
+  b.edge(e, 2, "f", f);
+  b.edge(f, 2, "e", e);
+  auto snap = parse_snapshot(b.json());
+  ASSERT_TRUE(snap.ok());
+  auto self = shallow_sizes(*snap);
+  auto dom = compute_dominators(*snap, self);
+  EXPECT_EQ(dom.idom[c], static_cast<std::uint32_t>(root));
+  EXPECT_EQ(dom.idom[d], static_cast<std::uint32_t>(c));
+  EXPECT_EQ(dom.retained[c], 12u);
+  EXPECT_EQ(dom.retained[a], 1u);
+  EXPECT_EQ(dom.unreachable, 2u);
+  EXPECT_EQ(dom.retained[root], 63u);
+}
+
+TEST(HeapSnapNames, DevToolsClassNames) {
+  Builder b;
+  int root = b.add(9, "", 1, 0);
+  int g = b.add(3, "global", 3, 8);
+  int names[] = {b.add(5, "handler", 5, 32),          b.add(4, "code", 7, 10),
+                 b.add(0, "system / Context", 9, 24), b.add(10, "cons", 11, 32),
+                 b.add(11, "sliced", 13, 32),         b.add(7, "heap number", 15, 16),
+                 b.add(6, "/ab+c/", 17, 32),          b.add(8, "<div id=x>", 19, 50)};
+  int p1 = b.add(3, "Object", 21, 24);
+  int p2 = b.add(3, "Object", 23, 24);
+  int p3 = b.add(3, "Object", 25, 24);
+  b.edge(root, 5, "global", g);
+  int i = 0;
+  for (int n : names)
+    b.edge(g, 2, "p" + std::to_string(i++), n);
+  b.edge(names[0], 0, "context", names[2]);  // two owners: the context keeps its own size
+  for (int p : {p1, p2, p3}) {
+    b.edge(g, 2, "p" + std::to_string(i++), p);
+    b.edge(p, 2, "x", names[5]);
+    b.edge(p, 2, "y", names[5]);
+  }
+  auto snap = parse_snapshot(b.json());
+  ASSERT_TRUE(snap.ok());
+  Summary s = summarize(*snap);
+  for (const char* n : {"Function", "(compiled code)", "(system)", "(concatenated string)",
+                        "(sliced string)", "(number)", "RegExp", "<div>", "{x, y}"})
+    EXPECT_NE(find(s, n), nullptr) << n;
+  EXPECT_EQ(find(s, "{x, y}")->count, 3u);
+}
+
+TEST(HeapSnapDiff, MatchesObjectsById) {
+  Builder a;
+  int ra = a.add(9, "", 1, 0);
+  int ga = a.add(3, "global", 3, 8);
+  a.edge(ra, 5, "global", ga);
+  for (unsigned id : {100u, 102u, 104u})
+    a.edge(ga, 2, "s" + std::to_string(id), a.add(3, "Socket", id, 50));
+  Builder b;
+  int rb = b.add(9, "", 1, 0);
+  int gb = b.add(3, "global", 3, 8);
+  b.edge(rb, 5, "global", gb);
+  for (unsigned id : {102u, 104u, 200u, 202u, 204u})
+    b.edge(gb, 2, "s" + std::to_string(id), b.add(3, "Socket", id, 50));
+  b.edge(gb, 2, "t", b.add(3, "Timer", 206, 20));
+  auto base = parse_snapshot(a.json());
+  auto target = parse_snapshot(b.json());
+  ASSERT_TRUE(base.ok() && target.ok());
+  DiffReport r = diff_snapshots(*base, *target);
+  ASSERT_GE(r.classes.size(), 2u);
+  EXPECT_EQ(r.classes[0].name, "Socket");
+  EXPECT_EQ(r.classes[0].new_count, 3u);
+  EXPECT_EQ(r.classes[0].deleted_count, 1u);
+  EXPECT_EQ(r.classes[0].delta_count, 2);
+  EXPECT_EQ(r.classes[0].alloc_size, 150u);
+  EXPECT_EQ(r.classes[0].freed_size, 50u);
+  EXPECT_EQ(r.classes[0].size_delta, 100);
+  ASSERT_FALSE(r.top_growers.empty());
+  ASSERT_TRUE(r.top_growers[0].top_path.has_value());
+  EXPECT_EQ(r.top_growers[0].top_path->text.substr(0, 6), "Socket");
+  auto j = to_json(r);
+  EXPECT_EQ(j["classes"][0]["name"], "Socket");
+  EXPECT_EQ(j["classes"][0]["size_delta"], 100);
+}
+
+TEST(HeapSnapRetainers, AggregatesPathsByShape) {
+  auto snap = parse_snapshot(sample_graph().json());
+  ASSERT_TRUE(snap.ok());
+  auto classes = classify(*snap, infer_interfaces(*snap));
+  auto self = shallow_sizes(*snap);
+  auto dom = compute_dominators(*snap, self);
+  auto tree = shortest_path_tree(*snap);
+  auto r = find_retainers(*snap, classes, self, dom.retained, tree, "Item");
+  EXPECT_EQ(r.instances, 2u);
+  ASSERT_EQ(r.paths.size(), 2u);  // .a and .b are different edges
+  EXPECT_EQ(r.paths[0].text.find("Item ← Holder."), 0u) << r.paths[0].text;
+  EXPECT_NE(r.paths[0].text.find("← global.holder"), std::string::npos) << r.paths[0].text;
+}
+
+TEST(HeapSnapParse, ZstdCompressedEqualsPlain) {
+  std::string plain = sample_graph().json();
+  std::string z(ZSTD_compressBound(plain.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3));
+  auto a = parse_snapshot(plain);
+  auto b = parse_snapshot(z);
+  ASSERT_TRUE(a.ok() && b.ok()) << (b.ok() ? "" : b.error().to_string());
+  EXPECT_EQ(a->node_id, b->node_id);
+  EXPECT_EQ(a->edge_to, b->edge_to);
+  EXPECT_FALSE(parse_snapshot(z.substr(0, z.size() / 2)).ok());
+}
+
+TEST(HeapSnapParse, EveryTruncationIsAnErrorNotACrash) {
+  std::string full = sample_graph().json();
+  for (std::size_t len = 0; len < full.size(); ++len) {
+    auto r = parse_snapshot(std::string_view(full).substr(0, len));
+    ASSERT_FALSE(r.ok()) << "prefix " << len;
+    EXPECT_EQ(r.error().code, "parse");
+  }
+}
+
+void expect_error(const std::string& text, const std::string& fragment) {
+  auto r = parse_snapshot(text);
+  ASSERT_FALSE(r.ok()) << "accepted: " << text.substr(0, 200);
+  EXPECT_NE(r.error().message.find(fragment), std::string::npos) << r.error().message;
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  auto p = s.find(from);
+  EXPECT_NE(p, std::string::npos) << from;
+  return s.replace(p, from.size(), to);
+}
+
+TEST(HeapSnapParse, HostileInputsGiveClearErrors) {
+  std::string good = sample_graph().json();
+  expect_error(replace(good, "\"nodes\":[9,", "\"nodes\":[99,"), "node type 99 out of range");
+  expect_error(replace(good, "\"nodes\":[9,", "\"nodes\":[9,0,"), "not a multiple of 6");
+  expect_error(replace(good, "\"nodes\":[9,", "\"nodes\":[99999999999,"), "number too large");
+  expect_error(replace(good, "\"nodes\":[9,", "\"nodes\":[-9,"), "expected an unsigned integer");
+  expect_error(replace(good, "\"edges\":[1,1,6", "\"edges\":[1,1,7"), "not a valid node index");
+  expect_error(replace(good, "\"edges\":[1,1,6", "\"edges\":[1,1,600000"),
+               "not a valid node index");
+  expect_error(replace(good, "\"strings\":[\"\",", "\"strings\":["), "beyond the");
+  expect_error(replace(good, "\"node_count\":10", "\"node_count\":4000000000"), "node_count");
+  expect_error(replace(good, "\"edge_fields\":[\"type\",", "\"edge_fields\":["),
+               "edge_fields lacks");
+  expect_error(replace(good, "\"edges\":[1,1,6,", "\"edges\":[1,1,6,1,1,6,"), "more edges");
+  expect_error(
+      replace(good, "{\"snapshot\":", "{\"x\":" + std::string(100000, '[') + ",\"snapshot\":"),
+      "nesting too deep");
+  expect_error(replace(good, "\"strings\":[\"\"", "\"strings\":[\"\\uZZZZ\""), "bad \\u escape");
+  expect_error(good + "garbage", "trailing data");
+  expect_error("{\"nodes\":[]}", "before the \"snapshot\" header");
+  expect_error("", "unexpected end of input");
+  expect_error("[]", "expected '{'");
+}
+
+TEST(HeapSnapParse, UnknownKeysAndEscapesAreFine) {
+  std::string good = sample_graph().json();
+  std::string text = replace(
+      good, "\"nodes\":", "\"trace_tree\":[[1,{\"a\":[true,false,null,-1.5e3]}]],\"nodes\":");
+  text = replace(text, "\"hello\"", "\"h\\u00e9llo \\ud83d\\ude00\\n\"");
+  auto r = parse_snapshot(text);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_EQ(r->name(9), "h\xc3\xa9llo \xf0\x9f\x98\x80\n");
+}
+
+TEST(HeapSnapLoad, MissingFileIsNotFound) {
+  auto r = load_file("/nonexistent/dir/x.heapsnapshot");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "not_found");
+}
+
+}  // namespace
+}  // namespace leakwatch::heapsnap
