@@ -27,8 +27,34 @@ namespace {
 // First alert time (seconds from trace start), if any.
 using Alerter = std::function<std::optional<double>(const lb::Trace&)>;
 
+ld::DetectorSettings g_settings;
+
+// --set key=value: override one detector setting (durations in seconds) for sweeps.
+bool apply_setting(const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos) return false;
+  const std::string k = kv.substr(0, eq);
+  const double v = std::strtod(kv.c_str() + eq + 1, nullptr);
+  auto& s = g_settings;
+  const auto secs = std::chrono::seconds(static_cast<long long>(v));
+  if (k == "growth_fraction") s.growth_fraction = v;
+  else if (k == "forecast_factor") s.forecast_factor = v;
+  else if (k == "min_linearity") s.min_linearity = v;
+  else if (k == "level_off_ratio") s.level_off_ratio = v;
+  else if (k == "max_step_share") s.max_step_share = v;
+  else if (k == "min_rise_fraction") s.min_rise_fraction = v;
+  else if (k == "segments") s.segments = static_cast<int>(v);
+  else if (k == "bucket") s.bucket = secs;
+  else if (k == "min_window") s.min_window = secs;
+  else if (k == "max_window") s.max_window = secs;
+  else if (k == "confirm_window") s.confirm_window = secs;
+  else if (k == "clear_after") s.clear_after = secs;
+  else return false;
+  return true;
+}
+
 std::optional<double> run_leakwatch(const lb::Trace& t) {
-  ld::Detector d;
+  ld::Detector d(g_settings);
   const double t0 = to_unix_seconds(t.samples.front().time);
   for (const auto& s : t.samples) {
     auto dec = d.observe(s);
@@ -149,117 +175,240 @@ void print_row(const std::string& label, const Tally& t) {
       t.oom_traces, fmt_h(quantile(t.lead, 0.5)).c_str());
 }
 
+
+struct Outcome {
+  std::string name;
+  std::vector<std::optional<double>> alerts;
+  double samples_per_second = 0;
+};
+
+bool is_hit(const lb::Trace& t, const std::optional<double>& a) {
+  // An alert before the leak begins (late leaks) is a false alarm, not a detection.
+  return t.leak && a && *a >= t.leak_start - 60;
+}
+
+void write_corpus(const std::vector<lb::Trace>& corpus, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::ofstream labels(dir + "/labels.csv");
+  labels << "file,family,leak,leak_start,first_oom,time_to_oom_hours,step\n";
+  for (const auto& t : corpus) {
+    std::ofstream f(dir + "/" + t.name + ".csv");
+    f << "timestamp,usage_bytes,limit_bytes,working_set_bytes\n";
+    for (const auto& s : t.samples) {
+      char b[128];
+      std::snprintf(b, sizeof b, "%.3f,%llu,%llu,%llu\n", to_unix_seconds(s.time),
+                    static_cast<unsigned long long>(s.usage_bytes),
+                    static_cast<unsigned long long>(s.limit_bytes.value_or(0)),
+                    static_cast<unsigned long long>(s.working_set_bytes));
+      f << b;
+    }
+    labels << t.name << ".csv," << t.family << "," << t.leak << "," << t.leak_start << ","
+           << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours
+           << "," << t.step << "\n";
+  }
+}
+
+void print_header() {
+  std::printf(
+      "| %-28s | TP/leaks  | recall | precis | F1     | FP/hlth | delay p50 | delay p90 | before "
+      "OOM | lead p50 |\n",
+      "slice");
+  std::printf(
+      "|------------------------------|-----------|--------|--------|--------|---------|---------"
+      "-|----------|------------|----------|\n");
+}
+
+Tally tally(const std::vector<lb::Trace>& corpus, const Outcome& o, std::map<std::string, Tally>* by,
+            bool verbose) {
+  Tally all;
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const auto& t = corpus[i];
+    const auto& a = o.alerts[i];
+    std::vector<Tally*> ts = {&all};
+    if (by) {
+      ts.push_back(&(*by)["family " + t.family]);
+      if (t.leak) ts.push_back(&(*by)["speed " + speed_class(t.time_to_oom_hours)]);
+      ts.push_back(&(*by)[std::string(t.has_limit ? "limit" : "no limit")]);
+      if (t.leak && t.first_oom) ts.push_back(&(*by)["leaks reaching OOM"]);
+    }
+    const bool hit = is_hit(t, a);
+    for (Tally* x : ts) {
+      if (t.leak) {
+        ++x->leaks;
+        if (hit) {
+          ++x->tp;
+          x->delay.push_back(std::max(0.0, *a - t.leak_start));
+        } else if (a) {
+          ++x->early;
+        }
+        if (t.first_oom) {
+          ++x->oom_traces;
+          if (hit && *a < *t.first_oom) {
+            ++x->before_oom;
+            x->lead.push_back(*t.first_oom - *a);
+          }
+        }
+      } else {
+        ++x->healthy;
+        if (a) ++x->fp;
+      }
+    }
+    if (verbose && ((t.leak ? !hit : a.has_value()) || (t.first_oom && a && *a > *t.first_oom))) {
+      std::printf("  miss/fp: %s step=%g limit=%d toom=%.2fh alert=%s oom=%s\n", t.name.c_str(),
+                  t.step, t.has_limit, t.time_to_oom_hours, a ? fmt_h(*a).c_str() : "-",
+                  t.first_oom ? fmt_h(*t.first_oom).c_str() : "-");
+    }
+  }
+  return all;
+}
+
+// Delay compared on the same leaks: those both detectors caught, split by speed.
+void print_paired_delay(const std::vector<lb::Trace>& corpus, const Outcome& a, const Outcome& b) {
+  std::printf("paired delay, %s vs %s (leaks both detect):\n", a.name.c_str(), b.name.c_str());
+  for (const char* cls : {"fast (<2h)", "medium (2-24h)", "slow (>=24h)", "all"}) {
+    std::vector<double> da, db;
+    for (std::size_t i = 0; i < corpus.size(); ++i) {
+      const auto& t = corpus[i];
+      if (!t.leak || !is_hit(t, a.alerts[i]) || !is_hit(t, b.alerts[i])) continue;
+      if (std::string(cls) != "all" && speed_class(t.time_to_oom_hours) != cls) continue;
+      da.push_back(*a.alerts[i] - t.leak_start);
+      db.push_back(*b.alerts[i] - t.leak_start);
+    }
+    std::printf("  %-15s n=%3zu  p50 %8s vs %8s   p90 %8s vs %8s\n", cls, da.size(),
+                fmt_h(quantile(da, 0.5)).c_str(), fmt_h(quantile(db, 0.5)).c_str(),
+                fmt_h(quantile(da, 0.9)).c_str(), fmt_h(quantile(db, 0.9)).c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t seed = 1;
+  std::vector<std::uint64_t> seeds;
   int per_family = 30;
   bool verbose = false;
+  bool summary = false;
+  std::string explain;  // trace name: print the detector's state changes on it
   std::string write_csv;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seed" && i + 1 < argc)
-      seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--per-family" && i + 1 < argc)
+    if (a == "--seed" && i + 1 < argc) {
+      std::string list = argv[++i];
+      for (std::size_t pos = 0; pos <= list.size();) {
+        const auto comma = std::min(list.find(',', pos), list.size());
+        seeds.push_back(std::strtoull(list.substr(pos, comma - pos).c_str(), nullptr, 10));
+        pos = comma + 1;
+      }
+    } else if (a == "--per-family" && i + 1 < argc) {
       per_family = std::atoi(argv[++i]);
-    else if (a == "--write-csv" && i + 1 < argc)
+    } else if (a == "--write-csv" && i + 1 < argc) {
       write_csv = argv[++i];
-    else if (a == "--verbose")
+    } else if (a == "--set" && i + 1 < argc && apply_setting(argv[i + 1])) {
+      ++i;
+    } else if (a == "--explain" && i + 1 < argc) {
+      explain = argv[++i];
+    } else if (a == "--verbose") {
       verbose = true;
-    else {
-      std::fprintf(
-          stderr,
-          "usage: detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--verbose]\n");
+    } else if (a == "--summary") {
+      summary = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: detect_bench [--seed N[,N...]] [--per-family N] [--write-csv DIR] "
+                   "[--set key=value] [--summary] [--verbose]\n");
       return 2;
     }
   }
-  const auto corpus = lb::generate_corpus(seed, per_family);
-  std::size_t total_samples = 0;
-  for (const auto& t : corpus)
-    total_samples += t.samples.size();
-  if (!write_csv.empty()) {
-    std::filesystem::create_directories(write_csv);
-    std::ofstream labels(write_csv + "/labels.csv");
-    labels << "file,family,leak,leak_start,first_oom,time_to_oom_hours,step\n";
-    for (const auto& t : corpus) {
-      std::ofstream f(write_csv + "/" + t.name + ".csv");
-      f << "timestamp,usage_bytes,limit_bytes,working_set_bytes\n";
-      for (const auto& s : t.samples) {
-        char b[128];
-        std::snprintf(b, sizeof b, "%.3f,%llu,%llu,%llu\n", to_unix_seconds(s.time),
-                      static_cast<unsigned long long>(s.usage_bytes),
-                      static_cast<unsigned long long>(s.limit_bytes.value_or(0)),
-                      static_cast<unsigned long long>(s.working_set_bytes));
-        f << b;
-      }
-      labels << t.name << ".csv," << t.family << "," << t.leak << "," << t.leak_start << ","
-             << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours
-             << "," << t.step << "\n";
-    }
+  if (seeds.empty()) seeds.push_back(1);
+  if (auto problems = ld::validate(g_settings); !problems.empty()) {
+    for (const auto& p : problems)
+      std::fprintf(stderr, "settings: %s\n", p.c_str());
+    return 2;
   }
-  std::printf("corpus: seed %llu, %zu traces, %zu samples\n\n",
-              static_cast<unsigned long long>(seed), corpus.size(), total_samples);
   const std::vector<std::pair<std::string, Alerter>> detectors = {
       {"leakwatch", run_leakwatch},
       {"threshold 90% for 5m", run_threshold},
       {"predict_linear 1h/4h for 10m", run_predict_linear}};
-  for (const auto& [name, fn] : detectors) {
-    std::map<std::string, Tally> by;
-    Tally all;
-    const auto start = std::chrono::steady_clock::now();
-    std::vector<std::optional<double>> alerts;
-    for (const auto& t : corpus)
-      alerts.push_back(fn(t));
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    for (std::size_t i = 0; i < corpus.size(); ++i) {
-      const auto& t = corpus[i];
-      const auto& a = alerts[i];
-      std::vector<Tally*> ts = {&all, &by["family " + t.family]};
-      if (t.leak) ts.push_back(&by["speed " + speed_class(t.time_to_oom_hours)]);
-      ts.push_back(&by[std::string(t.has_limit ? "limit" : "no limit")]);
-      for (Tally* x : ts) {
-        if (t.leak) {
-          ++x->leaks;
-          // An alert before the leak begins (late leaks) is a false alarm, not a detection.
-          const bool hit = a && *a >= t.leak_start - 60;
-          if (hit) {
-            ++x->tp;
-            x->delay.push_back(std::max(0.0, *a - t.leak_start));
-          } else if (a) {
-            ++x->early;
+  std::vector<lb::Trace> pooled;
+  std::vector<Outcome> pooled_out(detectors.size());
+  for (std::uint64_t seed : seeds) {
+    const auto corpus = lb::generate_corpus(seed, per_family);
+    if (!explain.empty()) {
+      for (const auto& t : corpus) {
+        if (t.name != explain) continue;
+        ld::Detector d(g_settings);
+        const double t0 = to_unix_seconds(t.samples.front().time);
+        for (const auto& smp : t.samples) {
+          const auto dec = d.observe(smp);
+          if (dec.changed) {
+            auto j = dec.to_json();
+            j["t"] = (to_unix_seconds(smp.time) - t0) / 3600.0;
+            std::printf("%s\n", j.dump().c_str());
           }
-          if (t.first_oom) {
-            ++x->oom_traces;
-            if (hit && *a < *t.first_oom) {
-              ++x->before_oom;
-              x->lead.push_back(*t.first_oom - *a);
-            }
-          }
-        } else {
-          ++x->healthy;
-          if (a) ++x->fp;
         }
       }
-      if (verbose && name == "leakwatch" &&
-          (t.leak != a.has_value() || (t.first_oom && a && *a > *t.first_oom))) {
-        std::printf("  miss/fp: %s step=%g limit=%d toom=%.2fh alert=%s oom=%s\n", t.name.c_str(),
-                    t.step, t.has_limit, t.time_to_oom_hours, a ? fmt_h(*a).c_str() : "-",
-                    t.first_oom ? fmt_h(*t.first_oom).c_str() : "-");
+      continue;
+    }
+    std::size_t total_samples = 0;
+    for (const auto& t : corpus)
+      total_samples += t.samples.size();
+    if (!write_csv.empty()) write_corpus(corpus, write_csv + "/seed" + std::to_string(seed));
+    std::printf("corpus: seed %llu, %zu traces, %zu samples\n",
+                static_cast<unsigned long long>(seed), corpus.size(), total_samples);
+    std::vector<Outcome> outs;
+    for (std::size_t k = 0; k < detectors.size(); ++k) {
+      Outcome o;
+      o.name = detectors[k].first;
+      const auto start = std::chrono::steady_clock::now();
+      for (const auto& t : corpus)
+        o.alerts.push_back(detectors[k].second(t));
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      o.samples_per_second = static_cast<double>(total_samples) / secs;
+      pooled_out[k].name = o.name;
+      pooled_out[k].alerts.insert(pooled_out[k].alerts.end(), o.alerts.begin(), o.alerts.end());
+      outs.push_back(std::move(o));
+    }
+    pooled.insert(pooled.end(), corpus.begin(), corpus.end());
+    if (verbose) {
+      for (std::size_t i = 0; i < corpus.size(); ++i) {
+        const auto& t = corpus[i];
+        if (t.leak || !t.has_limit) continue;
+        double peak = 0;
+        for (const auto& smp : t.samples)
+          peak = std::max(peak, static_cast<double>(smp.working_set_bytes ? smp.working_set_bytes
+                                                                          : smp.usage_bytes) /
+                                    static_cast<double>(*smp.limit_bytes));
+        if (peak > 0.9 || t.first_oom)
+          std::printf("  healthy near limit: %s peak=%.3f oom=%d lw=%d\n", t.name.c_str(), peak,
+                      t.first_oom.has_value(), outs[0].alerts[i].has_value());
       }
     }
-    std::printf("## %s  (%.0f samples/s over the corpus)\n\n", name.c_str(), total_samples / secs);
-    std::printf(
-        "| %-28s | TP/leaks  | recall | precis | F1     | FP/hlth | delay p50 | delay p90 | before "
-        "OOM | lead p50 |\n",
-        "slice");
-    std::printf(
-        "|------------------------------|-----------|--------|--------|--------|---------|---------"
-        "-|----------|------------|----------|\n");
-    print_row("ALL", all);
-    for (const auto& [k, v] : by)
-      print_row(k, v);
+    if (summary) {
+      print_header();
+      for (const auto& o : outs)
+        print_row(o.name, tally(corpus, o, nullptr, verbose && o.name == "leakwatch"));
+      std::printf("\n");
+      continue;
+    }
+    for (const auto& o : outs) {
+      std::map<std::string, Tally> by;
+      const Tally all = tally(corpus, o, &by, verbose && o.name == "leakwatch");
+      std::printf("\n## %s  (%.0f samples/s over the corpus)\n\n", o.name.c_str(),
+                  o.samples_per_second);
+      print_header();
+      print_row("ALL", all);
+      for (const auto& [k, v] : by)
+        print_row(k, v);
+    }
     std::printf("\n");
+    for (std::size_t k = 1; k < outs.size(); ++k)
+      print_paired_delay(corpus, outs[0], outs[k]);
+    std::printf("\n");
+  }
+  if (seeds.size() > 1) {
+    std::printf("pooled over %zu seeds:\n", seeds.size());
+    print_header();
+    for (const auto& o : pooled_out)
+      print_row(o.name, tally(pooled, o, nullptr, false));
   }
   return 0;
 }

@@ -234,6 +234,17 @@ Trace generate(const std::string& family, std::uint64_t seed) {
   if (family == "leak_traffic") {
     p.leak_traffic = true;
     p.diurnal = U(0.05, 0.2);
+    // The leak rate follows traffic (1 + 0.9 sin); scale it so the leak really reaches the limit
+    // `toom` hours after it starts (the label), whatever time of day the trace begins. Without
+    // this, a fast "leak" generated at night grew at a tenth of its nominal rate and never
+    // reached the limit within the trace, yet was labelled as a 0.5 h leak.
+    double mean = 0;
+    const int n = 1000;
+    for (int i = 0; i < n; ++i) {
+      const double x = p.leak_start + (i + 0.5) / n * toom * 3600.0;
+      mean += std::max(0.0, 1 + 0.9 * std::sin(2 * kPi * x / 86400.0 + p.diurnal_phase)) / n;
+    }
+    p.leak_rate /= std::max(mean, 0.1);
   }
   if (family == "leak_steps")
     p.step_leak_every = std::clamp(U(0.04, 0.15) * toom * 3600, 300.0, 4 * 3600.0);

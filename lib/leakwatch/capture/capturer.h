@@ -13,7 +13,7 @@
 // the unit to post to a worker if heavier compression is ever wanted.
 //
 // Error codes: forbidden, http_status, server_error, not_a_snapshot, too_large, timeout, connect,
-// resolve, tls, protocol, truncated, disk_full, io, busy, invalid_url, disabled.
+// resolve, tls, protocol, truncated, disk_full, io, busy, invalid_url, invalid_key, disabled.
 // Messages never contain the key, the URL path or header values.
 #include <boost/asio/io_context.hpp>
 #include <functional>

@@ -13,7 +13,7 @@ server:
   listen: 127.0.0.1:9464
 log:
   format: text
-  level: info
+  level: debug   # prints every sample
 )";
   return yaml;
 }

@@ -351,11 +351,15 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
     if (now - rising_since_[j] < hold) continue;
-    bool gate = windows_[j] >= settings_.confirm_window.count() ||
-                (windows_[j] >= 2 * settings_.min_window.count() &&
-                 ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0));
+    static const double kGLF = getenv("LW_GLF") ? atof(getenv("LW_GLF")) : 1e9;
+    double t_lim = 1e300;
+    if (limit_ && ev.slope > 0)
+      t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
+    const bool growth = windows_[j] >= 2 * settings_.min_window.count() &&
+                 ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0) &&
+                 (!limit_ || t_lim <= kGLF * static_cast<double>(windows_[j]));
+    bool gate = windows_[j] >= settings_.confirm_window.count() || growth;
     if (!gate && limit_ && ev.slope > 0) {
-      const double t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
       gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);
     }
     if (gate) alert_window = static_cast<int>(j);

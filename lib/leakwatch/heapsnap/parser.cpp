@@ -110,7 +110,7 @@ class ZstdSource : public ByteSource {
 // Buffered reader with a fast path; tracks the byte offset for error messages.
 class Reader {
  public:
-  explicit Reader(ByteSource& src) : src_(src), buf_(1 << 20) {}
+  Reader(ByteSource& src, std::size_t buffer) : src_(src), buf_(buffer) {}
 
   int peek() {
     if (pos_ == end_ && !refill()) return -1;
@@ -796,7 +796,8 @@ class SnapshotParser {
   std::vector<std::uint32_t> raw_locations_;
 };
 
-core::Result<HeapSnapshot> parse_source(ByteSource& src, bool zstd, const ParseLimits& limits) {
+core::Result<HeapSnapshot> parse_source(ByteSource& src, bool zstd, const ParseLimits& limits,
+                                        std::size_t buffer = 1 << 20) {
   try {
     std::unique_ptr<ZstdSource> z;
     ByteSource* s = &src;
@@ -804,7 +805,7 @@ core::Result<HeapSnapshot> parse_source(ByteSource& src, bool zstd, const ParseL
       z = std::make_unique<ZstdSource>(src);
       s = z.get();
     }
-    Reader reader(*s);
+    Reader reader(*s, buffer);
     SnapshotParser parser(reader, limits);
     return parser.run();
   } catch (const ParseError& e) {
@@ -838,7 +839,9 @@ std::size_t HeapSnapshot::memory_bytes() const {
 core::Result<HeapSnapshot> parse_snapshot(std::string_view data, const ParseLimits& limits) {
   bool zstd = data.size() >= 4 && std::memcmp(data.data(), kZstdMagic, 4) == 0;
   MemorySource src(data);
-  return parse_source(src, zstd, limits);
+  // Small inputs (tests, fuzzing) need no 1 MiB buffer.
+  return parse_source(src, zstd, limits,
+                      zstd ? (1 << 20) : std::min<std::size_t>(1 << 20, data.size() + 1));
 }
 
 core::Result<HeapSnapshot> load_file(const std::filesystem::path& path, const ParseLimits& limits) {
