@@ -53,7 +53,9 @@ int run_replay(const std::string& trace_path, const std::string& config_path) {
     }
     if (!*more) break;
     const detect::Decision d = detector.observe(sample);
-    if (first || d.changed) {
+    // One line per state change; a restart or OOM kill is reported too (with the current state),
+    // since the detector starts a new epoch of history there.
+    if (first || d.changed || d.restarted) {
       nlohmann::json j = d.to_json();
       j["t"] = core::to_unix_seconds(sample.time);
       out = j.dump();

@@ -1,12 +1,18 @@
 // leakwatch summary | diff | retainers — DevTools' Summary and Comparison views on the command
 // line.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "commands.h"
+#include "leakwatch/archive/archive.h"
+#include "leakwatch/config/config.h"
 #include "leakwatch/heapsnap/report.h"
 
 namespace leakwatch::cli {
@@ -36,6 +42,8 @@ std::string clip(const std::string& s, std::size_t width) {
 }
 
 struct Options {
+  std::string config_file;  // --config: its archive.dir is where ids are looked up
+  std::string archive_dir;  // --archive: overrides the config's archive.dir
   std::string snapshot;
   std::string base;
   std::string target;
@@ -47,11 +55,130 @@ struct Options {
 
 int print_error(const core::Error& e) {
   std::cerr << "leakwatch: " << e.message << "\n";
-  return e.code == "parse" || e.code == "not_found" || e.code == "io" ? kExitFailure : kExitFailure;
+  return kExitFailure;
 }
 
+constexpr const char* kDefaultArchiveDir = "/var/lib/leakwatch/archive";
+
+// Edit distance, to suggest the archive ids nearest to a mistyped one.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// Turns SNAPSHOT arguments into files: an existing file is taken as is; anything else that looks
+// like an archive id ("<target>/<stem>", as `leakwatch snapshots list` prints) is looked up in the
+// archive given by --archive, else by --config's archive.dir, else /var/lib/leakwatch/archive when
+// it exists. The configuration is read only when an id has to be resolved.
+class SnapshotResolver {
+ public:
+  explicit SnapshotResolver(const Options& o) : o_(o) {}
+
+  // The file to read, or the exit code after printing why there is none.
+  std::optional<std::filesystem::path> resolve(const std::string& arg) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(arg, ec)) return std::filesystem::path(arg);
+    if (!archive::Archive::split_id(arg).ok()) {
+      // Not an id: let the parser report the missing or unreadable file.
+      return std::filesystem::path(arg);
+    }
+    if (!load_settings()) return std::nullopt;
+    if (!settings_) {
+      fail(kExitFailure, "no such file: " + arg +
+                             " (to read it as an archive id, give --archive DIR or --config FILE;"
+                             " the default archive " + std::string(kDefaultArchiveDir) +
+                             " does not exist)");
+      return std::nullopt;
+    }
+    archive::Archive arch(*settings_);
+    auto path = arch.path_of(arg);
+    if (path.ok()) return *path;
+    if (path.error().code != "not_found") {
+      fail(kExitFailure, path.error().message);
+      return std::nullopt;
+    }
+    std::string msg = "no such file, and no snapshot with id " + arg + " in the archive " +
+                      settings_->dir;
+    auto entries = arch.list();
+    if (entries.ok() && !entries->empty()) {
+      std::vector<std::pair<std::size_t, std::string>> near;
+      for (const auto& m : *entries)
+        near.emplace_back(edit_distance(arg, m.id), m.id);
+      std::stable_sort(near.begin(), near.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      msg += "; nearest ids:";
+      for (std::size_t i = 0; i < near.size() && i < 5; ++i)
+        msg += "\n  " + near[i].second;
+    } else {
+      msg += " (the archive holds no snapshots)";
+    }
+    fail(kExitFailure, msg);
+    return std::nullopt;
+  }
+
+  int exit_code() const { return exit_code_; }
+
+ private:
+  void fail(int code, const std::string& msg) {
+    std::cerr << "leakwatch: " << msg << "\n";
+    exit_code_ = code;
+  }
+
+  // Fills settings_ (or leaves it empty when there is no archive to look in). False on a
+  // configuration error (already printed).
+  bool load_settings() {
+    if (loaded_) return exit_code_ == kExitOk;
+    loaded_ = true;
+    archive::ArchiveSettings settings;
+    bool have = false;
+    if (!o_.config_file.empty()) {
+      auto loaded =
+          config::load_file(o_.config_file, config::LoadOptions{.resolve_secrets = false});
+      if (!loaded.config) {
+        for (const auto& p : loaded.problems)
+          std::cerr << p.to_string() << "\n";
+        fail(kExitConfig,
+             std::to_string(loaded.problems.size()) + " problem(s) in " + o_.config_file);
+        return false;
+      }
+      settings = loaded.config->archive;
+      have = true;
+    }
+    if (!o_.archive_dir.empty()) {
+      settings.dir = o_.archive_dir;
+      have = true;
+    }
+    std::error_code ec;
+    if (!have && std::filesystem::is_directory(kDefaultArchiveDir, ec)) {
+      settings.dir = kDefaultArchiveDir;
+      have = true;
+    }
+    if (have) settings_ = settings;
+    return true;
+  }
+
+  const Options& o_;
+  bool loaded_ = false;
+  int exit_code_ = kExitOk;
+  std::optional<archive::ArchiveSettings> settings_;
+};
+
 int run_summary(const Options& o) {
-  auto r = heapsnap::summarize_file(o.snapshot);
+  SnapshotResolver resolver(o);
+  auto file = resolver.resolve(o.snapshot);
+  if (!file) return resolver.exit_code();
+  auto r = heapsnap::summarize_file(*file);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
     std::cout << heapsnap::to_json(*r).dump() << "\n";
@@ -79,7 +206,12 @@ int run_diff(const Options& o) {
   heapsnap::DiffOptions d;
   d.top_n = 10;
   d.retainer_paths_for = 1;
-  auto r = heapsnap::diff_files(o.base, o.target, d);
+  SnapshotResolver resolver(o);
+  auto base = resolver.resolve(o.base);
+  if (!base) return resolver.exit_code();
+  auto target = resolver.resolve(o.target);
+  if (!target) return resolver.exit_code();
+  auto r = heapsnap::diff_files(*base, *target, d);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
     std::cout << heapsnap::to_json(*r).dump() << "\n";
@@ -116,7 +248,10 @@ int run_diff(const Options& o) {
 int run_retainers(const Options& o) {
   heapsnap::RetainerOptions ro;
   ro.max_paths = o.paths;
-  auto r = heapsnap::retainers_file(o.snapshot, o.class_name, ro);
+  SnapshotResolver resolver(o);
+  auto file = resolver.resolve(o.snapshot);
+  if (!file) return resolver.exit_code();
+  auto r = heapsnap::retainers_file(*file, o.class_name, ro);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
     std::cout << heapsnap::to_json(*r).dump() << "\n";
@@ -145,20 +280,33 @@ void register_heapsnap_commands(CLI::App& app, int& exit_code) {
 
   auto* summary =
       app.add_subcommand("summary", "DevTools' Summary view of a heap snapshot (plain or zstd)");
-  summary->add_option("SNAPSHOT", opts->snapshot, "a .heapsnapshot file")->required();
+  auto add_source_options = [&](CLI::App* cmd) {
+    cmd->add_option("--config", opts->config_file,
+                    "configuration file: archive ids are looked up in its archive.dir");
+    cmd->add_option("--archive", opts->archive_dir,
+                    "archive directory for archive ids (default: the config's archive.dir, else " +
+                        std::string(kDefaultArchiveDir) + " when it exists)");
+  };
+  const std::string snapshot_help =
+      "a .heapsnapshot file (plain or zstd) or an archive id such as "
+      "web/20261124T080000Z-leak-series-1of3";
+  summary->add_option("SNAPSHOT", opts->snapshot, snapshot_help)->required();
+  add_source_options(summary);
   summary->add_flag("--json", opts->json, "print one JSON object with a \"classes\" array");
   summary->add_option("--limit", opts->limit, "rows in the table (0: all)")->capture_default_str();
   summary->callback([opts, &exit_code] { exit_code = run_summary(*opts); });
 
   auto* diff = app.add_subcommand("diff", "DevTools' Comparison view of BASE -> TARGET");
-  diff->add_option("BASE", opts->base, "the earlier snapshot")->required();
-  diff->add_option("TARGET", opts->target, "the later snapshot")->required();
+  diff->add_option("BASE", opts->base, "the earlier snapshot (file or archive id)")->required();
+  diff->add_option("TARGET", opts->target, "the later snapshot (file or archive id)")->required();
+  add_source_options(diff);
   diff->add_flag("--json", opts->json, "print one JSON object with a \"classes\" array");
   diff->add_option("--limit", opts->limit, "rows in the table (0: all)")->capture_default_str();
   diff->callback([opts, &exit_code] { exit_code = run_diff(*opts); });
 
   auto* ret = app.add_subcommand("retainers", "shortest retainer paths of a class's instances");
-  ret->add_option("SNAPSHOT", opts->snapshot, "a .heapsnapshot file")->required();
+  ret->add_option("SNAPSHOT", opts->snapshot, snapshot_help)->required();
+  add_source_options(ret);
   ret->add_option("--class", opts->class_name, "class name as shown by summary")->required();
   ret->add_option("--paths", opts->paths, "distinct paths to show")->capture_default_str();
   ret->add_flag("--json", opts->json, "print one JSON object");

@@ -10,7 +10,8 @@ const http = require('http');
 
 function get(base) {
   return new Promise((resolve) => {
-    const req = http.get(new URL('/api/v1/status?max_points=2', base), (res) => {
+    const since = Math.floor(Date.now() / 1000) - 10;  // only the latest samples
+    const req = http.get(new URL(`/api/v1/status?since=${since}`, base), (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {

@@ -37,19 +37,32 @@ bool apply_setting(const std::string& kv) {
   const double v = std::strtod(kv.c_str() + eq + 1, nullptr);
   auto& s = g_settings;
   const auto secs = std::chrono::seconds(static_cast<long long>(v));
-  if (k == "growth_fraction") s.growth_fraction = v;
-  else if (k == "forecast_factor") s.forecast_factor = v;
-  else if (k == "min_linearity") s.min_linearity = v;
-  else if (k == "level_off_ratio") s.level_off_ratio = v;
-  else if (k == "max_step_share") s.max_step_share = v;
-  else if (k == "min_rise_fraction") s.min_rise_fraction = v;
-  else if (k == "segments") s.segments = static_cast<int>(v);
-  else if (k == "bucket") s.bucket = secs;
-  else if (k == "min_window") s.min_window = secs;
-  else if (k == "max_window") s.max_window = secs;
-  else if (k == "confirm_window") s.confirm_window = secs;
-  else if (k == "clear_after") s.clear_after = secs;
-  else return false;
+  if (k == "growth_fraction")
+    s.growth_fraction = v;
+  else if (k == "forecast_factor")
+    s.forecast_factor = v;
+  else if (k == "min_linearity")
+    s.min_linearity = v;
+  else if (k == "level_off_ratio")
+    s.level_off_ratio = v;
+  else if (k == "max_step_share")
+    s.max_step_share = v;
+  else if (k == "min_rise_fraction")
+    s.min_rise_fraction = v;
+  else if (k == "segments")
+    s.segments = static_cast<int>(v);
+  else if (k == "bucket")
+    s.bucket = secs;
+  else if (k == "min_window")
+    s.min_window = secs;
+  else if (k == "max_window")
+    s.max_window = secs;
+  else if (k == "confirm_window")
+    s.confirm_window = secs;
+  else if (k == "clear_after")
+    s.clear_after = secs;
+  else
+    return false;
   return true;
 }
 
@@ -175,7 +188,6 @@ void print_row(const std::string& label, const Tally& t) {
       t.oom_traces, fmt_h(quantile(t.lead, 0.5)).c_str());
 }
 
-
 struct Outcome {
   std::string name;
   std::vector<std::optional<double>> alerts;
@@ -203,8 +215,8 @@ void write_corpus(const std::vector<lb::Trace>& corpus, const std::string& dir) 
       f << b;
     }
     labels << t.name << ".csv," << t.family << "," << t.leak << "," << t.leak_start << ","
-           << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours
-           << "," << t.step << "\n";
+           << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours << ","
+           << t.step << "\n";
   }
 }
 
@@ -218,8 +230,8 @@ void print_header() {
       "-|----------|------------|----------|\n");
 }
 
-Tally tally(const std::vector<lb::Trace>& corpus, const Outcome& o, std::map<std::string, Tally>* by,
-            bool verbose) {
+Tally tally(const std::vector<lb::Trace>& corpus, const Outcome& o,
+            std::map<std::string, Tally>* by, bool verbose) {
   Tally all;
   for (std::size_t i = 0; i < corpus.size(); ++i) {
     const auto& t = corpus[i];

@@ -19,13 +19,17 @@ if [ ! -f "$work/b.heapsnapshot" ]; then
   node --max-old-space-size=8192 "$here/make_big_snapshot.js" "$work" "$mb"
 fi
 ls -l "$work"/*.heapsnapshot
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)  ($(nproc) CPUs)"
 measure() {  # name, command...
   local name="$1"; shift
   /usr/bin/time -v "$@" > "$work/$name.out" 2> "$work/$name.time" || { echo "$name failed"; tail -5 "$work/$name.time"; }
-  local wall rss
+  local wall rss user sys
   wall=$(grep "Elapsed (wall clock)" "$work/$name.time" | awk '{print $NF}')
   rss=$(grep "Maximum resident set size" "$work/$name.time" | awk '{print $NF}')
-  printf "%-28s wall %-10s peak RSS %8.0f MiB\n" "$name" "$wall" "$(echo "$rss/1024" | bc -l)"
+  user=$(grep "User time (seconds)" "$work/$name.time" | awk '{print $NF}')
+  sys=$(grep "System time (seconds)" "$work/$name.time" | awk '{print $NF}')
+  printf "%-24s wall %-9s CPU %7.2f s (user %6.2f + sys %5.2f)  peak RSS %6.0f MiB\n" "$name" "$wall" \
+    "$(echo "$user+$sys" | bc -l)" "$user" "$sys" "$(echo "$rss/1024" | bc -l)"
 }
 sync
 measure read-cat sh -c "cat '$work/a.heapsnapshot' '$work/b.heapsnapshot' > /dev/null"
@@ -37,3 +41,4 @@ if [ -z "${SKIP_DEVTOOLS:-}" ]; then
   measure devtools-summary-one node --max-old-space-size=16384 "$ref" summary "$work/b.heapsnapshot"
   measure devtools-diff node --max-old-space-size=16384 "$ref" diff "$work/a.heapsnapshot" "$work/b.heapsnapshot"
 fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

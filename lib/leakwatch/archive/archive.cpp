@@ -536,6 +536,16 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
   return out;
 }
 
+Status Archive::annotate(const std::string& id, const nlohmann::json& analysis) {
+  auto m = get(id);
+  if (!m.ok()) return m.error();
+  m->analysis = analysis;
+  auto parts = split_id(id);
+  if (!parts.ok()) return parts.error();
+  fs::path p = fs::path(settings_.dir) / parts->first / (parts->second + ".json");
+  return core::write_file_atomic(p, m->to_json().dump(2) + "\n");
+}
+
 Result<Metadata> Archive::get(const std::string& id) const {
   auto parts = split_id(id);
   if (!parts.ok()) return parts.error();

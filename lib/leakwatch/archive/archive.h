@@ -117,6 +117,8 @@ class Archive {
   // Writes the plain snapshot to `dest` atomically and checks its SHA-256 against the metadata.
   core::Status export_to(const std::string& id, const std::filesystem::path& dest) const;
   core::Status remove(const std::string& id);
+  // Replaces the `analysis` member of a capture's metadata (atomically rewritten).
+  core::Status annotate(const std::string& id, const nlohmann::json& analysis);
   // Applies plan_retention() at `now`.
   core::Result<PruneReport> prune(core::TimePoint now);
 

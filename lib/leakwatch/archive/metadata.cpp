@@ -92,6 +92,7 @@ json Metadata::to_json() const {
       {"source", source},
       {"attempts", attempts},
       {"forced", forced},
+      {"analysis", analysis},
   };
 }
 
@@ -126,6 +127,7 @@ core::Result<Metadata> Metadata::from_json(const json& j) {
     m.source = j.value("source", std::string());
     m.attempts = j.value("attempts", 1);
     m.forced = j.value("forced", false);
+    if (auto it = j.find("analysis"); it != j.end()) m.analysis = *it;
     return m;
   } catch (const json::exception& e) {
     return core::make_error("parse", std::string("invalid metadata: ") + e.what());

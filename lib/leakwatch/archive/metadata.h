@@ -48,6 +48,9 @@ struct Metadata {
   std::string source;             // origin of the endpoint (scheme://host:port), never path or key
   int attempts = 1;               // HTTP attempts it took
   bool forced = false;            // taken with --force (headroom check overridden)
+  // Added after the capture by the daemon: the diff against the first snapshot of the series
+  // ({"base": id, "top_growers": [...]}, the heap snapshot engine's JSON). Null when none.
+  nlohmann::json analysis;
 
   nlohmann::json to_json() const;
   static core::Result<Metadata> from_json(const nlohmann::json& j);

@@ -232,8 +232,9 @@ void Capturer::capture(CaptureRequest request, CaptureCallback done) {
     return fail_soon(make_error("disabled", "capture.url is not configured"));
   for (char c : settings_.key.reveal())
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      return fail_soon(make_error("invalid_key", "the heap-dump key (" + settings_.key.origin() +
-                                                     ") contains a line break or control character"));
+      return fail_soon(
+          make_error("invalid_key", "the heap-dump key (" + settings_.key.origin() +
+                                        ") contains a line break or control character"));
   auto url = http::Url::parse(settings_.url);
   if (!url.ok()) return fail_soon(make_error("invalid_url", "capture.url: " + url.error().message));
   auto run = std::make_shared<Run>(io_, settings_, archive_, clock_);

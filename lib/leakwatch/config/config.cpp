@@ -253,8 +253,9 @@ LoadResult parse(Context& ctx, const std::string& text) {
 
 }  // namespace
 
-LoadResult load_file(const std::filesystem::path& path) {
+LoadResult load_file(const std::filesystem::path& path, const LoadOptions& options) {
   Context ctx = make_context(path.string());
+  ctx.resolve_secrets = options.resolve_secrets;
   ctx.base_dir = path.parent_path().string();
   auto text = core::read_file(path, 4 << 20);
   if (!text.ok()) {
@@ -265,8 +266,9 @@ LoadResult load_file(const std::filesystem::path& path) {
   return parse(ctx, *text);
 }
 
-LoadResult load_string(const std::string& yaml, const std::string& name) {
+LoadResult load_string(const std::string& yaml, const std::string& name, const LoadOptions& options) {
   Context ctx = make_context(name);
+  ctx.resolve_secrets = options.resolve_secrets;
   return parse(ctx, yaml);
 }
 

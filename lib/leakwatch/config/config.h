@@ -53,9 +53,16 @@ struct LoadResult {
   std::vector<Problem> warnings;  // e.g. an inline secret
 };
 
-LoadResult load_file(const std::filesystem::path& path);
+struct LoadOptions {
+  // false: secrets are not read (their env variables and files need not exist); each holds a
+  // placeholder. For commands that only browse (snapshots list/show/export, diff by archive id).
+  bool resolve_secrets = true;
+};
+
+LoadResult load_file(const std::filesystem::path& path, const LoadOptions& options = {});
 // For tests and the embedded demo config: `name` is what problems report as the file.
-LoadResult load_string(const std::string& yaml, const std::string& name = "<config>");
+LoadResult load_string(const std::string& yaml, const std::string& name = "<config>",
+                       const LoadOptions& options = {});
 
 // The embedded default configuration (watches leakwatch's own memory cgroup).
 const std::string& embedded_default_yaml();

@@ -314,6 +314,10 @@ void Section::secret(const std::string& key, core::Secret& out) {
     ctx_.problem(n, path, "a secret must have exactly one of env: or file:");
     return;
   }
+  if (!ctx_.resolve_secrets) {
+    out = core::Secret("<unresolved>", env.empty() ? "file " + file : "env " + env);
+    return;
+  }
   if (!env.empty()) {
     auto v = ctx_.getenv ? ctx_.getenv(env) : std::nullopt;
     if (!v || v->empty()) {

@@ -160,7 +160,11 @@ std::string format_bytes(double bytes) {
 
 std::string format_duration_seconds(double seconds) {
   if (!std::isfinite(seconds)) return "never";
-  if (seconds < 0) return "-" + format_duration_seconds(-seconds);
+  if (seconds < 0) {
+    std::string negative(1, '-');
+    negative += format_duration_seconds(-seconds);
+    return negative;
+  }
   auto s = static_cast<long long>(std::llround(seconds));
   char buf[64];
   if (s < 60) {

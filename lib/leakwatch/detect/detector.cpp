@@ -13,6 +13,8 @@ namespace {
 constexpr std::int64_t kFineSpan = 8 * 3600;  // windows up to this long use the fine tier
 constexpr int kCoarseFactor = 15;             // coarse bucket = 15 fine buckets
 constexpr int kMaxSegments = 24;
+// With a limit, the growth gate also needs the peaks forecast to reach it within this many windows.
+constexpr double kGrowthForecastWindows = 2.0;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
@@ -71,6 +73,9 @@ nlohmann::json Decision::to_json() const {
     j["limit_bytes"] = nullptr;
   }
   j["oom_kills"] = oom_kills;
+  j["restarts"] = restarts;
+  if (restarted) j["restarted"] = true;
+  if (oom_kill) j["oom_kill"] = true;
   j["explanation"] = explanation;
   return j;
 }
@@ -351,13 +356,16 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
     if (now - rising_since_[j] < hold) continue;
-    static const double kGLF = getenv("LW_GLF") ? atof(getenv("LW_GLF")) : 1e9;
-    double t_lim = 1e300;
+    double t_lim = std::numeric_limits<double>::infinity();
     if (limit_ && ev.slope > 0)
       t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
-    const bool growth = windows_[j] >= 2 * settings_.min_window.count() &&
-                 ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0) &&
-                 (!limit_ || t_lim <= kGLF * static_cast<double>(windows_[j]));
+    // Growth gate: the floor grew by growth_fraction of its starting level. With a limit, growth
+    // alone is not enough: the limit must also be in sight (within kGrowthForecastWindows windows);
+    // traffic bursts and caches also double a floor for an hour or two, far below the limit.
+    const bool growth =
+        windows_[j] >= 2 * settings_.min_window.count() &&
+        ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0) &&
+        (!limit_ || t_lim <= kGrowthForecastWindows * static_cast<double>(windows_[j]));
     bool gate = windows_[j] >= settings_.confirm_window.count() || growth;
     if (!gate && limit_ && ev.slope > 0) {
       gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);
@@ -393,6 +401,7 @@ void Detector::evaluate(std::int64_t now) {
   d.time = core::from_unix_seconds(static_cast<double>(now));
   d.limit_bytes = limit_;
   d.oom_kills = static_cast<int>(oom_times_.size());
+  d.restarts = restarts_;
   if (w >= 0) {
     const WindowEval& ev = evals_[w];
     d.window = std::chrono::seconds(windows_[w]);
@@ -489,6 +498,7 @@ Decision Detector::observe(const core::Sample& sample) {
     start_epoch(ts);
   }
   if (oom) register_oom(ts);
+  if (restart || oom) ++restarts_;
   if (restart || oom) {
     if (open_) close_bucket();
     start_epoch(ts);
@@ -521,9 +531,15 @@ Decision Detector::observe(const core::Sample& sample) {
     }
   }
   if (!masked) add_point(ts, raw - offset_);
+  if (restart || oom) {
+    last_.restarts = restarts_;
+    last_.oom_kills = static_cast<int>(oom_times_.size());
+  }
   Decision d = last_;
   d.time = sample.time;
   d.changed = evaluated_ && last_.changed;
+  d.restarted = restart || oom;
+  d.oom_kill = oom;
   return d;
 }
 

@@ -43,7 +43,11 @@ struct Decision {
   std::uint64_t floor_bytes = 0;  // current floor estimate (capture-corrected)
   std::uint64_t peak_bytes = 0;   // current peak estimate (capture-corrected)
   std::optional<std::uint64_t> limit_bytes;
-  int oom_kills = 0;        // OOM kills seen within oom_cycle_window
+  int oom_kills = 0;  // OOM kills seen within oom_cycle_window
+  int restarts = 0;   // restarts (incl. OOM kills) seen since the detector started
+  // This sample began a new incarnation of the target (a restart or an OOM kill was seen here).
+  bool restarted = false;
+  bool oom_kill = false;    // ...and it was an OOM kill
   std::string explanation;  // one line, e.g. "floor rising 38 MiB/h for 3h; limit in ~2h 10m"
 
   nlohmann::json to_json() const;  // {"t", "state", "slope_bytes_per_hour", ...}
@@ -111,6 +115,7 @@ class Detector {
   std::optional<std::uint64_t> last_oom_count_;
   std::string instance_;
   std::deque<std::int64_t> oom_times_;
+  int restarts_ = 0;
   std::deque<std::pair<std::int64_t, std::int64_t>> gaps_;
   // Capture handling.
   double offset_ = 0;  // bytes subtracted from samples (lasting capture jumps)

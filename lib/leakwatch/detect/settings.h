@@ -39,11 +39,12 @@ struct DetectorSettings {
   // after a deploy is a re-baseline, not a leak).
   double max_step_share = 0.6;
   // Short windows alert only when the peaks are forecast to reach the limit within this many
-  // window lengths.
-  double forecast_factor = 1.0;
+  // window lengths (0.75: a traffic burst that ramps for an hour rarely looks that close to the
+  // limit; a leak does, well before the kill).
+  double forecast_factor = 0.75;
   // A window of at least 2 x min_window whose floor grew by this fraction of its starting level
-  // (1.0 = the floor doubled) is a leak whatever the limit (this is how leaks are caught without
-  // one).
+  // (1.0 = the floor doubled) is a leak (this is how leaks are caught without a limit; with a
+  // limit, the peaks must also be forecast to reach it within 2 window lengths).
   double growth_fraction = 0.75;
   // While a leak is suspected, a forecast time to the limit at or below this is `oom_imminent`.
   std::chrono::seconds oom_imminent_horizon{std::chrono::minutes(15)};

@@ -49,6 +49,7 @@ nlohmann::json Detector::save() const {
       last_oom_count_ ? nlohmann::json(*last_oom_count_) : nlohmann::json(nullptr);
   j["instance"] = instance_;
   j["oom_times"] = oom_times_;
+  j["restarts"] = restarts_;
   nlohmann::json gaps = nlohmann::json::array();
   for (const auto& g : gaps_)
     gaps.push_back({g.first, g.second});
@@ -84,6 +85,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.instance_ = j.at("instance").get<std::string>();
     for (const auto& t : j.at("oom_times"))
       d.oom_times_.push_back(t.get<std::int64_t>());
+    d.restarts_ = j.value("restarts", 0);
     d.leak_ = j.at("leak").get<bool>();
     d.last_rise_seen_ = j.at("last_rise_seen").get<std::int64_t>();
     auto st = state_from_string(j.at("state").get<std::string>());

@@ -58,6 +58,8 @@ core::Result<TraceReader> TraceReader::open(std::istream& in) {
     if (f == "usage_bytes") r.usage_ = static_cast<int>(i);
     if (f == "limit_bytes") r.limit_ = static_cast<int>(i);
     if (f == "working_set_bytes") r.ws_ = static_cast<int>(i);
+    if (f == "oom_kill" || f == "oom_kill_count") r.oom_ = static_cast<int>(i);
+    if (f == "restarted") r.restarted_ = static_cast<int>(i);
   }
   std::string missing;
   if (r.ts_ < 0) missing = "timestamp";
@@ -112,6 +114,23 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
             line_, "bad working_set_bytes '" + std::string(fields_[ws_].substr(0, 40)) + "'");
       }
       out.working_set_bytes = static_cast<std::uint64_t>(ws);
+    }
+    if (oom_ >= 0 && !fields_[oom_].empty()) {
+      double n = 0;
+      if (!parse_number(fields_[oom_], n) || n < 0 || n != std::floor(n)) {
+        return line_error(line_,
+                          "bad oom_kill count '" + std::string(fields_[oom_].substr(0, 40)) + "'");
+      }
+      out.oom_kill_count = static_cast<std::uint64_t>(n);
+    }
+    if (restarted_ >= 0) {
+      const auto f = fields_[restarted_];
+      if (f == "1" || f == "true") {
+        out.restarted = true;
+      } else if (!(f.empty() || f == "0" || f == "false")) {
+        return line_error(line_, "bad restarted flag '" + std::string(f.substr(0, 40)) +
+                                     "' (expected 0, 1, true or false)");
+      }
     }
     return true;
   }

@@ -1,7 +1,10 @@
 #pragma once
 // The replay trace format (DESIGN.md, fixed): CSV with a header; `timestamp` (unix seconds, may be
 // fractional) and `usage_bytes` required; `limit_bytes` (0 or missing = no limit) and
-// `working_set_bytes` optional; other columns ignored. Pure parsing: the caller owns the stream.
+// `working_set_bytes` optional; other columns ignored. Two more optional columns carry restarts:
+// `oom_kill` (or `oom_kill_count`; the cumulative OOM-kill counter, as cgroup memory.events and
+// memory.oom_control report it) and `restarted` (1/true on the first sample of a new incarnation).
+// Pure parsing: the caller owns the stream.
 #include <cstdint>
 #include <istream>
 #include <string>
@@ -26,7 +29,7 @@ class TraceReader {
   std::istream* in_;
   std::uint64_t line_ = 0;
   std::size_t columns_ = 0;
-  int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1;
+  int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1, oom_ = -1, restarted_ = -1;
   double last_t_ = -1e300;
   std::string buf_;
   std::vector<std::string_view> fields_;

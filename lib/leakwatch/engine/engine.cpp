@@ -333,6 +333,12 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
         if (!*alive) return;
         if (d.ok()) {
           last_diff_ = *d;
+          // The archive metadata of the newest snapshot carries what grew since the first.
+          if (archive_) {
+            nlohmann::json analysis = {{"base", (*d)["base"]}, {"top_growers", (*d)["top_growers"]}};
+            if (auto st = archive_->annotate((*d)["target"].get<std::string>(), analysis); !st.ok())
+              log()->warn("cannot add the diff to the archive metadata: {}", st.error().message);
+          }
           for (const auto& g : (*d)["top_growers"]) {
             alert::Grower gr;
             gr.name = g.value("name", "");

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "leakwatch/heapsnap/huge.h"
+
 namespace leakwatch::heapsnap {
 
 namespace {
@@ -329,7 +331,7 @@ struct LocKeyHash {
 Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefinition>& interfaces) {
   Classification out;
   const std::size_t n = s.node_count();
-  out.class_of.resize(n);
+  out.class_of = detail::huge_vector<std::uint32_t>(n);
   // Class names first (a "name id" per distinct display name), then keys with locations.
   std::unordered_map<std::string, std::uint32_t> name_ids;
   std::vector<std::string> names;
@@ -348,7 +350,7 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   InterfaceMatcher matcher(interfaces);
   std::vector<std::string_view> props;
 
-  std::vector<std::uint32_t> node_name_id(n);
+  std::vector<std::uint32_t> node_name_id = detail::huge_vector<std::uint32_t>(n);
   for (std::uint32_t v = 0; v < n; ++v) {
     std::uint32_t t = s.node_type[v];
     std::uint32_t id;
@@ -452,13 +454,15 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
 }
 
 std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
-  std::vector<std::uint32_t> size = s.node_self_size;
+  std::vector<std::uint32_t> size;
+  detail::reserve_huge(size, s.node_self_size.size());
+  size.assign(s.node_self_size.begin(), s.node_self_size.end());
   if (!has_user_roots(s)) return size;
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
   const std::vector<std::uint8_t> renamed = detached_renamed(s);
   constexpr std::uint32_t kUnvisited = 0xffffffff;
   constexpr std::uint32_t kMultiple = 0xfffffffe;
-  std::vector<std::uint32_t> owner(n);
+  std::vector<std::uint32_t> owner = detail::huge_vector<std::uint32_t>(n);
   std::vector<std::uint32_t> work;
   for (std::uint32_t v = 0; v < n; ++v) {
     NodeKind k = s.kind(v);
@@ -537,88 +541,97 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
     }
   }
 
-  // 2. Reverse graph over essential edges (predecessor node ordinals).
-  std::vector<std::uint32_t> first_pred(static_cast<std::size_t>(n) + 1, 0);
-  std::vector<std::uint32_t> preds;
+  // 2.+3. Lengauer–Tarjan (simple eval/link), vertices numbered 1..n; 0 is "none". DFS order,
+  //    orphan handling and the treatment of unreachable nodes follow DevTools so the trees are
+  //    identical. Working arrays are scoped so that only `vertex` (the DFS order) and `dom`
+  //    outlive the algorithm: the peak is ~7 arrays of n words plus the reverse graph.
+  const std::size_t len = static_cast<std::size_t>(n) + 1;
+  std::vector<std::uint32_t> vertex = detail::huge_vector<std::uint32_t>(len),
+                             dom = detail::huge_vector<std::uint32_t>(len);
+  std::uint32_t count = 0;
+  Dominators out;
   {
+    // Reverse graph over essential edges (predecessor node ordinals).
+    std::vector<std::uint32_t> first_pred = detail::huge_vector<std::uint32_t>(len);
+    std::vector<std::uint32_t> preds;
     for (std::size_t e = 0; e < m; ++e)
       if (essential.get(e)) ++first_pred[s.edge_to[e] + 1];
     for (std::uint32_t v = 0; v < n; ++v)
       first_pred[v + 1] += first_pred[v];
+    detail::reserve_huge(preds, first_pred[n]);
     preds.resize(first_pred[n]);
-    std::vector<std::uint32_t> fill(first_pred.begin(), first_pred.end() - 1);
-    for (std::uint32_t v = 0; v < n; ++v)
-      for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
-        if (essential.get(e)) preds[fill[s.edge_to[e]]++] = v;
-  }
+    {
+      std::vector<std::uint32_t> fill = detail::huge_vector<std::uint32_t>(n);
+      std::copy(first_pred.begin(), first_pred.end() - 1, fill.begin());
+      for (std::uint32_t v = 0; v < n; ++v)
+        for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
+          if (essential.get(e)) preds[fill[s.edge_to[e]]++] = v;
+    }
 
-  // 3. Lengauer–Tarjan (simple eval/link), vertices numbered 1..n; 0 is "none". DFS order, orphan
-  //    handling and the treatment of unreachable nodes follow DevTools so the trees are identical.
-  const std::size_t len = static_cast<std::size_t>(n) + 1;
-  std::vector<std::uint32_t> parent(len, 0), ancestor(len, 0), vertex(len, 0), label(len, 0),
-      semi(len, 0);
-  std::uint32_t count = 0;
-  {
-    std::vector<std::uint32_t> next_edge(len, 0);
-    auto dfs = [&](std::uint32_t r) {
-      next_edge[r - 1] = s.first_edge[r - 1];
-      std::uint32_t v = r;
-      while (v != 0) {
-        if (semi[v] == 0) {
-          semi[v] = ++count;
-          vertex[count] = label[v] = v;
+    std::vector<std::uint32_t> parent = detail::huge_vector<std::uint32_t>(len),
+                               ancestor = detail::huge_vector<std::uint32_t>(len),
+                               label = detail::huge_vector<std::uint32_t>(len),
+                               semi = detail::huge_vector<std::uint32_t>(len);
+    {
+      std::vector<std::uint32_t> next_edge = detail::huge_vector<std::uint32_t>(len);
+      auto dfs = [&](std::uint32_t r) {
+        next_edge[r - 1] = s.first_edge[r - 1];
+        std::uint32_t v = r;
+        while (v != 0) {
+          if (semi[v] == 0) {
+            semi[v] = ++count;
+            vertex[count] = label[v] = v;
+          }
+          std::uint32_t v_next = parent[v];
+          const std::uint32_t vo = v - 1;
+          const std::uint32_t end = s.first_edge[vo + 1];
+          for (; next_edge[vo] < end; ++next_edge[vo]) {
+            std::uint32_t e = next_edge[vo];
+            if (!essential.get(e)) continue;
+            std::uint32_t w = s.edge_to[e] + 1;
+            if (semi[w] == 0) {
+              parent[w] = v;
+              next_edge[w - 1] = s.first_edge[w - 1];
+              v_next = w;
+              break;
+            }
+          }
+          v = v_next;
         }
-        std::uint32_t v_next = parent[v];
-        const std::uint32_t vo = v - 1;
-        const std::uint32_t end = s.first_edge[vo + 1];
-        for (; next_edge[vo] < end; ++next_edge[vo]) {
-          std::uint32_t e = next_edge[vo];
-          if (!essential.get(e)) continue;
-          std::uint32_t w = s.edge_to[e] + 1;
-          if (semi[w] == 0) {
-            parent[w] = v;
-            next_edge[w - 1] = s.first_edge[w - 1];
-            v_next = w;
-            break;
+      };
+      const std::uint32_t r = root + 1;
+      dfs(r);
+      // Everything the first DFS reached is reachable from the root through essential edges.
+      out.unreachable = n - count;
+      if (count < n) {
+        for (std::uint32_t v = 1; v <= n; ++v) {
+          if (semi[v] == 0 && first_pred[v - 1] == first_pred[v]) {  // only weak retainers
+            parent[v] = r;
+            dfs(v);
           }
         }
-        v = v_next;
       }
-    };
-    const std::uint32_t r = root + 1;
-    dfs(r);
-    if (count < n) {
-      for (std::uint32_t v = 1; v <= n; ++v) {
-        if (semi[v] == 0 && first_pred[v - 1] == first_pred[v]) {  // only weak retainers
-          parent[v] = r;
-          dfs(v);
+      if (count < n) {
+        for (std::uint32_t v = 1; v <= n; ++v) {
+          if (semi[v] == 0) {
+            parent[v] = r;
+            semi[v] = ++count;
+            vertex[count] = label[v] = v;
+          }
         }
       }
     }
-    if (count < n) {
-      for (std::uint32_t v = 1; v <= n; ++v) {
-        if (semi[v] == 0) {
-          parent[v] = r;
-          semi[v] = ++count;
-          vertex[count] = label[v] = v;
-        }
-      }
-    }
-  }
-  Dominators out;
-  out.unreachable = 0;
-  std::vector<std::uint32_t> dom(len, 0);
-  {
     const std::uint32_t r = root + 1;
-    std::vector<std::uint32_t> stack(len, 0);
+    std::vector<std::uint32_t> stack;
     auto compress = [&](std::uint32_t v) {
-      std::size_t sp = 0;
+      stack.clear();
       while (ancestor[ancestor[v]] != 0) {
-        stack[++sp] = v;
+        stack.push_back(v);
         v = ancestor[v];
       }
-      while (sp > 0) {
-        std::uint32_t w = stack[sp--];
+      while (!stack.empty()) {
+        std::uint32_t w = stack.back();
+        stack.pop_back();
         if (semi[label[ancestor[w]]] < semi[label[w]]) label[w] = label[ancestor[w]];
         ancestor[w] = ancestor[ancestor[w]];
       }
@@ -628,30 +641,33 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
       compress(v);
       return label[v];
     };
-    // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
-    std::vector<std::uint32_t> bucket_head(len, 0), bucket_next(len, 0);
-    for (std::uint32_t i = count; i >= 2; --i) {
-      std::uint32_t w = vertex[i];
-      const std::uint32_t wo = w - 1;
-      bool orphan = true;
-      for (std::uint32_t p = first_pred[wo]; p < first_pred[wo + 1]; ++p) {
-        orphan = false;
-        std::uint32_t u = eval(preds[p] + 1);
-        if (semi[u] < semi[w]) semi[w] = semi[u];
+    {
+      // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
+      std::vector<std::uint32_t> bucket_head = detail::huge_vector<std::uint32_t>(len),
+                                 bucket_next = detail::huge_vector<std::uint32_t>(len);
+      for (std::uint32_t i = count; i >= 2; --i) {
+        std::uint32_t w = vertex[i];
+        const std::uint32_t wo = w - 1;
+        bool orphan = true;
+        for (std::uint32_t p = first_pred[wo]; p < first_pred[wo + 1]; ++p) {
+          orphan = false;
+          std::uint32_t u = eval(preds[p] + 1);
+          if (semi[u] < semi[w]) semi[w] = semi[u];
+        }
+        if (orphan) semi[w] = semi[r];
+        std::uint32_t b = vertex[semi[w]];
+        bucket_next[w] = bucket_head[b];
+        bucket_head[b] = w;
+        ancestor[w] = parent[w];  // link
+        std::uint32_t pw = parent[w];
+        for (std::uint32_t v = bucket_head[pw]; v != 0;) {
+          std::uint32_t nx = bucket_next[v];
+          std::uint32_t u = eval(v);
+          dom[v] = semi[u] < semi[v] ? u : pw;
+          v = nx;
+        }
+        bucket_head[pw] = 0;
       }
-      if (orphan) semi[w] = semi[r];
-      std::uint32_t b = vertex[semi[w]];
-      bucket_next[w] = bucket_head[b];
-      bucket_head[b] = w;
-      ancestor[w] = parent[w];  // link
-      std::uint32_t pw = parent[w];
-      for (std::uint32_t v = bucket_head[pw]; v != 0;) {
-        std::uint32_t nx = bucket_next[v];
-        std::uint32_t u = eval(v);
-        dom[v] = semi[u] < semi[v] ? u : pw;
-        v = nx;
-      }
-      bucket_head[pw] = 0;
     }
     dom[0] = dom[r] = r;
     for (std::uint32_t i = 2; i <= count; ++i) {
@@ -659,32 +675,13 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
       if (dom[w] != vertex[semi[w]]) dom[w] = dom[dom[w]];
     }
   }
-  // Count nodes the first DFS did not reach (for information).
-  {
-    std::vector<std::uint8_t> seen(n, 0);
-    // parent chain from the root: a node is reachable if its DFS ancestry reaches the root without
-    // a synthetic link; approximate by a plain traversal over essential edges.
-    std::vector<std::uint32_t> st{root};
-    seen[root] = 1;
-    std::uint64_t reached = 1;
-    while (!st.empty()) {
-      std::uint32_t v = st.back();
-      st.pop_back();
-      for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
-        if (!essential.get(e) || seen[s.edge_to[e]]) continue;
-        seen[s.edge_to[e]] = 1;
-        ++reached;
-        st.push_back(s.edge_to[e]);
-      }
-    }
-    out.unreachable = n - reached;
-  }
-  out.idom.resize(n);
-  out.retained.resize(n);
-  for (std::uint32_t v = 0; v < n; ++v) {
+  out.idom = detail::huge_vector<std::uint32_t>(n);
+  for (std::uint32_t v = 0; v < n; ++v)
     out.idom[v] = dom[v + 1] - 1;
+  std::vector<std::uint32_t>().swap(dom);
+  out.retained = detail::huge_vector<std::uint64_t>(n);
+  for (std::uint32_t v = 0; v < n; ++v)
     out.retained[v] = self_size[v];
-  }
   for (std::uint32_t i = count; i > 1; --i) {
     std::uint32_t v = vertex[i] - 1;
     out.retained[out.idom[v]] += out.retained[v];
@@ -706,8 +703,8 @@ Summary summarize(const HeapSnapshot& s, const Classification& classes,
     agg[c].self_size += self_size[v];
   }
   // Retained size of a class: sum over its top-most instances in the dominator tree.
-  std::vector<std::uint32_t> first_child(static_cast<std::size_t>(n) + 1, 0);
-  std::vector<std::uint32_t> children(n > 0 ? n - 1 : 0);
+  std::vector<std::uint32_t> first_child = detail::huge_vector<std::uint32_t>(std::size_t{n} + 1);
+  std::vector<std::uint32_t> children = detail::huge_vector<std::uint32_t>(n > 0 ? n - 1 : 0);
   for (std::uint32_t v = 0; v < n; ++v)
     if (v != s.root) ++first_child[dom.idom[v] + 1];
   for (std::uint32_t v = 0; v < n; ++v)
@@ -777,8 +774,8 @@ std::vector<ClassMembers> class_members(const HeapSnapshot& s, const Classificat
   for (std::size_t c = 0; c < nc; ++c) {
     out[c].key = classes.keys[c];
     out[c].name = classes.names[c];
-    out[c].ids.reserve(counts[c]);
-    out[c].sizes.reserve(counts[c]);
+    detail::reserve_huge(out[c].ids, counts[c]);
+    detail::reserve_huge(out[c].sizes, counts[c]);
   }
   for (std::uint32_t v = 0; v < n; ++v) {
     if (self_size[v] == 0) continue;

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "leakwatch/core/fs.h"
+#include "leakwatch/heapsnap/huge.h"
 
 namespace leakwatch::heapsnap {
 
 namespace {
+
+using detail::reserve_huge;
 
 constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
@@ -110,7 +113,7 @@ class ZstdSource : public ByteSource {
 // Buffered reader with a fast path; tracks the byte offset for error messages.
 class Reader {
  public:
-  Reader(ByteSource& src, std::size_t buffer) : src_(src), buf_(buffer) {}
+  Reader(ByteSource& src, std::size_t buffer) : src_(src), buf_(buffer + 1) { buf_[0] = '\0'; }
 
   int peek() {
     if (pos_ == end_ && !refill()) return -1;
@@ -144,44 +147,38 @@ class Reader {
     }
   }
 
-  // Reads an array of unsigned integers ("[1,2,3]"), calling sink(value) for each. Values must fit
-  // in 32 bits.
+  // Reads a flat array of unsigned 32-bit integers ("[1,2,3]") in records of `width` values,
+  // calling sink(const std::uint32_t* record) once per complete record. Returns the number of
+  // values in a trailing incomplete record (0 when the length is a multiple of `width`); the
+  // caller reports that as an error with its own wording.
   template <typename Sink>
-  void read_uint_array(Sink&& sink, const char* what) {
+  std::size_t read_uint_records(std::size_t width, Sink&& sink, const char* what) {
     expect('[');
     skip_ws();
     if (peek() == ']') {
       get();
-      return;
+      return 0;
     }
+    std::vector<std::uint32_t> record(width);
+    std::uint32_t* rec = record.data();
+    std::size_t field = 0;
     for (;;) {
-      skip_ws();
-      std::uint64_t v = 0;
-      int digits = 0;
-      for (;;) {
-        while (pos_ < end_) {
-          unsigned c = static_cast<unsigned char>(buf_[pos_]) - '0';
-          if (c > 9) goto done;
-          v = v * 10 + c;
-          ++pos_;
-          if (++digits > 10) fail(std::string("number too large in ") + what);
-        }
-        if (!refill()) break;
+      std::uint32_t v;
+      int sep;
+      if (!fast_uint(v, sep)) slow_uint(v, sep, what);
+      rec[field] = v;
+      if (++field == width) {
+        sink(static_cast<const std::uint32_t*>(rec));
+        field = 0;
       }
-    done:
-      if (digits == 0) {
-        if (peek() < 0) fail(std::string("unexpected end of input in ") + what);
-        fail(std::string("expected an unsigned integer in ") + what);
-      }
-      if (v > 0xffffffffull) fail(std::string("number too large in ") + what);
-      sink(static_cast<std::uint32_t>(v));
-      skip_ws();
-      int c = get();
-      if (c == ',') continue;
-      if (c == ']') return;
-      if (c < 0) fail(std::string("unexpected end of input in ") + what);
-      fail(std::string("expected ',' or ']' in ") + what);
+      if (sep == ']') return field;
     }
+  }
+
+  // Same, one value at a time.
+  template <typename Sink>
+  void read_uint_array(Sink&& sink, const char* what) {
+    read_uint_records(1, [&](const std::uint32_t* r) { sink(r[0]); }, what);
   }
 
   // Reads a JSON string (the opening quote not yet consumed), decoding escapes to UTF-8 (lone
@@ -346,10 +343,75 @@ class Reader {
   }
 
  private:
+  static bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+  // Fast path of the integer tokenizer: one number and its separator (',' or ']'), entirely
+  // inside the current buffer. The buffer ends with a NUL sentinel, so the scanning loops need no
+  // bounds checks. Returns false, consuming nothing, when the value or its separator is not
+  // complete in the buffer or is malformed; slow_uint() then takes over (and reports errors).
+  bool fast_uint(std::uint32_t& out, int& sep) {
+    const char* const base = buf_.data();
+    const char* p = base + pos_;
+    while (is_ws(*p))
+      ++p;
+    const char* const start = p;
+    unsigned d = static_cast<unsigned char>(*p) - '0';
+    if (d > 9) return false;
+    std::uint64_t v = d;
+    ++p;
+    while ((d = static_cast<unsigned char>(*p) - '0') <= 9) {
+      v = v * 10 + d;
+      ++p;
+    }
+    if (p - start > 10 || v > 0xffffffffull) return false;
+    while (is_ws(*p))
+      ++p;
+    const char c = *p;
+    if (c != ',' && c != ']') return false;  // also the sentinel at the end of the buffer
+    if (static_cast<std::size_t>(p - base) >= end_) return false;
+    pos_ = static_cast<std::size_t>(p - base) + 1;
+    out = static_cast<std::uint32_t>(v);
+    sep = c;
+    return true;
+  }
+
+  // Slow path: crosses buffer boundaries and reports every error.
+  void slow_uint(std::uint32_t& out, int& sep, const char* what) {
+    skip_ws();
+    std::uint64_t v = 0;
+    int digits = 0;
+    for (;;) {
+      while (pos_ < end_) {
+        unsigned c = static_cast<unsigned char>(buf_[pos_]) - '0';
+        if (c > 9) goto done;
+        v = v * 10 + c;
+        ++pos_;
+        if (++digits > 10) fail(std::string("number too large in ") + what);
+      }
+      if (!refill()) break;
+    }
+  done:
+    if (digits == 0) {
+      if (peek() < 0) fail(std::string("unexpected end of input in ") + what);
+      fail(std::string("expected an unsigned integer in ") + what);
+    }
+    if (v > 0xffffffffull) fail(std::string("number too large in ") + what);
+    skip_ws();
+    int c = get();
+    if (c == ',' || c == ']') {
+      out = static_cast<std::uint32_t>(v);
+      sep = c;
+      return;
+    }
+    if (c < 0) fail(std::string("unexpected end of input in ") + what);
+    fail(std::string("expected ',' or ']' in ") + what);
+  }
+
   bool refill() {
     base_ += end_;
     pos_ = end_ = 0;
-    end_ = src_.read(buf_.data(), buf_.size());
+    end_ = src_.read(buf_.data(), buf_.size() - 1);
+    buf_[end_] = '\0';  // sentinel for the fast integer path
     return end_ > 0;
   }
   std::uint32_t read_hex4(const char* what) {
@@ -588,61 +650,43 @@ class SnapshotParser {
   static void reserve_bounded(std::vector<T>& v, std::optional<std::uint64_t> declared) {
     // Trust a declared count only up to 64M entries; beyond, the vector grows with the input.
     if (declared)
-      v.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*declared, 64ull << 20)));
+      reserve_huge(v, static_cast<std::size_t>(std::min<std::uint64_t>(*declared, 64ull << 20)));
   }
 
   void read_nodes() {
     const std::size_t nf = meta_.node_fields;
-    std::vector<std::uint8_t> role(nf, 0);  // 0 ignore, 1 type, 2 name, 3 id, 4 self, 5 edges
-    role[meta_.n_type] = 1;
-    role[meta_.n_name] = 2;
-    role[meta_.n_id] = 3;
-    role[meta_.n_self] = 4;
-    role[meta_.n_edges] = 5;
-    if (meta_.n_detached >= 0) {
-      role[meta_.n_detached] = 6;
-      reserve_bounded(snap_.node_detachedness, meta_.node_count);
-    }
+    const bool detached = meta_.n_detached >= 0;
+    if (detached) reserve_bounded(snap_.node_detachedness, meta_.node_count);
     reserve_bounded(snap_.node_id, meta_.node_count);
     reserve_bounded(snap_.node_name, meta_.node_count);
     reserve_bounded(snap_.node_self_size, meta_.node_count);
     reserve_bounded(snap_.node_type, meta_.node_count);
     reserve_bounded(snap_.first_edge, meta_.node_count);
-    std::size_t field = 0;
+    const std::size_t f_type = meta_.n_type, f_name = meta_.n_name, f_id = meta_.n_id,
+                      f_self = meta_.n_self, f_edges = meta_.n_edges,
+                      f_det = detached ? meta_.n_detached : 0;
     std::uint64_t edge_total = 0;
     const std::size_t ntypes = snap_.node_type_names.size();
-    r_.read_uint_array(
-        [&](std::uint32_t v) {
-          switch (role[field]) {
-            case 1:
-              if (v >= ntypes) r_.fail("node type " + std::to_string(v) + " out of range");
-              if (snap_.node_id.size() >= limits_.max_nodes) r_.fail("too many nodes");
-              snap_.node_type.push_back(static_cast<std::uint8_t>(v));
-              break;
-            case 2:
-              snap_.node_name.push_back(v);
-              break;
-            case 3:
-              snap_.node_id.push_back(v);
-              break;
-            case 4:
-              snap_.node_self_size.push_back(v);
-              break;
-            case 5:
-              snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
-              edge_total += v;
-              if (edge_total > limits_.max_edges) r_.fail("too many edges declared by nodes");
-              break;
-            case 6:
-              snap_.node_detachedness.push_back(static_cast<std::uint8_t>(v & 3));
-              break;
-            default:
-              break;
-          }
-          if (++field == nf) field = 0;
+    const std::uint64_t max_nodes = limits_.max_nodes, max_edges = limits_.max_edges;
+    std::size_t count = 0;
+    const std::size_t rest = r_.read_uint_records(
+        nf,
+        [&](const std::uint32_t* r) {
+          const std::uint32_t t = r[f_type];
+          if (t >= ntypes) r_.fail("node type " + std::to_string(t) + " out of range");
+          if (count >= max_nodes) r_.fail("too many nodes");
+          ++count;
+          snap_.node_type.push_back(static_cast<std::uint8_t>(t));
+          snap_.node_name.push_back(r[f_name]);
+          snap_.node_id.push_back(r[f_id]);
+          snap_.node_self_size.push_back(r[f_self]);
+          snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
+          edge_total += r[f_edges];
+          if (edge_total > max_edges) r_.fail("too many edges declared by nodes");
+          if (detached) snap_.node_detachedness.push_back(static_cast<std::uint8_t>(r[f_det] & 3));
         },
         "nodes");
-    if (field != 0)
+    if (rest != 0)
       r_.fail("nodes array length is not a multiple of " + std::to_string(nf) + " (node_fields)");
     snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
     if (snap_.node_id.empty()) r_.fail("the snapshot has no nodes");
@@ -653,44 +697,50 @@ class SnapshotParser {
   }
 
   void read_edges() {
+    // The division by node_fields is by a constant for the usual layouts (V8 writes 6 or 7 node
+    // fields), which the compiler turns into a multiplication.
+    switch (meta_.node_fields) {
+      case 6:
+        read_edges_impl<6>();
+        break;
+      case 7:
+        read_edges_impl<7>();
+        break;
+      default:
+        read_edges_impl<0>();
+        break;
+    }
+  }
+
+  template <std::size_t kNodeFields>
+  void read_edges_impl() {
     const std::size_t ef = meta_.edge_fields;
-    std::vector<std::uint8_t> role(ef, 0);
-    role[meta_.e_type] = 1;
-    role[meta_.e_name] = 2;
-    role[meta_.e_to] = 3;
+    const std::size_t f_type = meta_.e_type, f_name = meta_.e_name, f_to = meta_.e_to;
     const std::size_t n_edges = static_cast<std::size_t>(declared_edges_);
     // Edge counts come from the nodes array, already bounded by the input read so far.
-    snap_.edge_type.reserve(n_edges);
-    snap_.edge_name.reserve(n_edges);
-    snap_.edge_to.reserve(n_edges);
-    const std::uint64_t nf = meta_.node_fields;
+    reserve_huge(snap_.edge_type, n_edges);
+    reserve_huge(snap_.edge_name, n_edges);
+    reserve_huge(snap_.edge_to, n_edges);
+    const std::uint64_t nf = kNodeFields != 0 ? kNodeFields : meta_.node_fields;
     const std::uint64_t node_limit = snap_.node_id.size() * nf;
     const std::size_t etypes = snap_.edge_type_names.size();
-    std::size_t field = 0;
-    r_.read_uint_array(
-        [&](std::uint32_t v) {
-          switch (role[field]) {
-            case 1:
-              if (v >= etypes) r_.fail("edge type " + std::to_string(v) + " out of range");
-              if (snap_.edge_type.size() >= n_edges)
-                r_.fail("more edges than the nodes' edge_count sum");
-              snap_.edge_type.push_back(static_cast<std::uint8_t>(v));
-              break;
-            case 2:
-              snap_.edge_name.push_back(v);
-              break;
-            case 3:
-              if (v % nf != 0 || v >= node_limit)
-                r_.fail("edge to_node " + std::to_string(v) + " is not a valid node index");
-              snap_.edge_to.push_back(static_cast<std::uint32_t>(v / nf));
-              break;
-            default:
-              break;
-          }
-          if (++field == ef) field = 0;
+    std::size_t count = 0;
+    const std::size_t rest = r_.read_uint_records(
+        ef,
+        [&](const std::uint32_t* r) {
+          const std::uint32_t t = r[f_type];
+          if (t >= etypes) r_.fail("edge type " + std::to_string(t) + " out of range");
+          if (count >= n_edges) r_.fail("more edges than the nodes' edge_count sum");
+          ++count;
+          const std::uint64_t to = r[f_to];
+          if (to % nf != 0 || to >= node_limit)
+            r_.fail("edge to_node " + std::to_string(to) + " is not a valid node index");
+          snap_.edge_type.push_back(static_cast<std::uint8_t>(t));
+          snap_.edge_name.push_back(r[f_name]);
+          snap_.edge_to.push_back(static_cast<std::uint32_t>(to / nf));
         },
         "edges");
-    if (field != 0)
+    if (rest != 0)
       r_.fail("edges array length is not a multiple of " + std::to_string(ef) + " (edge_fields)");
     if (snap_.edge_to.size() != n_edges)
       r_.fail("edges holds " + std::to_string(snap_.edge_to.size()) +

@@ -1,6 +1,10 @@
 #include "leakwatch/heapsnap/report.h"
 
 #include <algorithm>
+#include <exception>
+#include <future>
+#include <optional>
+#include <thread>
 #include <unordered_map>
 
 namespace leakwatch::heapsnap {
@@ -16,15 +20,26 @@ struct TargetSide {
   Summary summary;
 };
 
+// Dominators, retained sizes and the Summary of the target.
+void finish_target(const HeapSnapshot& target, TargetSide& t) {
+  Dominators dom = compute_dominators(target, t.self);
+  t.summary = summarize(target, t.classes, t.self, dom);
+  t.retained = std::move(dom.retained);
+}
+
 TargetSide analyze_target(const HeapSnapshot& target) {
   TargetSide t;
   t.interfaces = infer_interfaces(target);
   t.classes = classify(target, t.interfaces);
   t.self = shallow_sizes(target);
-  Dominators dom = compute_dominators(target, t.self);
-  t.summary = summarize(target, t.classes, t.self, dom);
-  t.retained = std::move(dom.retained);
+  finish_target(target, t);
   return t;
+}
+
+// Whether the report will want a retainer path (so the shortest-path tree is worth computing).
+bool wants_paths(const std::vector<ClassDiff>& classes, const DiffOptions& options) {
+  return options.retainer_paths_for > 0 && options.top_n > 0 && !classes.empty() &&
+         classes.front().size_delta > 0;
 }
 
 // The base is classified with the target's interface definitions, as DevTools does.
@@ -40,11 +55,10 @@ std::vector<ClassMembers> base_members(const HeapSnapshot& base,
 }
 
 void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetSide& t,
-                   const DiffOptions& options) {
+                   const DiffOptions& options, std::vector<std::uint32_t> tree = {}) {
   std::unordered_map<std::string_view, const ClassSummary*> by_key;
   for (const auto& c : t.summary.classes)
     by_key.emplace(c.key, &c);
-  std::vector<std::uint32_t> tree;
   for (const auto& d : report.classes) {
     if (report.top_growers.size() >= options.top_n || d.size_delta <= 0) break;
     Grower g;
@@ -104,23 +118,90 @@ DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target,
 core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
                                     const std::filesystem::path& target_path,
                                     const DiffOptions& options) {
-  // Target first: its interface definitions name the base's plain objects too. Only one raw graph
-  // besides the target's is alive at a time; the base graph is dropped once its classes are known.
+  // The two files are parsed and classified on two threads. The target's interface definitions
+  // name the base's plain objects too, so the base thread waits for them (they are known right
+  // after the target is parsed). The base graph is dropped as soon as its class members are
+  // known; the target's dominator tree is then computed while a helper thread builds the
+  // shortest-path tree for the retainer paths. No shared state besides what is passed here.
+  struct BaseSide {
+    std::optional<core::Error> error;
+    std::vector<ClassMembers> members;
+    std::uint64_t nodes = 0;
+    std::uint64_t total = 0;
+    std::exception_ptr exception;
+  } base_side;
+  std::promise<const std::vector<InterfaceDefinition>*> interfaces_promise;
+  std::future<const std::vector<InterfaceDefinition>*> interfaces_future =
+      interfaces_promise.get_future();
+  std::thread base_thread([&] {
+    try {
+      auto base = load_file(base_path);
+      if (!base.ok()) {
+        base_side.error = base.error();
+        return;
+      }
+      base_side.nodes = base->node_count();
+      std::vector<std::uint32_t> self = shallow_sizes(*base);
+      for (auto v : self)
+        base_side.total += v;
+      const std::vector<InterfaceDefinition>* interfaces = interfaces_future.get();
+      if (interfaces == nullptr) return;  // the target failed; its error is reported
+      Classification classes = classify(*base, *interfaces);
+      base_side.members = class_members(*base, classes, self);
+    } catch (...) {
+      base_side.exception = std::current_exception();
+    }
+  });
+  struct Joiner {
+    std::thread& t;
+    std::promise<const std::vector<InterfaceDefinition>*>& p;
+    bool published = false;
+    ~Joiner() {
+      if (!published) p.set_value(nullptr);
+      if (t.joinable()) t.join();
+    }
+  } joiner{base_thread, interfaces_promise};
+
   auto target = load_file(target_path);
   if (!target.ok()) return target.error();
-  TargetSide t = analyze_target(*target);
-  std::vector<ClassMembers> tm = class_members(*target, t.classes, t.self);
+  TargetSide t;
+  t.interfaces = infer_interfaces(*target);
+  interfaces_promise.set_value(&t.interfaces);
+  joiner.published = true;
+  t.classes = classify(*target, t.interfaces);
+  t.self = shallow_sizes(*target);
   DiffReport report;
   {
-    auto base = load_file(base_path);
-    if (!base.ok()) return base.error();
-    std::uint64_t base_total = 0;
-    std::vector<ClassMembers> bm = base_members(*base, t.interfaces, base_total);
-    report.base_nodes = base->node_count();
-    report.base_total_size = base_total;
-    report.classes = compare(bm, tm);
+    std::vector<ClassMembers> tm = class_members(*target, t.classes, t.self);
+    base_thread.join();
+    if (base_side.exception) std::rethrow_exception(base_side.exception);
+    if (base_side.error) return *base_side.error;
+    report.base_nodes = base_side.nodes;
+    report.base_total_size = base_side.total;
+    report.classes = compare(base_side.members, tm);
+    std::vector<ClassMembers>().swap(base_side.members);
   }
-  finish_report(report, *target, t, options);
+  std::vector<std::uint32_t> tree;
+  std::exception_ptr tree_exception;
+  std::thread tree_thread;
+  if (wants_paths(report.classes, options)) {
+    tree_thread = std::thread([&] {
+      try {
+        tree = shortest_path_tree(*target);
+      } catch (...) {
+        tree_exception = std::current_exception();
+      }
+    });
+  }
+  try {
+    finish_target(*target, t);
+  } catch (...) {
+    if (tree_thread.joinable()) tree_thread.join();
+    throw;
+  }
+  if (tree_thread.joinable()) tree_thread.join();
+  if (tree_exception) std::rethrow_exception(tree_exception);
+  finish_report(report, *target, t, options, std::move(tree));
   return report;
 }
 

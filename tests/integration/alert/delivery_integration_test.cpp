@@ -217,7 +217,8 @@ TEST_F(AlertDelivery, ReceiverEchoingTheUrlIsRedacted) {
   auto d = dispatcher();
   d->add_sink(slack_sink(rx.url(kSlackPath)));
   d->submit(leak_event());
-  ASSERT_TRUE(run_until(io_, [&] { return final_report().has_value(); }, 5s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return final_report().has_value(); }, 5s));
   EXPECT_EQ(final_report()->fate, Fate::rejected);
   EXPECT_EQ(final_report()->detail.find("XOXB-SLACK-TOKEN"), std::string::npos);
   EXPECT_NE(final_report()->detail.find("<redacted>"), std::string::npos) << final_report()->detail;

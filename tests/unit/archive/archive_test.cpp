@@ -115,6 +115,22 @@ TEST(Archive, CommitWritesSnapshotAndMetadataUnderFinalNames) {
   EXPECT_EQ((*listed)[0].id, m->id);
 }
 
+TEST(Archive, AnnotateAddsTheDiffToTheMetadataAndKeepsTheRest) {
+  TempDir d;
+  Archive a(settings_for(d.path()));
+  ASSERT_TRUE(a.open().ok());
+  auto m = store(a, fake_snapshot(1000), t0());
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  nlohmann::json analysis = {{"base", "web/x"}, {"top_growers", {{{"name", "Socket"}, {"size_delta", 4096}}}}};
+  ASSERT_TRUE(a.annotate(m->id, analysis).ok());
+  auto got = a.get(m->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->analysis["top_growers"][0]["name"], "Socket");
+  EXPECT_EQ(got->sha256, m->sha256);
+  EXPECT_EQ(names_in(d.path()).size(), 2u);  // no temporary file left behind
+  EXPECT_FALSE(a.annotate("web/20000101T000000Z-manual", analysis).ok());
+}
+
 TEST(Archive, ZstdRoundTripAndExportGivesThePlainSnapshot) {
   TempDir d;
   Archive a(settings_for(d.path()));

@@ -138,3 +138,16 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfig, ::testing::ValuesIn(kBadCases), [](co
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
 });
+
+TEST(Config, BrowsingCommandsLoadWithoutResolvingSecrets) {
+  ::unsetenv("LW_TEST_UNSET_KEY");
+  const char* yaml =
+      "capture:\n  url: http://127.0.0.1:3000/api/heapdump\n  key: {env: LW_TEST_UNSET_KEY}\n"
+      "archive:\n  dir: /tmp/lw-archive\n";
+  auto strict = load_string(yaml, "c.yaml");
+  EXPECT_FALSE(strict.config);
+  auto browse = load_string(yaml, "c.yaml", LoadOptions{.resolve_secrets = false});
+  ASSERT_TRUE(browse.config);
+  EXPECT_EQ(browse.config->archive.dir, "/tmp/lw-archive");
+  EXPECT_EQ(browse.config->capture.key.origin(), "env LW_TEST_UNSET_KEY");
+}
