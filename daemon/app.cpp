@@ -28,9 +28,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() { return core::logger("daemon"); }
+std::shared_ptr<spdlog::logger> log() {
+  return core::logger("daemon");
+}
 
-core::TimePoint tp(double unix_seconds) { return core::from_unix_seconds(unix_seconds); }
+core::TimePoint tp(double unix_seconds) {
+  return core::from_unix_seconds(unix_seconds);
+}
 
 // Adapts the engine's status (and the alert counters) to what the HTTP API shows.
 class EngineState final : public api::StateProvider {
@@ -49,14 +53,17 @@ class EngineState final : public api::StateProvider {
     a.started_at = tp(st.started_at);
     if (st.latest) a.last_sample_at = st.latest->time;
     a.samples.reserve(st.samples.size());
-    for (const auto& p : st.samples) a.samples.push_back({tp(p.t), p.usage, p.working_set, p.limit});
-    for (const auto& [t, b] : st.floor) a.floor.push_back({tp(t), b});
+    for (const auto& p : st.samples)
+      a.samples.push_back({tp(p.t), p.usage, p.working_set, p.limit});
+    for (const auto& [t, b] : st.floor)
+      a.floor.push_back({tp(t), b});
     a.detector = api::detector_view(st.decision);
     if (st.state_since) a.detector.since = tp(*st.state_since);
     const auto& d = st.decision;
     if (d.window.count() > 0 && d.slope_bytes_per_hour != 0 && d.floor_bytes > 0) {
       double hours = static_cast<double>(d.window.count()) / 3600.0;
-      a.trend.push_back({d.time - d.window, static_cast<double>(d.floor_bytes) - d.slope_bytes_per_hour * hours});
+      a.trend.push_back(
+          {d.time - d.window, static_cast<double>(d.floor_bytes) - d.slope_bytes_per_hour * hours});
       a.trend.push_back({d.time, static_cast<double>(d.floor_bytes)});
     }
     if (d.forecast_seconds && d.limit_bytes && d.peak_bytes > 0) {
@@ -65,7 +72,8 @@ class EngineState final : public api::StateProvider {
                                          std::chrono::duration<double>(*d.forecast_seconds)),
                             static_cast<double>(*d.limit_bytes)});
     }
-    for (const auto& m : st.markers) a.markers.push_back({tp(m.t), m.kind, m.label, ""});
+    for (const auto& m : st.markers)
+      a.markers.push_back({tp(m.t), m.kind, m.label, ""});
     a.counters.captures = st.captures;
     a.counters.source_errors = st.source_errors;
     a.counters.samples = st.samples_total;
@@ -108,7 +116,8 @@ Loaded load_config(const RunOptions& o) {
   if (report_config_problems(r) != kExitOk) return {std::nullopt, origin};
   if (o.listen_override) r.config->server.listen = *o.listen_override;
   if (o.log_format_override)
-    r.config->log.format = *o.log_format_override == "json" ? core::LogFormat::json : core::LogFormat::text;
+    r.config->log.format =
+        *o.log_format_override == "json" ? core::LogFormat::json : core::LogFormat::text;
   return {std::move(r.config), origin};
 }
 
@@ -156,7 +165,8 @@ int run_daemon(const RunOptions& options) {
     }
     alert::Alerter* alerter = r->alerter.get();
     r->engine = std::make_unique<engine::Engine>(io, r->config, clock, [alerter](alert::Event e) {
-      log()->info("event type={} target={} \"{}\"", alert::to_string(e.type), e.target, alert::headline(e));
+      log()->info("event type={} target={} \"{}\"", alert::to_string(e.type), e.target,
+                  alert::headline(e));
       if (alerter) alerter->publish(std::move(e));
     });
     if (auto st = r->engine->start(); !st.ok()) return st.error();
@@ -178,7 +188,8 @@ int run_daemon(const RunOptions& options) {
   std::unique_ptr<http::Server> server;
   if (rt->config.server.enabled) {
     if (!rt->config.archive.dir.empty())
-      store = std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive, rt->config.target.name);
+      store =
+          std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive, rt->config.target.name);
     auto ropts = api::router_options(rt->config.server);
     ropts.offload = [&rt](std::function<void()> job) { rt->engine->offload(std::move(job)); };
     router = std::make_unique<api::Router>(std::move(ropts), state, store.get());
@@ -187,15 +198,16 @@ int run_daemon(const RunOptions& options) {
       log()->error("cannot start the API: {}", sopts.error().message);
       return kExitConfig;
     }
-    server = std::make_unique<http::Server>(io, *sopts, [&router](const http::ServerRequest& req, http::Responder respond) {
-      router->handle(req, std::move(respond));
-    });
+    server = std::make_unique<http::Server>(
+        io, *sopts, [&router](const http::ServerRequest& req, http::Responder respond) {
+          router->handle(req, std::move(respond));
+        });
     if (auto st = server->start(); !st.ok()) {
       log()->error("cannot start the API: {}", st.error().message);
       return kExitFailure;
     }
-    log()->info("api listening on {}:{} (dashboard at http://{}:{}/)", sopts->address, server->port(),
-                sopts->address, server->port());
+    log()->info("api listening on {}:{} (dashboard at http://{}:{}/)", sopts->address,
+                server->port(), sopts->address, server->port());
   }
 
   // systemd: ready, and the watchdog while the io loop runs.
@@ -217,7 +229,8 @@ int run_daemon(const RunOptions& options) {
 
   bool stopping = false;
   bool reloading = false;
-  auto retire = [&](std::unique_ptr<Runtime> old, std::chrono::milliseconds deadline, std::function<void()> then) {
+  auto retire = [&](std::unique_ptr<Runtime> old, std::chrono::milliseconds deadline,
+                    std::function<void()> then) {
     Runtime* raw = old.get();
     retiring.push_back(std::move(old));
     raw->engine->stop(deadline, [&, raw, then]() {
@@ -245,9 +258,11 @@ int run_daemon(const RunOptions& options) {
           log()->info("SIGHUP: reloading {}", options.config_file);
           auto r = config::load_file(options.config_file);
           if (!r.config) {
-            for (const auto& p : r.problems) log()->error("reload rejected: {}", p.to_string());
-            log()->error("reload rejected: {} problem(s); still running on the previous configuration",
-                         r.problems.size());
+            for (const auto& p : r.problems)
+              log()->error("reload rejected: {}", p.to_string());
+            log()->error(
+                "reload rejected: {} problem(s); still running on the previous configuration",
+                r.problems.size());
           } else {
             reloading = true;
             notifier.reloading();
@@ -282,8 +297,10 @@ int run_daemon(const RunOptions& options) {
         std::_Exit(kExitFailure);
       }
       stopping = true;
-      log()->info("signal {}: stopping (an in-flight capture gets up to 20s; pending alerts get their grace time)",
-                  sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      log()->info(
+          "signal {}: stopping (an in-flight capture gets up to 20s; pending alerts get their "
+          "grace time)",
+          sig == SIGTERM ? "SIGTERM" : "SIGINT");
       notifier.stopping();
       watchdog.cancel();
       if (server) server->stop();

@@ -9,7 +9,7 @@ namespace leakwatch::cli {
 
 struct RunOptions {
   std::string config_file;  // empty: $LEAKWATCH_CONFIG_YAML, else the embedded default
-  std::optional<std::string> listen_override;  // --listen
+  std::optional<std::string> listen_override;      // --listen
   std::optional<std::string> log_format_override;  // --log-format
 };
 

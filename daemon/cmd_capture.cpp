@@ -55,7 +55,8 @@ void print_err(const char* cmd, const std::string& msg) {
 // Returns an exit code on failure.
 std::optional<int> load(const char* cmd, const CommonOptions& o, Loaded& out, bool need_archive) {
   if (!o.config_file.empty()) {
-    auto loaded = config::load_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
+    auto loaded =
+        config::load_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
     for (const auto& w : loaded.warnings)
       std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
     if (!loaded.config) {

@@ -1,4 +1,5 @@
-// leakwatch run: the daemon. leakwatch healthcheck: the container health probe (no curl in the image).
+// leakwatch run: the daemon. leakwatch healthcheck: the container health probe (no curl in the
+// image).
 #include <cstdio>
 
 #include "app.h"
@@ -11,10 +12,12 @@ void register_run_commands(CLI::App& app, int& exit_code) {
   static RunOptions opts;
   static std::string listen, log_format;
   auto* run = app.add_subcommand("run", "Run the watchdog daemon");
-  run->add_option("--config,-c", opts.config_file,
-                  "YAML configuration file (default: $LEAKWATCH_CONFIG_YAML, else the embedded default)");
+  run->add_option(
+      "--config,-c", opts.config_file,
+      "YAML configuration file (default: $LEAKWATCH_CONFIG_YAML, else the embedded default)");
   run->add_option("--listen", listen, "Override server.listen (ADDRESS:PORT)");
-  run->add_option("--log-format", log_format, "Override log.format")->check(CLI::IsMember({"text", "json"}));
+  run->add_option("--log-format", log_format, "Override log.format")
+      ->check(CLI::IsMember({"text", "json"}));
   run->callback([&exit_code] {
     if (!listen.empty()) opts.listen_override = listen;
     if (!log_format.empty()) opts.log_format_override = log_format;
@@ -22,7 +25,8 @@ void register_run_commands(CLI::App& app, int& exit_code) {
   });
 
   static std::string url = "http://127.0.0.1:9464/healthz";
-  auto* hc = app.add_subcommand("healthcheck", "Exit 0 when the daemon's /healthz answers 200 (for HEALTHCHECK)");
+  auto* hc = app.add_subcommand("healthcheck",
+                                "Exit 0 when the daemon's /healthz answers 200 (for HEALTHCHECK)");
   hc->add_option("--url", url, "Health endpoint");
   hc->callback([&exit_code] {
     auto u = http::Url::parse(url);
@@ -37,8 +41,9 @@ void register_run_commands(CLI::App& app, int& exit_code) {
     req.total_timeout = std::chrono::seconds(3);
     auto r = http::fetch_sync(req);
     if (!r.ok() || r->status != 200) {
-      std::fprintf(stderr, "healthcheck: %s\n",
-                   r.ok() ? ("status " + std::to_string(r->status)).c_str() : r.error().message.c_str());
+      std::fprintf(
+          stderr, "healthcheck: %s\n",
+          r.ok() ? ("status " + std::to_string(r->status)).c_str() : r.error().message.c_str());
       exit_code = kExitFailure;
       return;
     }

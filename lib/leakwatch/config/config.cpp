@@ -39,7 +39,8 @@ void read_detection(Section s, detect::DetectorSettings& d) {
 void read_target(Section s, source::TargetSettings& t) {
   s.str("name", t.name);
   s.choice("source", t.source,
-           {{"cgroup", source::SourceKind::cgroup}, {"ecs", source::SourceKind::ecs},
+           {{"cgroup", source::SourceKind::cgroup},
+            {"ecs", source::SourceKind::ecs},
             {"procfs", source::SourceKind::procfs}});
   s.str("cgroup_path", t.cgroup_path);
   s.str("ecs_container", t.ecs_container);
@@ -57,14 +58,14 @@ void read_target(Section s, source::TargetSettings& t) {
   s.finish();
   if (t.name.empty() || t.name.find_first_of("/\\ ") != std::string::npos || t.name == "." ||
       t.name == "..")
-    s.problem("name", "must be a non-empty label without '/', '\\' or spaces (it names archive folders)");
+    s.problem("name",
+              "must be a non-empty label without '/', '\\' or spaces (it names archive folders)");
   switch (t.source) {
     case source::SourceKind::ecs:
       if (t.ecs_container.empty()) s.require("ecs_container");
       break;
     case source::SourceKind::procfs:
-      if (!t.pid && t.pid_file.empty())
-        s.problem("pid", "source procfs needs pid: or pid_file:");
+      if (!t.pid && t.pid_file.empty()) s.problem("pid", "source procfs needs pid: or pid_file:");
       break;
     case source::SourceKind::cgroup:
       break;
@@ -169,7 +170,8 @@ void read_alerts(Section s, alert::AlertSettings& a) {
   s.finish();
   alert::assign_default_names(a);
   if (s.context().problems.size() == problems_before)
-    for (const auto& why : alert::validate(a)) s.context().problem(s.node(), s.path(), why);
+    for (const auto& why : alert::validate(a))
+      s.context().problem(s.node(), s.path(), why);
 }
 
 void read_server(Section s, ServerSettings& v) {
@@ -266,7 +268,8 @@ LoadResult load_file(const std::filesystem::path& path, const LoadOptions& optio
   return parse(ctx, *text);
 }
 
-LoadResult load_string(const std::string& yaml, const std::string& name, const LoadOptions& options) {
+LoadResult load_string(const std::string& yaml, const std::string& name,
+                       const LoadOptions& options) {
   Context ctx = make_context(name);
   ctx.resolve_secrets = options.resolve_secrets;
   return parse(ctx, yaml);

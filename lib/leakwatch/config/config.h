@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "leakwatch/config/reader.h"
-#include "leakwatch/core/log.h"
-#include "leakwatch/core/secret.h"
 #include "leakwatch/alert/settings.h"
 #include "leakwatch/archive/settings.h"
 #include "leakwatch/capture/settings.h"
+#include "leakwatch/config/reader.h"
+#include "leakwatch/core/log.h"
+#include "leakwatch/core/secret.h"
 #include "leakwatch/detect/settings.h"
 #include "leakwatch/source/settings.h"
 

@@ -34,7 +34,7 @@ struct Context {
   std::vector<Problem> problems;
   std::vector<Problem> warnings;
   std::function<std::optional<std::string>(const std::string&)> getenv;  // injectable for tests
-  std::string base_dir;  // relative secret files resolve against the config file's directory
+  std::string base_dir;         // relative secret files resolve against the config file's directory
   bool resolve_secrets = true;  // false: secrets get a placeholder value (browsing commands)
 
   void problem(const YAML::Node& at, const std::string& key_path, std::string message);

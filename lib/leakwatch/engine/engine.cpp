@@ -18,7 +18,9 @@ constexpr std::size_t kMaxMarkers = 256;
 constexpr int kSourceDownAfter = 3;  // consecutive failed polls before source_unavailable
 constexpr auto kPersistEvery = 60s;
 
-std::shared_ptr<spdlog::logger> log() { return core::logger("engine"); }
+std::shared_ptr<spdlog::logger> log() {
+  return core::logger("engine");
+}
 
 bool is_leak_state(detect::State s) {
   return s == detect::State::leak_suspected || s == detect::State::oom_imminent;
@@ -55,8 +57,9 @@ core::Status Engine::start() {
     auto cleaned = archive_->open();
     if (!cleaned.ok()) return cleaned.error();
     if (cleaned->partial_removed || cleaned->recovered || cleaned->orphan_metadata_removed)
-      log()->warn("archive cleanup after a crash: partial_removed={} recovered={} orphans_removed={}",
-                  cleaned->partial_removed, cleaned->recovered, cleaned->orphan_metadata_removed);
+      log()->warn(
+          "archive cleanup after a crash: partial_removed={} recovered={} orphans_removed={}",
+          cleaned->partial_removed, cleaned->recovered, cleaned->orphan_metadata_removed);
     capturer_ = std::make_unique<capture::Capturer>(io_, config_.capture, *archive_, clock_);
     log()->info("captures enabled: archive={} series={}x every {}", config_.archive.dir,
                 config_.capture.series_count,
@@ -73,7 +76,8 @@ core::Status Engine::start() {
 void Engine::restore_state() {
   auto loaded = store_.load();
   if (!loaded.ok()) {
-    if (loaded.error().code != "not_found") log()->warn("state not restored: {}", loaded.error().message);
+    if (loaded.error().code != "not_found")
+      log()->warn("state not restored: {}", loaded.error().message);
     return;
   }
   const auto& j = *loaded;
@@ -144,7 +148,8 @@ void Engine::poll() {
     polling_ = false;
     on_sample(std::move(r));
     // Keep a steady cadence: subtract the time the read took.
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
     schedule_poll(std::max(0ms, config_.poll_interval - took));
   });
 }
@@ -183,8 +188,10 @@ void Engine::on_sample(core::Result<core::Sample> r) {
   const std::uint64_t previous_ooms = had_ooms ? *latest_->oom_kill_count : 0;
   latest_ = s;
   ++samples_total_;
-  samples_.push_back({core::to_unix_seconds(s.time), s.usage_bytes, s.working_set_bytes, s.limit_bytes});
-  while (samples_.size() > kMaxSamples) samples_.pop_front();
+  samples_.push_back(
+      {core::to_unix_seconds(s.time), s.usage_bytes, s.working_set_bytes, s.limit_bytes});
+  while (samples_.size() > kMaxSamples)
+    samples_.pop_front();
 
   if (had_ooms && s.oom_kill_count && *s.oom_kill_count > previous_ooms) {
     auto e = base_event(alert::EventType::oom_kill, s.time);
@@ -196,11 +203,13 @@ void Engine::on_sample(core::Result<core::Sample> r) {
   }
   if (s.restarted) {
     auto e = base_event(alert::EventType::restart, s.time);
-    e.reason = config_.target.name + " restarted" + (s.instance.empty() ? "" : " (now " + s.instance + ")");
+    e.reason = config_.target.name + " restarted" +
+               (s.instance.empty() ? "" : " (now " + s.instance + ")");
     add_marker(s.time, "restart", "restart");
     emit(std::move(e));
     if (series_.active()) {
-      log()->info("target restarted: capture series cancelled (snapshots across restarts do not diff)");
+      log()->info(
+          "target restarted: capture series cancelled (snapshots across restarts do not diff)");
       series_.cancel();
     }
   }
@@ -209,7 +218,8 @@ void Engine::on_sample(core::Result<core::Sample> r) {
   const auto& d = detector_.observe(s);
   if (d.floor_bytes > 0) {
     floor_.emplace_back(core::to_unix_seconds(s.time), static_cast<double>(d.floor_bytes));
-    while (floor_.size() > kMaxSamples) floor_.pop_front();
+    while (floor_.size() > kMaxSamples)
+      floor_.pop_front();
   }
   log()->debug("sample target={} usage={} working_set={} limit={} state={}", config_.target.name,
                core::format_bytes(static_cast<double>(s.usage_bytes)),
@@ -223,11 +233,14 @@ void Engine::on_sample(core::Result<core::Sample> r) {
 }
 
 void Engine::on_decision(const core::Sample& s, const detect::Decision& d, detect::State previous) {
-  log()->info("detector state={} previous={} slope_mib_per_h={:.1f} forecast_s={} confidence={:.2f} why=\"{}\"",
-              detect::to_string(d.state), detect::to_string(previous), d.slope_bytes_per_hour / 1048576.0,
-              d.forecast_seconds ? std::to_string(static_cast<long long>(*d.forecast_seconds)) : "none",
-              d.confidence, d.explanation);
-  if (is_leak_state(d.state) && (!is_leak_state(previous) || d.state == detect::State::oom_imminent)) {
+  log()->info(
+      "detector state={} previous={} slope_mib_per_h={:.1f} forecast_s={} confidence={:.2f} "
+      "why=\"{}\"",
+      detect::to_string(d.state), detect::to_string(previous), d.slope_bytes_per_hour / 1048576.0,
+      d.forecast_seconds ? std::to_string(static_cast<long long>(*d.forecast_seconds)) : "none",
+      d.confidence, d.explanation);
+  if (is_leak_state(d.state) &&
+      (!is_leak_state(previous) || d.state == detect::State::oom_imminent)) {
     auto e = base_event(alert::EventType::leak_suspected, s.time);
     alert::LeakFigures f;
     f.slope_bytes_per_hour = d.slope_bytes_per_hour;
@@ -238,7 +251,8 @@ void Engine::on_decision(const core::Sample& s, const detect::Decision& d, detec
     f.oom_kills = d.oom_kills;
     f.explanation = d.explanation;
     e.leak = f;
-    add_marker(s.time, "alert", d.state == detect::State::oom_imminent ? "OOM imminent" : "leak suspected");
+    add_marker(s.time, "alert",
+               d.state == detect::State::oom_imminent ? "OOM imminent" : "leak suspected");
     emit(std::move(e));
     if (capturer_ && series_.start(s.time, detect::to_string(d.state))) {
       series_ids_.clear();
@@ -262,8 +276,8 @@ void Engine::maybe_capture(core::TimePoint now) {
   if (!verdict.allowed) {
     series_.record_miss(now);
     ++captures_["skipped"];
-    log()->warn("capture skipped series={} index={}/{} reason={} detail=\"{}\"", series_.series_id(), index,
-                count, verdict.code, verdict.message);
+    log()->warn("capture skipped series={} index={}/{} reason={} detail=\"{}\"",
+                series_.series_id(), index, count, verdict.code, verdict.message);
     auto e = base_event(alert::EventType::capture_skipped, now);
     e.reason = verdict.message;
     e.dedupe_key = "capture_skipped:" + verdict.code;
@@ -283,10 +297,11 @@ void Engine::maybe_capture(core::TimePoint now) {
   req.sample = latest_;
   req.detector_state = detector_.last().to_json();
   log()->info("capture starting series={} index={}/{}", series_.series_id(), index, count);
-  capturer_->capture(std::move(req), [this, alive = alive_, index, count](core::Result<archive::Metadata> r) {
-    if (!*alive) return;
-    on_capture_done(std::move(r), index, count);
-  });
+  capturer_->capture(std::move(req),
+                     [this, alive = alive_, index, count](core::Result<archive::Metadata> r) {
+                       if (!*alive) return;
+                       on_capture_done(std::move(r), index, count);
+                     });
 }
 
 void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int count) {
@@ -304,7 +319,8 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
     emit(std::move(e));
   } else {
     const auto& m = *r;
-    // The snapshot itself can leave the heap bigger: tell the detector, so it is not read as a leak.
+    // The snapshot itself can leave the heap bigger: tell the detector, so it is not read as a
+    // leak.
     detector_.note_capture(m.started_at);
     series_.record_success(now);
     series_ids_.push_back(m.id);
@@ -312,7 +328,8 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
     log()->info("capture archived id={} size={} stored={} duration_s={:.1f}", m.id,
                 core::format_bytes(static_cast<double>(m.size_bytes)),
                 core::format_bytes(static_cast<double>(m.stored_bytes)), m.duration_seconds);
-    add_marker(m.started_at, "capture", "snapshot " + std::to_string(index) + "/" + std::to_string(count));
+    add_marker(m.started_at, "capture",
+               "snapshot " + std::to_string(index) + "/" + std::to_string(count));
     if (archive_) {
       auto pruned = archive_->prune(now);
       if (pruned.ok() && !pruned->removed.empty())
@@ -329,36 +346,43 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
       // Diff the first and the newest snapshot of the series off the I/O thread, then alert with
       // the top growers.
       auto base = series_ids_.front(), target = series_ids_.back();
-      diff_async(base, target, [this, alive = alive_, e = std::move(e)](core::Result<nlohmann::json> d) mutable {
-        if (!*alive) return;
-        if (d.ok()) {
-          last_diff_ = *d;
-          // The archive metadata of the newest snapshot carries what grew since the first.
-          if (archive_) {
-            nlohmann::json analysis = {{"base", (*d)["base"]}, {"top_growers", (*d)["top_growers"]}};
-            if (auto st = archive_->annotate((*d)["target"].get<std::string>(), analysis); !st.ok())
-              log()->warn("cannot add the diff to the archive metadata: {}", st.error().message);
-          }
-          for (const auto& g : (*d)["top_growers"]) {
-            alert::Grower gr;
-            gr.name = g.value("name", "");
-            gr.size_delta = g.value("size_delta", std::int64_t{0});
-            if (g.contains("delta_count")) gr.count_delta = g["delta_count"].get<std::int64_t>();
-            // Steps run from the instance outwards: the alert wants the root first.
-            if (g.contains("retainer_path") && g["retainer_path"].contains("steps")) {
-              const auto& steps = g["retainer_path"]["steps"];
-              for (auto it = steps.rbegin(); it != steps.rend(); ++it)
-                gr.retainer_path.push_back(it->value("holder", "") + "." + it->value("edge", ""));
-              gr.retainer_path.push_back(gr.name);
+      diff_async(
+          base, target,
+          [this, alive = alive_, e = std::move(e)](core::Result<nlohmann::json> d) mutable {
+            if (!*alive) return;
+            if (d.ok()) {
+              last_diff_ = *d;
+              // The archive metadata of the newest snapshot carries what grew since the first.
+              if (archive_) {
+                nlohmann::json analysis = {{"base", (*d)["base"]},
+                                           {"top_growers", (*d)["top_growers"]}};
+                if (auto st = archive_->annotate((*d)["target"].get<std::string>(), analysis);
+                    !st.ok())
+                  log()->warn("cannot add the diff to the archive metadata: {}",
+                              st.error().message);
+              }
+              for (const auto& g : (*d)["top_growers"]) {
+                alert::Grower gr;
+                gr.name = g.value("name", "");
+                gr.size_delta = g.value("size_delta", std::int64_t{0});
+                if (g.contains("delta_count"))
+                  gr.count_delta = g["delta_count"].get<std::int64_t>();
+                // Steps run from the instance outwards: the alert wants the root first.
+                if (g.contains("retainer_path") && g["retainer_path"].contains("steps")) {
+                  const auto& steps = g["retainer_path"]["steps"];
+                  for (auto it = steps.rbegin(); it != steps.rend(); ++it)
+                    gr.retainer_path.push_back(it->value("holder", "") + "." +
+                                               it->value("edge", ""));
+                  gr.retainer_path.push_back(gr.name);
+                }
+                e.capture->top_growers.push_back(std::move(gr));
+                if (e.capture->top_growers.size() >= 5) break;
+              }
+            } else {
+              log()->warn("snapshot diff failed: {}", d.error().message);
             }
-            e.capture->top_growers.push_back(std::move(gr));
-            if (e.capture->top_growers.size() >= 5) break;
-          }
-        } else {
-          log()->warn("snapshot diff failed: {}", d.error().message);
-        }
-        emit(std::move(e));
-      });
+            emit(std::move(e));
+          });
     } else {
       emit(std::move(e));
     }
@@ -371,7 +395,9 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
   }
 }
 
-void Engine::offload(std::function<void()> job) { asio::post(worker_, std::move(job)); }
+void Engine::offload(std::function<void()> job) {
+  asio::post(worker_, std::move(job));
+}
 
 void Engine::diff_async(std::string base_id, std::string target_id,
                         std::function<void(core::Result<nlohmann::json>)> done) {
@@ -383,17 +409,20 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   auto target = archive_->path_of(target_id);
   if (!base.ok()) return done(base.error());
   if (!target.ok()) return done(target.error());
-  asio::post(worker_, [this, alive = alive_, b = *base, t = *target, base_id, target_id, done = std::move(done)]() mutable {
+  asio::post(worker_, [this, alive = alive_, b = *base, t = *target, base_id, target_id,
+                       done = std::move(done)]() mutable {
     heapsnap::DiffOptions opts;
     opts.top_n = 10;
     opts.retainer_paths_for = 3;
     auto report = heapsnap::diff_files(b, t, opts);
-    core::Result<nlohmann::json> out = report.ok() ? core::Result<nlohmann::json>(heapsnap::to_json(*report))
-                                                   : core::Result<nlohmann::json>(report.error());
+    core::Result<nlohmann::json> out =
+        report.ok() ? core::Result<nlohmann::json>(heapsnap::to_json(*report))
+                    : core::Result<nlohmann::json>(report.error());
     if (out.ok()) {
       // Keep the answer small (it is persisted and served): the 25 biggest changes are plenty.
       auto& classes = (*out)["classes"];
-      if (classes.is_array() && classes.size() > 25) classes.erase(classes.begin() + 25, classes.end());
+      if (classes.is_array() && classes.size() > 25)
+        classes.erase(classes.begin() + 25, classes.end());
       (*out)["base"] = base_id;
       (*out)["target"] = target_id;
     }
@@ -424,7 +453,8 @@ void Engine::emit(alert::Event e) {
 
 void Engine::add_marker(core::TimePoint t, std::string kind, std::string label) {
   markers_.push_back({core::to_unix_seconds(t), std::move(kind), std::move(label)});
-  while (markers_.size() > kMaxMarkers) markers_.pop_front();
+  while (markers_.size() > kMaxMarkers)
+    markers_.pop_front();
 }
 
 void Engine::stop(std::chrono::milliseconds deadline, std::function<void()> done) {
@@ -450,7 +480,9 @@ void Engine::stop(std::chrono::milliseconds deadline, std::function<void()> done
   timer->async_wait([this, alive = alive_, fired, finish](boost::system::error_code ec) {
     if (ec || *fired || !*alive) return;
     *fired = true;
-    log()->warn("capture still running at the shutdown deadline: abandoning it (its partial file is removed)");
+    log()->warn(
+        "capture still running at the shutdown deadline: abandoning it (its partial file is "
+        "removed)");
     capture_finished_hook_ = nullptr;
     capturer_.reset();  // aborts the transfer; the pending archive file is removed
     capture_in_flight_ = false;

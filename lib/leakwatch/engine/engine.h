@@ -36,7 +36,8 @@ struct SamplePoint {
 
 struct Marker {
   double t = 0;
-  std::string kind;   // "alert", "capture", "capture_skipped", "capture_failed", "oom_kill", "restart"
+  std::string
+      kind;  // "alert", "capture", "capture_skipped", "capture_failed", "oom_kill", "restart"
   std::string label;  // short human text
 };
 
@@ -47,8 +48,8 @@ struct EngineStatus {
   double started_at = 0;
   std::optional<core::Sample> latest;
   detect::Decision decision;
-  std::vector<SamplePoint> samples;  // recent samples, oldest first (bounded)
-  std::vector<Marker> markers;       // recent events, oldest first (bounded)
+  std::vector<SamplePoint> samples;              // recent samples, oldest first (bounded)
+  std::vector<Marker> markers;                   // recent events, oldest first (bounded)
   std::vector<std::pair<double, double>> floor;  // (unix seconds, floor bytes) per sample (bounded)
   std::optional<double> state_since;             // when the detector entered its current state
   std::map<std::string, std::uint64_t> captures;  // by result: ok, skipped, failed
@@ -66,7 +67,8 @@ using AlertFn = std::function<void(alert::Event)>;
 
 class Engine {
  public:
-  Engine(boost::asio::io_context& io, config::Config config, const core::Clock& clock, AlertFn alert);
+  Engine(boost::asio::io_context& io, config::Config config, const core::Clock& clock,
+         AlertFn alert);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;

@@ -38,10 +38,13 @@ core::Status SdNotifier::notify(const std::string& state) const {
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return core::make_error("sd_notify", std::string("socket: ") + std::strerror(errno));
-  ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                       reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   ::close(fd);
-  if (n < 0) return core::make_error("sd_notify", "cannot notify systemd: " + std::string(std::strerror(err)));
+  if (n < 0)
+    return core::make_error("sd_notify",
+                            "cannot notify systemd: " + std::string(std::strerror(err)));
   return core::ok_status();
 }
 

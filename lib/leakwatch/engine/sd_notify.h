@@ -1,7 +1,7 @@
 #pragma once
 // systemd's notification protocol without libsystemd: a datagram to the AF_UNIX socket named by
-// $NOTIFY_SOCKET ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=..."). A no-op when the variable is
-// unset (not started by systemd with Type=notify).
+// $NOTIFY_SOCKET ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=..."). A no-op when the variable
+// is unset (not started by systemd with Type=notify).
 #include <chrono>
 #include <optional>
 #include <string>

@@ -24,14 +24,17 @@ core::Result<nlohmann::json> StateStore::load() const {
                                            std::to_string(j.value("version", 0)) + ", expected " +
                                            std::to_string(kStateVersion) + "; starting fresh");
   if (j.value("target", std::string()) != target_)
-    return core::make_error("version", "state file " + path_.string() + " belongs to another target");
+    return core::make_error("version",
+                            "state file " + path_.string() + " belongs to another target");
   return j;
 }
 
 core::Status StateStore::save(const nlohmann::json& state, core::TimePoint now) const {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
-  if (ec) return core::make_error("io", "cannot create state directory " + dir_.string() + ": " + ec.message());
+  if (ec)
+    return core::make_error("io",
+                            "cannot create state directory " + dir_.string() + ": " + ec.message());
   nlohmann::json j = state;
   j["version"] = kStateVersion;
   j["target"] = target_;

@@ -121,7 +121,8 @@ TEST(Archive, AnnotateAddsTheDiffToTheMetadataAndKeepsTheRest) {
   ASSERT_TRUE(a.open().ok());
   auto m = store(a, fake_snapshot(1000), t0());
   ASSERT_TRUE(m.ok()) << m.error().to_string();
-  nlohmann::json analysis = {{"base", "web/x"}, {"top_growers", {{{"name", "Socket"}, {"size_delta", 4096}}}}};
+  nlohmann::json analysis = {{"base", "web/x"},
+                             {"top_growers", {{{"name", "Socket"}, {"size_delta", 4096}}}}};
   ASSERT_TRUE(a.annotate(m->id, analysis).ok());
   auto got = a.get(m->id);
   ASSERT_TRUE(got.ok());
