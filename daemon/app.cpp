@@ -191,7 +191,13 @@ int run_daemon(const RunOptions& options) {
       store =
           std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive, rt->config.target.name);
     auto ropts = api::router_options(rt->config.server);
-    ropts.offload = [&rt](std::function<void()> job) { rt->engine->offload(std::move(job)); };
+    // Diffs run on the engine's worker thread; during a reload (no engine for a moment) inline.
+    ropts.offload = [&rt](std::function<void()> job) {
+      if (rt && rt->engine)
+        rt->engine->offload(std::move(job));
+      else
+        job();
+    };
     router = std::make_unique<api::Router>(std::move(ropts), state, store.get());
     auto sopts = api::server_options(rt->config.server);
     if (!sopts.ok()) {

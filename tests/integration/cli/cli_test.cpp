@@ -1,0 +1,108 @@
+// The leakwatch executable as users run it: exit codes and messages of check-config, capture
+// (against the real Node heap-dump app) and snapshots, and that the key never shows.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "peers/heapdump-app/heapdump_app.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Run run(const std::string& args, const std::string& env = "") {
+  std::string cmd = env + " " + LEAKWATCH_BIN + " " + args + " 2>&1";
+  Run r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0)
+    r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("lw-cli-" + std::to_string(::getpid()) + "-" +
+                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+}  // namespace
+
+TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
+  TempDir d;
+  std::ofstream(d.path / "bad.yaml")
+      << "poll_interval: soon\ncapture:\n  cooldwon: 5m\ntarget:\n  source: docker\n";
+  auto r = run("check-config " + (d.path / "bad.yaml").string());
+  EXPECT_EQ(r.code, 78) << r.out;
+  EXPECT_NE(r.out.find("bad.yaml:1:16: poll_interval"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bad.yaml:3:3: capture.cooldwon: unknown key (did you mean 'cooldown'?)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("target.source"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 problems found"), std::string::npos) << r.out;
+
+  std::ofstream(d.path / "good.yaml") << "target:\n  name: web\npoll_interval: 5s\n";
+  auto ok = run("check-config " + (d.path / "good.yaml").string());
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("configuration is valid"), std::string::npos) << ok.out;
+}
+
+TEST(Cli, UsageErrorsExit2) {
+  EXPECT_EQ(run("check-config").code, 2);
+  EXPECT_EQ(run("no-such-command").code, 2);
+}
+
+TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
+  const std::string key = "cli-test-key-5f3a9c";
+  leakwatch::testing::HeapdumpApp app({"--key", key, "--mode", "synthetic", "--bytes", "200000"});
+  ASSERT_TRUE(app.ok()) << app.error();
+  TempDir d;
+  auto archive = (d.path / "archive").string();
+  std::ofstream(d.path / "lw.yaml")
+      << "target:\n  name: web\n  source: procfs\n  pid: " << ::getpid()
+      << "\ncapture:\n  url: " << app.url()
+      << "\n  key: {env: LW_CLI_KEY}\n  cooldown: 0s\narchive:\n  dir: " << archive << "\n";
+  auto cfg = (d.path / "lw.yaml").string();
+
+  auto ok = run("capture --config " + cfg, "LW_CLI_KEY=" + key);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(ok.out.find(key), std::string::npos) << "the key leaked: " << ok.out;
+
+  // Browsing needs no key in the environment.
+  auto list = run("snapshots list --config " + cfg);
+  EXPECT_EQ(list.code, 0) << list.out;
+  EXPECT_NE(list.out.find("web/"), std::string::npos) << list.out;
+
+  auto bad = run("capture --config " + cfg, "LW_CLI_KEY=wrong-key-value");
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("403"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("key"), std::string::npos) << bad.out;
+  EXPECT_EQ(bad.out.find("wrong-key-value"), std::string::npos) << bad.out;
+
+  // Still exactly one snapshot (plus its metadata) in the archive: the failure left nothing.
+  int files = 0;
+  for (auto& e : fs::recursive_directory_iterator(archive))
+    if (e.is_regular_file()) ++files;
+  EXPECT_EQ(files, 2);
+
+  auto missing = run("capture --config " + cfg);  // key variable unset: configuration error
+  EXPECT_EQ(missing.code, 78) << missing.out;
+  EXPECT_NE(missing.out.find("LW_CLI_KEY"), std::string::npos) << missing.out;
+}
