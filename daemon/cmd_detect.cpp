@@ -2,12 +2,12 @@
 // the daemon would, and print one JSON line per state change (DESIGN.md, fixed).
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <string>
 
 #include "commands.h"
 #include "leakwatch/config/config.h"
-#include "leakwatch/detect/detector.h"
-#include "leakwatch/detect/trace_csv.h"
+#include "leakwatch/detect/replay.h"
 
 namespace leakwatch::cli {
 namespace {
@@ -35,36 +35,11 @@ int run_replay(const std::string& trace_path, const std::string& config_path) {
     std::fprintf(stderr, "%s: cannot open trace file\n", trace_path.c_str());
     return kExitFailure;
   }
-  auto reader = detect::TraceReader::open(in);
-  if (!reader) {
-    std::fprintf(stderr, "%s: %s\n", trace_path.c_str(), reader.error().message.c_str());
+  auto done = detect::replay(in, settings, std::cout);
+  if (!done) {
+    std::fprintf(stderr, "%s: %s\n", trace_path.c_str(), done.error().message.c_str());
     return kExitFailure;
   }
-  detect::Detector detector(settings);
-  core::Sample sample;
-  bool first = true;
-  std::string out;
-  while (true) {
-    auto more = reader->next(sample);
-    if (!more) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "%s: %s\n", trace_path.c_str(), more.error().message.c_str());
-      return kExitFailure;
-    }
-    if (!*more) break;
-    const detect::Decision d = detector.observe(sample);
-    // One line per state change; a restart or OOM kill is reported too (with the current state),
-    // since the detector starts a new epoch of history there.
-    if (first || d.changed || d.restarted) {
-      nlohmann::json j = d.to_json();
-      j["t"] = core::to_unix_seconds(sample.time);
-      out = j.dump();
-      out.push_back('\n');
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      first = false;
-    }
-  }
-  std::fflush(stdout);
   return kExitOk;
 }
 

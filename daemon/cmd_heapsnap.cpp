@@ -97,8 +97,8 @@ class SnapshotResolver {
     if (!settings_) {
       fail(kExitFailure, "no such file: " + arg +
                              " (to read it as an archive id, give --archive DIR or --config FILE;"
-                             " the default archive " + std::string(kDefaultArchiveDir) +
-                             " does not exist)");
+                             " the default archive " +
+                             std::string(kDefaultArchiveDir) + " does not exist)");
       return std::nullopt;
     }
     archive::Archive arch(*settings_);
@@ -108,8 +108,8 @@ class SnapshotResolver {
       fail(kExitFailure, path.error().message);
       return std::nullopt;
     }
-    std::string msg = "no such file, and no snapshot with id " + arg + " in the archive " +
-                      settings_->dir;
+    std::string msg =
+        "no such file, and no snapshot with id " + arg + " in the archive " + settings_->dir;
     auto entries = arch.list();
     if (entries.ok() && !entries->empty()) {
       std::vector<std::pair<std::size_t, std::string>> near;

@@ -11,7 +11,8 @@
 #
 # Needs root for the cgroup (a sleeping process in a fresh memory cgroup is the watched target) and
 # installs prometheus-node-exporter with apt when it is missing. Prints a table and one JSON line.
-# RSS is VmRSS from /proc/PID/status every 5 s (median and max over the run); CPU is utime + stime
+# RSS is VmRSS from /proc/PID/status every 5 s (median and max over the run; RssAnon, the process's
+# own memory without the mapped binary and shared libraries, beside it); CPU is utime + stime
 # from /proc/PID/stat over the measured minutes, as a percentage of one core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -119,6 +120,7 @@ PIDS+=($!)
 TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 echo "footprint: leakwatch $("$binary" --version 2>/dev/null | head -1 || echo '?') (pid $LW_PID) and $("$NE" --version 2>&1 | head -1) (pid $NE_PID)"
 echo "footprint: warming up ${warmup}s, then measuring ${minutes} min (poll_interval 1s, scrapes every 15s)"
@@ -130,7 +132,8 @@ end=$(( $(date +%s) + minutes * 60 ))
 : >"$WORK/rss.tsv"
 while [ "$(date +%s)" -lt "$end" ]; do
   kill -0 "$LW_PID" 2>/dev/null || { echo "footprint: leakwatch died" >&2; cat "$WORK/leakwatch.log" >&2; exit 1; }
-  printf '%s\t%s\n' "$(rss_kib "$LW_PID")" "$(rss_kib "$NE_PID")" >>"$WORK/rss.tsv"
+  printf '%s\t%s\t%s\t%s\n' "$(rss_kib "$LW_PID")" "$(rss_kib "$NE_PID")" "$(anon_kib "$LW_PID")" \
+    "$(anon_kib "$NE_PID")" >>"$WORK/rss.tsv"
   sleep 5
 done
 t1=$(date +%s.%N)
@@ -144,6 +147,8 @@ import json, statistics, sys
 rows = [l.split('\t') for l in open(sys.argv[1]).read().split('\n') if l.strip()]
 lw = [int(r[0]) for r in rows]
 ne = [int(r[1]) for r in rows]
+lwa = [int(r[2]) for r in rows]
+nea = [int(r[3]) for r in rows]
 t0, t1 = float(sys.argv[2]), float(sys.argv[3])
 tck = float(sys.argv[8])
 elapsed = t1 - t0
@@ -152,15 +157,18 @@ def cpu(c0, c1):
 res = {
     "minutes": float(sys.argv[9]), "elapsed_s": round(elapsed, 1), "rss_samples": len(rows),
     "leakwatch": {"rss_median_mib": round(statistics.median(lw) / 1024, 2), "rss_max_mib": round(max(lw) / 1024, 2),
+                  "rss_anon_median_mib": round(statistics.median(lwa) / 1024, 2),
                   "cpu_percent_of_core": round(cpu(sys.argv[4], sys.argv[5]), 3), "samples_taken": sys.argv[10]},
     "node_exporter": {"rss_median_mib": round(statistics.median(ne) / 1024, 2), "rss_max_mib": round(max(ne) / 1024, 2),
+                      "rss_anon_median_mib": round(statistics.median(nea) / 1024, 2),
                       "cpu_percent_of_core": round(cpu(sys.argv[6], sys.argv[7]), 3)},
 }
 print()
-print(f"{'process':<26}{'RSS median':>12}{'RSS max':>12}{'CPU (% of a core)':>20}")
+print(f"{'process':<26}{'RSS median':>12}{'RSS max':>12}{'anon median':>13}{'CPU (% of a core)':>20}")
 for name, key in (("leakwatch run (1 s poll)", "leakwatch"), ("prometheus-node-exporter", "node_exporter")):
     r = res[key]
-    print(f"{name:<26}{r['rss_median_mib']:>9.2f} MiB{r['rss_max_mib']:>9.2f} MiB{r['cpu_percent_of_core']:>19.3f}%")
+    print(f"{name:<26}{r['rss_median_mib']:>8.2f} MiB{r['rss_max_mib']:>8.2f} MiB{r['rss_anon_median_mib']:>9.2f} MiB"
+          f"{r['cpu_percent_of_core']:>19.3f}%")
 print(f"targets: leakwatch <= 8 MiB RSS and <= 0.1% of a core; measured over {elapsed/60:.1f} min")
 print(json.dumps(res))
 EOF

@@ -464,6 +464,7 @@ std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
   constexpr std::uint32_t kMultiple = 0xfffffffe;
   std::vector<std::uint32_t> owner = detail::huge_vector<std::uint32_t>(n);
   std::vector<std::uint32_t> work;
+  detail::reserve_huge(work, n);
   for (std::uint32_t v = 0; v < n; ++v) {
     NodeKind k = s.kind(v);
     if (k == NodeKind::hidden || k == NodeKind::array ||

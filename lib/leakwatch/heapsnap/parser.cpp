@@ -178,7 +178,8 @@ class Reader {
   // Same, one value at a time.
   template <typename Sink>
   void read_uint_array(Sink&& sink, const char* what) {
-    read_uint_records(1, [&](const std::uint32_t* r) { sink(r[0]); }, what);
+    read_uint_records(
+        1, [&](const std::uint32_t* r) { sink(r[0]); }, what);
   }
 
   // Reads a JSON string (the opening quote not yet consumed), decoding escapes to UTF-8 (lone
@@ -761,6 +762,12 @@ class SnapshotParser {
       std::uint64_t room =
           limits_.max_string_bytes -
           std::min<std::uint64_t>(limits_.max_string_bytes, snap_.string_data.size());
+      if (snap_.string_data.capacity() - snap_.string_data.size() < (1u << 20)) {
+        // Grow by doubling ourselves, so that each new block gets the huge-page hint.
+        std::string& d = snap_.string_data;
+        d.reserve(std::max<std::size_t>(2 * d.capacity(), 4u << 20));
+        detail::advise_huge(d.data(), d.capacity());
+      }
       r_.read_string(snap_.string_data, room, "strings");
       if (snap_.string_offsets.size() > limits_.max_strings) r_.fail("too many strings");
       snap_.string_offsets.push_back(snap_.string_data.size());

@@ -181,7 +181,8 @@ class FlatMap {
 // suffixes, memoized per node, so each node's way up to the root is walked once.
 class PathInterner {
  public:
-  PathInterner(const HeapSnapshot& s, const Classification& c, const std::vector<std::uint32_t>& via)
+  PathInterner(const HeapSnapshot& s, const Classification& c,
+               const std::vector<std::uint32_t>& via)
       : s_(s),
         c_(c),
         via_(via),
@@ -193,7 +194,8 @@ class PathInterner {
     // a cache-resident index instead of a binary search over all nodes.
     const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
     for (std::uint32_t v = 0; v < n; ++v) {
-      const std::uint64_t b0 = (static_cast<std::uint64_t>(s.first_edge[v]) + kBlock - 1) >> kBlockShift;
+      const std::uint64_t b0 =
+          (static_cast<std::uint64_t>(s.first_edge[v]) + kBlock - 1) >> kBlockShift;
       for (std::uint64_t b = b0; (b << kBlockShift) < s.first_edge[v + 1]; ++b)
         block_source_[b] = v;
     }
@@ -282,9 +284,8 @@ class PathInterner {
     // The source is the last node whose first edge is <= e, at or after the block's source.
     const std::uint32_t lo = block_source_[e >> kBlockShift];
     const std::uint64_t next = (static_cast<std::uint64_t>(e >> kBlockShift) + 1) << kBlockShift;
-    const std::uint32_t hi = next < s_.edge_count()
-                                 ? block_source_[(e >> kBlockShift) + 1] + 1
-                                 : static_cast<std::uint32_t>(s_.node_count());
+    const std::uint32_t hi = next < s_.edge_count() ? block_source_[(e >> kBlockShift) + 1] + 1
+                                                    : static_cast<std::uint32_t>(s_.node_count());
     auto it = std::upper_bound(s_.first_edge.begin() + lo, s_.first_edge.begin() + hi, e);
     return static_cast<std::uint32_t>(it - s_.first_edge.begin() - 1);
   }

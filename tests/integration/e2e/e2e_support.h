@@ -1,8 +1,8 @@
 #pragma once
-// Support for leakwatch's end-to-end tests: real memory cgroups, real child processes (Node.js apps,
-// the webhook receiver, the leakwatch binary itself) with their output in log files, a tiny blocking
-// HTTP client for loopback, and bounded waits. Everything is cleaned up by destructors, so a failing
-// test never leaves a process or a cgroup behind.
+// Support for leakwatch's end-to-end tests: real memory cgroups, real child processes (Node.js
+// apps, the webhook receiver, the leakwatch binary itself) with their output in log files, a tiny
+// blocking HTTP client for loopback, and bounded waits. Everything is cleaned up by destructors, so
+// a failing test never leaves a process or a cgroup behind.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -53,7 +53,9 @@ inline bool eventually(const std::function<bool()>& done, std::chrono::milliseco
   }
 }
 
-inline bool have_node() { return std::system("node --version >/dev/null 2>&1") == 0; }
+inline bool have_node() {
+  return std::system("node --version >/dev/null 2>&1") == 0;
+}
 
 // A memory cgroup (v2 when /sys/fs/cgroup is the unified hierarchy, else the v1 memory controller)
 // with a limit. The destructor kills whatever is still in it and removes it.
@@ -70,7 +72,8 @@ class Cgroup {
     std::string unique = name + "-" + std::to_string(::getpid());
     if (v2()) {
       std::string ctl = slurp("/sys/fs/cgroup/cgroup.subtree_control");
-      if (ctl.find("memory") == std::string::npos) spit("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+      if (ctl.find("memory") == std::string::npos)
+        spit("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
       dir_ = fs::path("/sys/fs/cgroup") / unique;
     } else {
       dir_ = fs::path("/sys/fs/cgroup/memory") / unique;
@@ -78,14 +81,16 @@ class Cgroup {
     std::error_code ec;
     fs::create_directory(dir_, ec);
     ok_ = !ec && fs::exists(dir_ / "cgroup.procs");
-    if (ok_) spit(dir_ / (v2() ? "memory.max" : "memory.limit_in_bytes"), std::to_string(limit_bytes));
+    if (ok_)
+      spit(dir_ / (v2() ? "memory.max" : "memory.limit_in_bytes"), std::to_string(limit_bytes));
   }
   ~Cgroup() {
     if (!ok_) return;
     for (int round = 0; round < 100; ++round) {
       std::istringstream procs(slurp(dir_ / "cgroup.procs"));
       pid_t pid;
-      while (procs >> pid) ::kill(pid, SIGKILL);
+      while (procs >> pid)
+        ::kill(pid, SIGKILL);
       if (::rmdir(dir_.c_str()) == 0 || errno == ENOENT) return;
       std::this_thread::sleep_for(50ms);
     }
@@ -99,7 +104,9 @@ class Cgroup {
     std::string s = slurp(dir_ / file);
     return s.rfind("max", 0) == 0 ? 0 : std::strtoull(s.c_str(), nullptr, 10);
   }
-  std::uint64_t usage() const { return read_u64(v2() ? "memory.current" : "memory.usage_in_bytes"); }
+  std::uint64_t usage() const {
+    return read_u64(v2() ? "memory.current" : "memory.usage_in_bytes");
+  }
 
  private:
   fs::path dir_;
@@ -114,13 +121,17 @@ class Process {
           std::vector<std::string> extra_env = {})
       : log_(log), argv0_(argv.at(0)) {
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    for (auto& e : extra_env) env.push_back(e);
+    for (char** e = environ; *e; ++e)
+      env.emplace_back(*e);
+    for (auto& e : extra_env)
+      env.push_back(e);
     std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
+    for (auto& e : env)
+      envp.push_back(e.data());
     envp.push_back(nullptr);
     std::string procs = cgroup ? (cgroup->dir() / "cgroup.procs").string() : std::string();
     std::string logpath = log.string();
@@ -176,7 +187,8 @@ class Process {
   }
   std::string output() const { return slurp(log_); }
   // Waits for a line of the log containing `needle`; returns the line.
-  std::optional<std::string> wait_for(const std::string& needle, std::chrono::milliseconds timeout) {
+  std::optional<std::string> wait_for(const std::string& needle,
+                                      std::chrono::milliseconds timeout) {
     std::optional<std::string> found;
     eventually(
         [&] {
@@ -211,11 +223,13 @@ struct HttpResult {
 };
 
 // One HTTP/1.1 request to 127.0.0.1:port with "Connection: close"; nullopt on a transport error.
-inline std::optional<HttpResult> http_request(int port, const std::string& method, const std::string& target,
+inline std::optional<HttpResult> http_request(int port, const std::string& method,
+                                              const std::string& target,
                                               std::chrono::milliseconds timeout = 5s) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
-  timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
@@ -226,7 +240,9 @@ inline std::optional<HttpResult> http_request(int port, const std::string& metho
     ::close(fd);
     return std::nullopt;
   }
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  std::string req =
+      method + " " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
   if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     ::close(fd);
     return std::nullopt;
@@ -247,7 +263,8 @@ inline std::optional<HttpResult> http_request(int port, const std::string& metho
   std::string head = raw.substr(0, head_end);
   std::string body = raw.substr(head_end + 4);
   std::string lower = head;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.find("transfer-encoding: chunked") != std::string::npos) {
     std::string out;
     std::size_t pos = 0;
@@ -288,17 +305,20 @@ inline std::vector<json> alerts_of(const std::vector<json>& all, const std::stri
                                    const std::string& type = "") {
   std::vector<json> out;
   for (const auto& a : all)
-    if (a.value(json::json_pointer("/target/name"), std::string()) == target && (type.empty() || a.value("type", "") == type))
+    if (a.value(json::json_pointer("/target/name"), std::string()) == target &&
+        (type.empty() || a.value("type", "") == type))
       out.push_back(a);
   return out;
 }
 
 // Files in `dir` (recursively) whose name satisfies `pred`.
-inline std::vector<fs::path> files_in(const fs::path& dir, const std::function<bool(const std::string&)>& pred) {
+inline std::vector<fs::path> files_in(const fs::path& dir,
+                                      const std::function<bool(const std::string&)>& pred) {
   std::vector<fs::path> out;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_regular_file(ec) && pred(it->path().filename().string())) out.push_back(it->path());
   }
@@ -309,7 +329,9 @@ inline std::vector<fs::path> files_in(const fs::path& dir, const std::function<b
 inline bool is_snapshot_file(const std::string& name) {
   return name[0] != '.' && (name.ends_with(".heapsnapshot") || name.ends_with(".heapsnapshot.zst"));
 }
-inline bool is_partial_file(const std::string& name) { return name[0] == '.'; }
+inline bool is_partial_file(const std::string& name) {
+  return name[0] == '.';
+}
 
 // A scratch directory, removed at the end unless the test failed (then its path is printed).
 class TempDir {

@@ -1,8 +1,8 @@
 // End-to-end tests of the daemon: the real `leakwatch` binary (LEAKWATCH_BIN) watching real Node.js
-// apps in real memory cgroups, capturing from their heap-dump endpoint, diffing, and alerting a real
-// webhook receiver; the ECS source against a live endpoint; restarts and signals. Root only (they
-// create cgroups); skipped otherwise. Detection settings are shrunk (1-minute windows) so each test
-// takes one to three minutes.
+// apps in real memory cgroups, capturing from their heap-dump endpoint, diffing, and alerting a
+// real webhook receiver; the ECS source against a live endpoint; restarts and signals. Root only
+// (they create cgroups); skipped otherwise. Detection settings are shrunk (1-minute windows) so
+// each test takes one to three minutes.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -34,17 +34,19 @@ std::vector<std::string> secrets_env() {
 // two minutes of data) plus the parts that differ per test.
 struct ConfigParts {
   std::string name;
-  std::string target;          // the target: block's body (source and its keys)
-  std::string capture_url;     // empty: no captures
-  int receiver_port = 0;       // 0: no alerts
-  fs::path dir;                // state and archive go under it
+  std::string target;       // the target: block's body (source and its keys)
+  std::string capture_url;  // empty: no captures
+  int receiver_port = 0;    // 0: no alerts
+  fs::path dir;             // state and archive go under it
   int series_count = 2;
   std::string series_spacing = "15s";
   std::string confirm_window = "1m";
-  std::string extra_capture;   // more capture: keys
+  std::string extra_capture;    // more capture: keys
+  std::string extra_detection;  // more detection: keys
 };
 
-ConfigParts parts(std::string name, std::string target, std::string capture_url, int receiver_port, fs::path dir) {
+ConfigParts parts(std::string name, std::string target, std::string capture_url, int receiver_port,
+                  fs::path dir) {
   ConfigParts p;
   p.name = std::move(name);
   p.target = std::move(target);
@@ -56,18 +58,25 @@ ConfigParts parts(std::string name, std::string target, std::string capture_url,
 
 std::string make_config(const ConfigParts& p) {
   std::ostringstream y;
-  y << "target:\n  name: " << p.name << "\n" << p.target << "poll_interval: 1s\n"
+  y << "target:\n  name: " << p.name << "\n"
+    << p.target << "poll_interval: 1s\n"
     << "state_dir: " << (p.dir / "state").string() << "\n"
-    << "detection:\n  bucket: 10s\n  min_window: 1m\n  max_window: 10m\n  confirm_window: " << p.confirm_window
-    << "\n  min_rise_bytes: 4Mi\n  min_rise_fraction: 1%\n  capture_settle: 10s\n  clear_after: 10m\n";
+    << "detection:\n  bucket: 10s\n  min_window: 1m\n  max_window: 10m\n  confirm_window: "
+    << p.confirm_window
+    << "\n  min_rise_bytes: 4Mi\n  min_rise_fraction: 1%\n  capture_settle: 10s\n  clear_after: "
+       "10m\n"
+    << p.extra_detection;
   if (!p.capture_url.empty())
-    y << "capture:\n  url: " << p.capture_url << "\n  key: { env: HEAP_SECRET_KEY }\n  min_headroom_bytes: 16Mi\n"
-      << "  cooldown: 5s\n  series_count: " << p.series_count << "\n  series_spacing: " << p.series_spacing
-      << "\n  series_retry: 5s\n" << p.extra_capture;
+    y << "capture:\n  url: " << p.capture_url
+      << "\n  key: { env: HEAP_SECRET_KEY }\n  min_headroom_bytes: 16Mi\n"
+      << "  cooldown: 5s\n  series_count: " << p.series_count
+      << "\n  series_spacing: " << p.series_spacing << "\n  series_retry: 5s\n"
+      << p.extra_capture;
   y << "archive:\n  dir: " << (p.dir / "archive").string() << "\n";
   if (p.receiver_port)
     y << "alerts:\n  delivery:\n    initial_backoff: 1s\n    max_backoff: 5s\n  webhooks:\n"
-      << "    - name: e2e-receiver\n      url: http://127.0.0.1:" << p.receiver_port << "/hooks/leakwatch\n"
+      << "    - name: e2e-receiver\n      url: http://127.0.0.1:" << p.receiver_port
+      << "/hooks/leakwatch\n"
       << "      secret: { env: LEAKWATCH_WEBHOOK_SECRET }\n";
   y << "server:\n  listen: 127.0.0.1:0\nlog:\n  level: info\n";
   return y.str();
@@ -119,7 +128,8 @@ class E2E : public ::testing::Test {
 
   std::unique_ptr<Process> start_receiver(int& port) {
     auto p = std::make_unique<Process>(
-        std::vector<std::string>{"node", kReceiver.string(), "--record", path("alerts.jsonl").string(), "--quiet"},
+        std::vector<std::string>{"node", kReceiver.string(), "--record",
+                                 path("alerts.jsonl").string(), "--quiet"},
         path("receiver.log"), nullptr, secrets_env());
     port = p->listening_port();
     return p;
@@ -129,21 +139,25 @@ class E2E : public ::testing::Test {
   TempDir tmp_;
 };
 
-bool is_leak_state(const std::string& s) { return s == "leak_suspected" || s == "oom_imminent"; }
+bool is_leak_state(const std::string& s) {
+  return s == "leak_suspected" || s == "oom_imminent";
+}
 
-// (1) + (2): the leaking app is detected, a series of >= 2 snapshots is archived and diffed, and the
-// receiver gets the alerts with the archive ids and the leaking constructor; the healthy twin under
-// the same load, watched the same way at the same time, gets no alert and no capture.
+// (1) + (2): the leaking app is detected, a series of >= 2 snapshots is archived and diffed, and
+// the receiver gets the alerts with the archive ids and the leaking constructor; the healthy twin
+// under the same load, watched the same way at the same time, gets no alert and no capture.
 TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
-  Cgroup cg_leaky("leakwatch-e2e-leaky", 256 * kMiB), cg_healthy("leakwatch-e2e-healthy", 256 * kMiB);
+  Cgroup cg_leaky("leakwatch-e2e-leaky", 256 * kMiB),
+      cg_healthy("leakwatch-e2e-healthy", 256 * kMiB);
   ASSERT_TRUE(cg_leaky.ok() && cg_healthy.ok());
   int receiver_port = 0;
   auto receiver = start_receiver(receiver_port);
   ASSERT_GT(receiver_port, 0) << receiver->output();
 
-  Process leaky({"node", kDemoApp.string(), "--mode", "leak"}, path("app-leaky.log"), &cg_leaky, secrets_env());
-  Process healthy({"node", kDemoApp.string(), "--mode", "healthy"}, path("app-healthy.log"), &cg_healthy,
-                  secrets_env());
+  Process leaky({"node", kDemoApp.string(), "--mode", "leak"}, path("app-leaky.log"), &cg_leaky,
+                secrets_env());
+  Process healthy({"node", kDemoApp.string(), "--mode", "healthy"}, path("app-healthy.log"),
+                  &cg_healthy, secrets_env());
   int leaky_port = leaky.listening_port(), healthy_port = healthy.listening_port();
   ASSERT_GT(leaky_port, 0) << leaky.output();
   ASSERT_GT(healthy_port, 0) << healthy.output();
@@ -153,7 +167,8 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
                path("loadgen.log"));
 
   ConfigParts lp = parts("e2e-leaky", cgroup_target(cg_leaky),
-                         "http://127.0.0.1:" + std::to_string(leaky_port) + "/api/heapdump", receiver_port, tmp_.path());
+                         "http://127.0.0.1:" + std::to_string(leaky_port) + "/api/heapdump",
+                         receiver_port, tmp_.path());
   lp.confirm_window = "2m";  // as the demo: the healthy twin's warm-up must not count
   ConfigParts hp = lp;
   hp.name = "e2e-healthy";
@@ -187,15 +202,18 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   EXPECT_FALSE(leak["leak"]["explanation"].get<std::string>().empty());
   EXPECT_EQ(leak["memory"]["limit_bytes"].get<std::uint64_t>(), 256 * kMiB);
   EXPECT_LE(leak["time_unix"].get<double>(), (*completed)["time_unix"].get<double>());
-  for (const auto& a : alerts_of(all, "e2e-leaky")) EXPECT_EQ(a["_signature"], "signature valid");
+  for (const auto& a : alerts_of(all, "e2e-leaky"))
+    EXPECT_EQ(a["_signature"], "signature valid");
 
   // The alert's archive ids are the archived snapshots, on disk and in the API.
   const auto& ids = (*completed)["capture"]["archive_ids"];
   auto snaps = get_json(lw_leaky.port(), "/api/v1/snapshots");
   ASSERT_TRUE(snaps);
   std::set<std::string> listed;
-  for (const auto& s : (*snaps)["snapshots"]) listed.insert(s["id"].get<std::string>());
-  for (const auto& id : ids) EXPECT_TRUE(listed.count(id.get<std::string>())) << id;
+  for (const auto& s : (*snaps)["snapshots"])
+    listed.insert(s["id"].get<std::string>());
+  for (const auto& id : ids)
+    EXPECT_TRUE(listed.count(id.get<std::string>())) << id;
   EXPECT_GE(files_in(path("archive/e2e-leaky"), is_snapshot_file).size(), 2u);
   // The diff names the leaking constructor, and the path that holds it.
   const auto& growers = (*completed)["capture"]["top_growers"];
@@ -203,7 +221,8 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   EXPECT_EQ(growers[0]["name"], "RequestStore") << growers.dump(2);
   EXPECT_GT(growers[0]["count_delta"].get<std::int64_t>(), 100);
   std::string path_text;
-  for (const auto& step : growers[0]["retainer_path"]) path_text += step.get<std::string>() + " ";
+  for (const auto& step : growers[0]["retainer_path"])
+    path_text += step.get<std::string>() + " ";
   EXPECT_NE(path_text.find("configBus"), std::string::npos) << path_text;
   EXPECT_TRUE(is_leak_state(lw_leaky.state()));
 
@@ -214,7 +233,8 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   EXPECT_GT((*hs)["counters"]["samples"].get<std::uint64_t>(), 100u);
   EXPECT_EQ(lw_healthy.captures_ok(), 0u);
   EXPECT_TRUE(alerts_of(all, "e2e-healthy").empty());
-  EXPECT_TRUE(files_in(path("archive/e2e-healthy"), [](const std::string&) { return true; }).empty());
+  EXPECT_TRUE(
+      files_in(path("archive/e2e-healthy"), [](const std::string&) { return true; }).empty());
   EXPECT_EQ(lw_healthy.proc().output().find("capture starting"), std::string::npos);
 
   // Both stop cleanly.
@@ -232,23 +252,31 @@ TEST_F(E2E, EcsSourceFollowsTheLiveContainerAndDetectsTheLeak) {
   int receiver_port = 0;
   auto receiver = start_receiver(receiver_port);
   ASSERT_GT(receiver_port, 0);
-  Process app({"node", kHeapdumpApp.string(), "--key", kKey, "--mode", "synthetic", "--leak-mb-per-s", "1"},
-              path("app.log"), &cg);
+  Process app(
+      {"node", kHeapdumpApp.string(), "--key", kKey, "--mode", "synthetic", "--leak-mb-per-s", "1"},
+      path("app.log"), &cg);
   ASSERT_GT(app.listening_port(), 0) << app.output();
-  Process ecs({"node", kEcsServer.string(), LEAKWATCH_FIXTURES_DIR, cg.dir().string(), "web"}, path("ecs.log"));
+  Process ecs({"node", kEcsServer.string(), LEAKWATCH_FIXTURES_DIR, cg.dir().string(), "web"},
+              path("ecs.log"));
   int ecs_port = ecs.listening_port();
   ASSERT_GT(ecs_port, 0) << ecs.output();
 
-  ConfigParts p = parts("e2e-ecs",
-                        "  source: ecs\n  ecs_container: web\n  ecs_metadata_uri: http://127.0.0.1:" +
-                            std::to_string(ecs_port) + "\n  ecs_timeout: 2s\n",
-                        "", receiver_port, tmp_.path());
+  ConfigParts p =
+      parts("e2e-ecs",
+            "  source: ecs\n  ecs_container: web\n  ecs_metadata_uri: http://127.0.0.1:" +
+                std::to_string(ecs_port) + "\n  ecs_timeout: 2s\n",
+            "", receiver_port, tmp_.path());
   spit(path("ecs.yaml"), make_config(p));
   Daemon lw(path("ecs.yaml"), path("leakwatch.log"));
   ASSERT_GT(lw.port(), 0) << lw.proc().output();
 
   // The samples are the container's live figures.
-  ASSERT_TRUE(eventually([&] { auto s = lw.status(); return s && (*s)["samples"].size() >= 5; }, 30s))
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = lw.status();
+        return s && (*s)["samples"].size() >= 5;
+      },
+      30s))
       << lw.proc().output();
   auto s = lw.status();
   ASSERT_TRUE(s);
@@ -289,24 +317,29 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
   auto receiver = start_receiver(receiver_port);
   ASSERT_GT(receiver_port, 0);
   // Synthetic snapshots (valid-looking, fast) so the test is about the daemon, not V8.
-  Process app({"node", kHeapdumpApp.string(), "--key", kKey, "--mode", "synthetic", "--bytes", "3000000",
-               "--leak-mb-per-s", "1"},
+  Process app({"node", kHeapdumpApp.string(), "--key", kKey, "--mode", "synthetic", "--bytes",
+               "3000000", "--leak-mb-per-s", "1"},
               path("app.log"), &cg);
   int app_port = app.listening_port();
   ASSERT_GT(app_port, 0) << app.output();
 
   ConfigParts p = parts("e2e-restart", cgroup_target(cg),
-                        "http://127.0.0.1:" + std::to_string(app_port) + "/api/heapdump", receiver_port, tmp_.path());
+                        "http://127.0.0.1:" + std::to_string(app_port) + "/api/heapdump",
+                        receiver_port, tmp_.path());
   p.series_count = 3;
   p.series_spacing = "10s";
   p.extra_capture = "  idle_timeout: 90s\n  retries: 0\n";
+  // The leak is fast for the limit: keep it at leak_suspected (no oom_imminent escalation, which
+  // is a second, legitimate alert) so "no second leak alert after the restart" is a sharp check.
+  p.extra_detection = "  oom_imminent_horizon: 0s\n";
   spit(path("restart.yaml"), make_config(p));
   auto lw = std::make_unique<Daemon>(path("restart.yaml"), path("leakwatch-1.log"));
   ASSERT_GT(lw->port(), 0) << lw->proc().output();
 
   // Incident open, first snapshot archived.
-  ASSERT_TRUE(eventually([&] { return lw->captures_ok() >= 1 || !lw->proc().running(); }, 240s, 1s) &&
-              lw->captures_ok() >= 1)
+  ASSERT_TRUE(
+      eventually([&] { return lw->captures_ok() >= 1 || !lw->proc().running(); }, 240s, 1s) &&
+      lw->captures_ok() >= 1)
       << lw->proc().output();
   ASSERT_TRUE(is_leak_state(lw->state()));
   ASSERT_EQ(alerts_of(alerts(), "e2e-restart", "leak_suspected").size(), 1u);
@@ -314,8 +347,10 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
   // The next capture stalls mid-body: a partial file sits in the archive when SIGTERM arrives.
   auto mode = http_request(app_port, "POST", "/admin/mode?mode=stall&times=0");
   ASSERT_TRUE(mode && mode->status == 200);
-  ASSERT_TRUE(eventually([&] { return !files_in(path("archive"), is_partial_file).empty(); }, 60s, 200ms))
-      << "no capture in flight; log:\n" << lw->proc().output();
+  ASSERT_TRUE(
+      eventually([&] { return !files_in(path("archive"), is_partial_file).empty(); }, 60s, 200ms))
+      << "no capture in flight; log:\n"
+      << lw->proc().output();
   lw->proc().signal(SIGTERM);
   auto code = lw->proc().wait(45s);
   ASSERT_TRUE(code) << "leakwatch did not stop within 45 s";
@@ -331,10 +366,18 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
   ASSERT_TRUE(mode && mode->status == 200);
   lw = std::make_unique<Daemon>(path("restart.yaml"), path("leakwatch-2.log"));
   ASSERT_GT(lw->port(), 0) << lw->proc().output();
-  ASSERT_TRUE(eventually([&] { auto s = lw->status(); return s && (*s)["counters"]["samples"].get<int>() >= 1; }, 20s));
-  EXPECT_TRUE(is_leak_state(lw->state())) << "restarted daemon relearned from zero: " << lw->state();
-  EXPECT_EQ(lw->captures_ok(), 1u);
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = lw->status();
+        return s && (*s)["counters"]["samples"].get<int>() >= 1;
+      },
+      20s));
+  EXPECT_TRUE(is_leak_state(lw->state()))
+      << "restarted daemon relearned from zero: " << lw->state();
+  // The counters were restored (the series may already have taken its next snapshot).
+  EXPECT_GE(lw->captures_ok(), 1u);
   EXPECT_NE(lw->proc().output().find("restored detector state"), std::string::npos);
+  EXPECT_EQ(lw->proc().output().find("state=learning"), std::string::npos);
 
   // The series goes on where it stopped; no second leak alert for the same incident.
   std::optional<json> completed;
@@ -348,6 +391,12 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
       << lw->proc().output();
   EXPECT_EQ(alerts_of(alerts(), "e2e-restart", "leak_suspected").size(), 1u);
   EXPECT_GE(lw->captures_ok(), 2u);
+  // The diffed series spans the restart: it starts with the snapshot taken before it.
+  const auto& ids = (*completed)["capture"]["archive_ids"];
+  ASSERT_FALSE(first_ids.empty());
+  std::string first_stem = first_ids[0].filename().string();
+  first_stem = first_stem.substr(0, first_stem.find(".heapsnapshot"));
+  EXPECT_EQ(ids[0].get<std::string>(), "e2e-restart/" + first_stem) << ids.dump();
   EXPECT_GE(files_in(path("archive/e2e-restart"), is_snapshot_file).size(), 2u);
   lw->proc().signal(SIGTERM);
   EXPECT_EQ(lw->proc().wait(30s), 0);
@@ -357,17 +406,24 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
 TEST_F(E2E, SighupRejectsABrokenConfigAndAppliesAValidOne) {
   Cgroup cg("leakwatch-e2e-hup", 128 * kMiB);
   ASSERT_TRUE(cg.ok());
-  Process app({"node", kDemoApp.string(), "--mode", "healthy"}, path("app.log"), &cg, secrets_env());
+  Process app({"node", kDemoApp.string(), "--mode", "healthy"}, path("app.log"), &cg,
+              secrets_env());
   ASSERT_GT(app.listening_port(), 0) << app.output();
   ConfigParts p = parts("e2e-hup", cgroup_target(cg), "", 0, tmp_.path());
   spit(path("hup.yaml"), make_config(p));
   Daemon lw(path("hup.yaml"), path("leakwatch.log"));
   ASSERT_GT(lw.port(), 0) << lw.proc().output();
-  ASSERT_TRUE(eventually([&] { auto s = lw.status(); return s && (*s)["target"] == "e2e-hup"; }, 10s));
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto s = lw.status();
+        return s && (*s)["target"] == "e2e-hup";
+      },
+      10s));
 
   spit(path("hup.yaml"), make_config(p) + "poll_interval: banana\nnot_a_key: 1\n");
   lw.proc().signal(SIGHUP);
-  ASSERT_TRUE(lw.proc().wait_for("still running on the previous configuration", 15s)) << lw.proc().output();
+  ASSERT_TRUE(lw.proc().wait_for("still running on the previous configuration", 15s))
+      << lw.proc().output();
   EXPECT_NE(lw.proc().output().find("not_a_key"), std::string::npos);  // every problem is named
   EXPECT_TRUE(lw.proc().running());
   auto health = http_request(lw.port(), "GET", "/healthz");
@@ -384,7 +440,12 @@ TEST_F(E2E, SighupRejectsABrokenConfigAndAppliesAValidOne) {
   spit(path("hup.yaml"), make_config(p));
   lw.proc().signal(SIGHUP);
   ASSERT_TRUE(lw.proc().wait_for("configuration reloaded", 30s)) << lw.proc().output();
-  EXPECT_TRUE(eventually([&] { auto st = lw.status(); return st && (*st)["target"] == "e2e-hup-renamed"; }, 10s));
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto st = lw.status();
+        return st && (*st)["target"] == "e2e-hup-renamed";
+      },
+      10s));
   lw.proc().signal(SIGTERM);
   EXPECT_EQ(lw.proc().wait(30s), 0);
 }

@@ -27,12 +27,16 @@ const v2 = fs.existsSync(path.join(cgroup, 'memory.current'));
 const template = v2 ? 'ecs-exporter-2025-04-fargate' : 'aws-docs-ec2';
 const task = JSON.parse(fs.readFileSync(path.join(fixtures, 'ecs', template, 'task-metadata.json'), 'utf8'));
 const statsTemplate = JSON.parse(fs.readFileSync(path.join(fixtures, 'ecs', template, 'task-stats.json'), 'utf8'));
-// The application container: the first NORMAL one that has stats.
-const app = task.Containers.find((c) => (c.Type || 'NORMAL') === 'NORMAL' && statsTemplate[c.DockerId]);
+// The application container: the first NORMAL one (preferably one the stats document has).
+const normal = task.Containers.filter((c) => (c.Type || 'NORMAL') === 'NORMAL');
+const app = normal.find((c) => statsTemplate[c.DockerId]) || normal[0];
 if (!app) {
   console.error(`no application container in fixture ${template}`);
   process.exit(2);
 }
+// Its stats entry (the AWS documentation's example pairs documents of different tasks: then the
+// first entry of the stats document serves as the template).
+const entryTemplate = statsTemplate[app.DockerId] || Object.values(statsTemplate)[0];
 app.Name = name;
 const id = app.DockerId;
 let requests = 0;
@@ -77,6 +81,8 @@ const server = http.createServer((req, res) => {
     }
     if (req.url === '/task/stats') {
       const stats = JSON.parse(JSON.stringify(statsTemplate));
+      stats[id] = JSON.parse(JSON.stringify(entryTemplate));
+      stats[id].id = id;
       stats[id].memory_stats = liveMemoryStats();
       stats[id].name = name;
       stats[id].read = new Date().toISOString();

@@ -26,17 +26,17 @@ using nlohmann::json;
 namespace leakwatch::cli {
 namespace {
 
-struct Run {
+struct CliRun {
   int exit_code = -1;
   std::string out;
   std::string err;
 };
 
 // Runs `leakwatch <args>` through the heap snapshot command handlers.
-Run leakwatch(const std::string& args) {
+CliRun leakwatch(const std::string& args) {
   CLI::App app{"leakwatch"};
   app.require_subcommand(1);
-  Run r;
+  CliRun r;
   r.exit_code = 0;
   register_heapsnap_commands(app, r.exit_code);
   testing::internal::CaptureStdout();
@@ -71,9 +71,9 @@ class ArchiveIds : public ::testing::Test {
     const std::string script =
         "const v8=require('v8');class LeakyRecord{constructor(i){this.i=i;this.s='r'+i;}}"
         "globalThis.__keep=[];for(let i=0;i<1000;i++)__keep.push(new LeakyRecord(i));"
-        "v8.writeHeapSnapshot(process.argv[1]+'/a.heapsnapshot');"
+        "v8.writeHeapSnapshot(process.argv[2]+'/a.heapsnapshot');"
         "for(let i=0;i<3000;i++)__keep.push(new LeakyRecord(i));"
-        "v8.writeHeapSnapshot(process.argv[1]+'/b.heapsnapshot');";
+        "v8.writeHeapSnapshot(process.argv[2]+'/b.heapsnapshot');";
     fs::path js = dir_ / "make.js";
     std::ofstream(js) << script;
     std::string cmd = "node " + js.string() + " " + dir_.string() + " 2>&1";
@@ -116,7 +116,7 @@ class ArchiveIds : public ::testing::Test {
 TEST_F(ArchiveIds, DiffByArchiveIdsFindsTheLeak) {
   ASSERT_EQ(id_a_.rfind("web/", 0), 0u) << id_a_;
   EXPECT_NE(id_a_.find("leak-series-1of2"), std::string::npos) << id_a_;
-  Run r = leakwatch("diff " + id_a_ + " " + id_b_ + " --archive " + archive_dir() + " --json");
+  CliRun r = leakwatch("diff " + id_a_ + " " + id_b_ + " --archive " + archive_dir() + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   ASSERT_FALSE(j["top_growers"].empty());
@@ -133,7 +133,7 @@ TEST_F(ArchiveIds, DiffByArchiveIdsFindsTheLeak) {
 
 TEST_F(ArchiveIds, ConfigFileGivesTheArchive) {
   // The compressed one (A) through the configuration's archive.dir.
-  Run r = leakwatch("summary " + id_a_ + " --config " + config_.string() + " --json");
+  CliRun r = leakwatch("summary " + id_a_ + " --config " + config_.string() + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   bool found = false;
@@ -141,14 +141,14 @@ TEST_F(ArchiveIds, ConfigFileGivesTheArchive) {
     if (c["name"] == "LeakyRecord") found = c["count"] == 1000;
   EXPECT_TRUE(found);
   // The same snapshot as a plain file gives the same summary.
-  Run plain = leakwatch("summary " + (dir_ / "a.heapsnapshot").string() + " --json");
+  CliRun plain = leakwatch("summary " + (dir_ / "a.heapsnapshot").string() + " --json");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   EXPECT_EQ(json::parse(plain.out), j);
 }
 
 TEST_F(ArchiveIds, RetainersByArchiveId) {
-  Run r = leakwatch("retainers " + id_b_ + " --class LeakyRecord --archive " + archive_dir() +
-                    " --json");
+  CliRun r = leakwatch("retainers " + id_b_ + " --class LeakyRecord --archive " + archive_dir() +
+                       " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["instances"], 4000);
@@ -160,7 +160,7 @@ TEST_F(ArchiveIds, RetainersByArchiveId) {
 TEST_F(ArchiveIds, UnknownIdListsTheNearestIds) {
   std::string wrong = id_a_;
   wrong.back() = wrong.back() == '1' ? '7' : '1';  // a typo in the last character
-  Run r = leakwatch("diff " + wrong + " " + id_b_ + " --archive " + archive_dir());
+  CliRun r = leakwatch("diff " + wrong + " " + id_b_ + " --archive " + archive_dir());
   EXPECT_EQ(r.exit_code, kExitFailure);
   EXPECT_NE(r.err.find("no snapshot with id " + wrong), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(id_a_), std::string::npos) << r.err;  // suggested
@@ -170,13 +170,13 @@ TEST_F(ArchiveIds, UnknownIdListsTheNearestIds) {
 TEST_F(ArchiveIds, BrokenConfigIsAConfigError) {
   fs::path bad = dir_ / "bad.yaml";
   std::ofstream(bad) << "archive:\n  dirr: /nowhere\n";
-  Run r = leakwatch("summary " + id_a_ + " --config " + bad.string());
+  CliRun r = leakwatch("summary " + id_a_ + " --config " + bad.string());
   EXPECT_EQ(r.exit_code, kExitConfig);
   EXPECT_NE(r.err.find("bad.yaml"), std::string::npos) << r.err;
 }
 
 TEST_F(ArchiveIds, MissingPlainFileIsAClearError) {
-  Run r = leakwatch("summary " + (dir_ / "nope.heapsnapshot").string());
+  CliRun r = leakwatch("summary " + (dir_ / "nope.heapsnapshot").string());
   EXPECT_EQ(r.exit_code, kExitFailure);
   EXPECT_NE(r.err.find("nope.heapsnapshot"), std::string::npos) << r.err;
 }
