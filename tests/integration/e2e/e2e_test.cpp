@@ -311,7 +311,7 @@ TEST_F(E2E, EcsSourceFollowsTheLiveContainerAndDetectsTheLeak) {
 // restarted daemon resumes from its persisted state (still leak_suspected, the capture counters and
 // the series kept, no second leak alert) and completes the series it had begun.
 TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile) {
-  Cgroup cg("leakwatch-e2e-restart", 512 * kMiB);
+  Cgroup cg("leakwatch-e2e-restart", 1024 * kMiB);  // room for Node's heap limit and snapshots
   ASSERT_TRUE(cg.ok());
   int receiver_port = 0;
   auto receiver = start_receiver(receiver_port);
