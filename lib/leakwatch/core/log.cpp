@@ -80,7 +80,7 @@ void init_logging(const LogOptions& options) {
   auto sink = sink_locked();
   sink->set_formatter(make_formatter(options.format));
   if (options.async && !g_async_started) {
-    spdlog::init_thread_pool(8192, 1);
+    spdlog::init_thread_pool(1024, 1);  // bounded: overrun drops the oldest line
     g_async_started = true;
   }
   spdlog::set_level(options.level);
