@@ -26,6 +26,9 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kPartialPrefix = ".partial-";
+// Heap snapshots contain user data: owner rw, group r, nothing for others (docs/configuration.md).
+constexpr int kFileMode = 0640;
+constexpr fs::perms kDirMode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
 constexpr std::string_view kSnapshotExt = ".heapsnapshot";
 constexpr std::string_view kZstExt = ".heapsnapshot.zst";
 
@@ -226,8 +229,8 @@ Result<Metadata> PendingCapture::commit(Metadata meta) {
   if (::rename(m.temp.c_str(), final_path.c_str()) != 0)
     return fail(errno_error("cannot rename to", final_path, errno));
   m.done = true;  // the temp file is gone; from here on undo means removing the final file
-  auto st =
-      core::write_file_atomic(m.target_dir / (m.stem + ".json"), meta.to_json().dump(2) + "\n");
+  auto st = core::write_file_atomic(m.target_dir / (m.stem + ".json"),
+                                    meta.to_json().dump(2) + "\n", kFileMode);
   if (!st.ok()) {
     ::unlink(final_path.c_str());
     core::fsync_dir(m.target_dir);
@@ -332,10 +335,13 @@ Result<CleanupReport> Archive::open() {
   CleanupReport report;
   std::error_code ec;
   fs::path root = settings_.dir;
+  bool root_existed = fs::exists(root, ec);
   fs::create_directories(root, ec);
   if (ec)
     return make_error("io",
                       "cannot create archive directory " + root.string() + ": " + ec.message());
+  // Heap snapshots hold user data: a new archive is not readable by other users.
+  if (!root_existed) fs::permissions(root, kDirMode, ec);
   auto log = core::logger("archive");
   for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
@@ -424,7 +430,8 @@ Result<CleanupReport> Archive::open() {
       m.stored_sha256 = stored.finish();
       m.sha256 = plain.finish();
       m.finished_at = m.started_at;
-      if (core::write_file_atomic(dir / (stem + ".json"), m.to_json().dump(2) + "\n").ok()) {
+      if (core::write_file_atomic(dir / (stem + ".json"), m.to_json().dump(2) + "\n", kFileMode)
+              .ok()) {
         ++report.recovered;
         log->warn("event=cleanup recovered={} note=\"snapshot without metadata\"", m.id);
       }
@@ -451,6 +458,10 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
     return make_error(code,
                       "cannot create archive directory " + dir.string() + ": " + ec.message());
   }
+  if (!existed) {
+    std::error_code perm_ec;
+    fs::permissions(dir, kDirMode, perm_ec);
+  }
   if (!existed) core::fsync_dir(dir.parent_path());
 
   std::string base = core::format_utc_compact(started) + "-" + reason.slug();
@@ -464,7 +475,7 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
       continue;
     fs::path temp =
         dir / (std::string(kPartialPrefix) + stem + "-" + std::to_string(::getpid()) + ext);
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
     if (fd < 0) {
       if (errno == EEXIST && n < 1000) continue;  // another capture of the same second
       return errno_error("cannot create", temp, errno);
@@ -543,7 +554,7 @@ Status Archive::annotate(const std::string& id, const nlohmann::json& analysis) 
   auto parts = split_id(id);
   if (!parts.ok()) return parts.error();
   fs::path p = fs::path(settings_.dir) / parts->first / (parts->second + ".json");
-  return core::write_file_atomic(p, m->to_json().dump(2) + "\n");
+  return core::write_file_atomic(p, m->to_json().dump(2) + "\n", kFileMode);
 }
 
 Result<Metadata> Archive::get(const std::string& id) const {

@@ -132,6 +132,20 @@ TEST(Archive, AnnotateAddsTheDiffToTheMetadataAndKeepsTheRest) {
   EXPECT_FALSE(a.annotate("web/20000101T000000Z-manual", analysis).ok());
 }
 
+TEST(Archive, SnapshotsAreNotReadableByOtherUsers) {
+  TempDir d;
+  auto root = d.path() / "archive";
+  Archive a(settings_for(root));
+  ASSERT_TRUE(a.open().ok());
+  auto m = store(a, fake_snapshot(1000), t0());
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  auto others = fs::perms::others_read | fs::perms::others_write | fs::perms::others_exec;
+  EXPECT_EQ(fs::status(root).permissions() & others, fs::perms::none);
+  EXPECT_EQ(fs::status(root / "web").permissions() & others, fs::perms::none);
+  for (auto& e : fs::directory_iterator(root / "web"))
+    EXPECT_EQ(e.status().permissions() & others, fs::perms::none) << e.path();
+}
+
 TEST(Archive, ZstdRoundTripAndExportGivesThePlainSnapshot) {
   TempDir d;
   Archive a(settings_for(d.path()));
