@@ -13,28 +13,12 @@
 #include "commands.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/config/config.h"
+#include "leakwatch/core/units.h"
 #include "leakwatch/heapsnap/report.h"
 
 namespace leakwatch::cli {
 
 namespace {
-
-std::string human_bytes(double v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  double a = v < 0 ? -v : v;
-  while (a >= 1024 && u < 4) {
-    a /= 1024;
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%.0f %s", v, units[u]);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::string clip(const std::string& s, std::size_t width) {
   if (s.size() <= width) return s;
@@ -187,15 +171,15 @@ int run_summary(const Options& o) {
   const auto& s = *r;
   std::printf("%zu nodes, %llu edges, total %s\n\n", static_cast<std::size_t>(s.node_count),
               static_cast<unsigned long long>(s.edge_count),
-              human_bytes(static_cast<double>(s.total_size)).c_str());
+              core::format_bytes(static_cast<double>(s.total_size), 1).c_str());
   std::printf("%-50s %10s %14s %14s\n", "Constructor", "Count", "Shallow size", "Retained size");
   std::size_t shown = 0;
   for (const auto& c : s.classes) {
     if (o.limit && shown++ >= o.limit) break;
     std::printf("%-50s %10llu %14s %14s\n", clip(c.name, 50).c_str(),
                 static_cast<unsigned long long>(c.count),
-                human_bytes(static_cast<double>(c.self_size)).c_str(),
-                human_bytes(static_cast<double>(c.retained_size)).c_str());
+                core::format_bytes(static_cast<double>(c.self_size), 1).c_str(),
+                core::format_bytes(static_cast<double>(c.retained_size), 1).c_str());
   }
   if (o.limit && s.classes.size() > o.limit)
     std::printf("… %zu more classes (--limit 0 shows all)\n", s.classes.size() - o.limit);
@@ -224,23 +208,24 @@ int run_diff(const Options& o) {
   for (const auto& c : rep.classes) {
     if (o.limit && shown++ >= o.limit) break;
     std::string delta =
-        (c.size_delta > 0 ? "+" : "") + human_bytes(static_cast<double>(c.size_delta));
+        (c.size_delta > 0 ? "+" : "") + core::format_bytes(static_cast<double>(c.size_delta), 1);
     std::printf("%-44s %8llu %8llu %+8lld %12s %12s %12s\n", clip(c.name, 44).c_str(),
                 static_cast<unsigned long long>(c.new_count),
                 static_cast<unsigned long long>(c.deleted_count),
                 static_cast<long long>(c.delta_count),
-                human_bytes(static_cast<double>(c.alloc_size)).c_str(),
-                human_bytes(static_cast<double>(c.freed_size)).c_str(), delta.c_str());
+                core::format_bytes(static_cast<double>(c.alloc_size), 1).c_str(),
+                core::format_bytes(static_cast<double>(c.freed_size), 1).c_str(), delta.c_str());
   }
   if (o.limit && rep.classes.size() > o.limit)
     std::printf("… %zu more classes (--limit 0 shows all)\n", rep.classes.size() - o.limit);
   if (!rep.top_growers.empty() && rep.top_growers.front().top_path) {
     const auto& g = rep.top_growers.front();
     std::printf("\nTop grower: %s (+%s, %llu instances, retained %s)\n  %s  (%llu instances)\n",
-                g.diff.name.c_str(), human_bytes(static_cast<double>(g.diff.size_delta)).c_str(),
+                g.diff.name.c_str(),
+                core::format_bytes(static_cast<double>(g.diff.size_delta), 1).c_str(),
                 static_cast<unsigned long long>(g.count),
-                human_bytes(static_cast<double>(g.retained_size)).c_str(), g.top_path->text.c_str(),
-                static_cast<unsigned long long>(g.top_path->instances));
+                core::format_bytes(static_cast<double>(g.retained_size), 1).c_str(),
+                g.top_path->text.c_str(), static_cast<unsigned long long>(g.top_path->instances));
   }
   return kExitOk;
 }
@@ -266,9 +251,9 @@ int run_retainers(const Options& o) {
               static_cast<unsigned long long>(rep.instances), rep.class_name.c_str(),
               static_cast<unsigned long long>(rep.unreachable));
   for (const auto& p : rep.paths) {
-    std::printf("%8llu instances, retained %s\n    %s\n",
-                static_cast<unsigned long long>(p.instances),
-                human_bytes(static_cast<double>(p.retained_size)).c_str(), p.text.c_str());
+    std::printf(
+        "%8llu instances, retained %s\n    %s\n", static_cast<unsigned long long>(p.instances),
+        core::format_bytes(static_cast<double>(p.retained_size), 1).c_str(), p.text.c_str());
   }
   return kExitOk;
 }

@@ -142,7 +142,7 @@ Result<double> parse_percent(std::string_view text) {
   return v;
 }
 
-std::string format_bytes(double bytes) {
+std::string format_bytes(double bytes, int decimals) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
   double v = std::fabs(bytes);
@@ -154,7 +154,8 @@ std::string format_bytes(double bytes) {
   if (u == 0)
     std::snprintf(buf, sizeof buf, "%s%.0f %s", bytes < 0 ? "-" : "", v, units[u]);
   else
-    std::snprintf(buf, sizeof buf, "%s%.*f %s", bytes < 0 ? "-" : "", v < 10 ? 1 : 0, v, units[u]);
+    std::snprintf(buf, sizeof buf, "%s%.*f %s", bytes < 0 ? "-" : "",
+                  decimals >= 0 ? decimals : (v < 10 ? 1 : 0), v, units[u]);
   return buf;
 }
 

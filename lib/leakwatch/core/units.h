@@ -20,7 +20,9 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 Result<double> parse_percent(std::string_view text);
 
 // Human formatting: 1536 -> "1.5 KiB", 3*3600s -> "3h", 5400s -> "1h 30m".
-std::string format_bytes(double bytes);
+// `decimals` < 0: one decimal below 10 units, none above; otherwise that many decimals (not for
+// plain bytes, which are whole).
+std::string format_bytes(double bytes, int decimals = -1);
 std::string format_duration(std::chrono::seconds d);
 std::string format_duration_seconds(double seconds);
 

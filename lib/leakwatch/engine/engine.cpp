@@ -447,7 +447,6 @@ alert::Event Engine::base_event(alert::EventType type, core::TimePoint t) const 
 }
 
 void Engine::emit(alert::Event e) {
-  ++alerts_[alert::to_string(e.type)];
   if (alert_) alert_(std::move(e));
 }
 
@@ -502,7 +501,6 @@ EngineStatus Engine::status() const {
   s.floor.assign(floor_.begin(), floor_.end());
   s.state_since = state_since_;
   s.captures = captures_;
-  s.alerts = alerts_;
   s.samples_total = samples_total_;
   s.source_errors = source_errors_;
   s.last_source_error = last_source_error_;

@@ -53,7 +53,6 @@ struct EngineStatus {
   std::vector<std::pair<double, double>> floor;  // (unix seconds, floor bytes) per sample (bounded)
   std::optional<double> state_since;             // when the detector entered its current state
   std::map<std::string, std::uint64_t> captures;  // by result: ok, skipped, failed
-  std::map<std::string, std::uint64_t> alerts;    // by event type emitted
   std::uint64_t samples_total = 0;
   std::uint64_t source_errors = 0;
   std::string last_source_error;
@@ -136,7 +135,6 @@ class Engine {
   std::deque<std::pair<double, double>> floor_;
   std::optional<double> state_since_;
   std::map<std::string, std::uint64_t> captures_;
-  std::map<std::string, std::uint64_t> alerts_;
   std::uint64_t samples_total_ = 0;
   std::uint64_t source_errors_ = 0;
   int consecutive_errors_ = 0;
