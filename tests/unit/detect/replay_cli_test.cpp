@@ -11,7 +11,15 @@
 #include <sstream>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace {
+
+// One private directory per test process: ctest runs these tests concurrently.
+const leakwatch::testing::UniqueTempDir& tmp() {
+  static const leakwatch::testing::UniqueTempDir dir("lw-replay-cli");
+  return dir;
+}
 
 struct Ran {
   int code = -1;
@@ -20,7 +28,7 @@ struct Ran {
 };
 
 Ran run(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "replay_cli_stderr.txt";
+  const std::string err_file = tmp().file("stderr.txt");
   const std::string cmd = std::string(LEAKWATCH_BIN) + " " + args + " 2>" + err_file;
   Ran r;
   FILE* p = popen(cmd.c_str(), "r");
@@ -62,7 +70,7 @@ TEST(ReplayCli, DefaultsOnSyntheticLeak) {
 }
 
 TEST(ReplayCli, MalformedTraceFailsWithLineNumber) {
-  const std::string path = ::testing::TempDir() + "unsorted_trace.csv";
+  const std::string path = tmp().file("unsorted_trace.csv");
   std::ofstream(path) << "timestamp,usage_bytes\n10,100\n5,100\n";
   auto r = run("replay " + path);
   EXPECT_EQ(r.code, 1);
@@ -73,7 +81,7 @@ TEST(ReplayCli, MissingFileAndBadConfig) {
   auto r = run("replay /nonexistent/trace.csv");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("cannot open trace file"), std::string::npos) << r.err;
-  const std::string cfg = ::testing::TempDir() + "bad_detection.yaml";
+  const std::string cfg = tmp().file("bad_detection.yaml");
   std::ofstream(cfg) << "detection:\n  min_window: 1m\n  max_window: 30s\n";
   r = run("replay " + kTraces + "/synth_leak_limit.csv --config " + cfg);
   EXPECT_EQ(r.code, 78) << r.err;
