@@ -224,6 +224,7 @@ LoadResult load_node(Context& ctx, const YAML::Node& root) {
                    });
   out.problems = std::move(ctx.problems);
   out.warnings = std::move(ctx.warnings);
+  out.keys = std::move(ctx.keys);
   if (out.problems.empty()) out.config = std::move(cfg);
   return out;
 }

@@ -48,9 +48,10 @@ struct Config {
 };
 
 struct LoadResult {
-  std::optional<Config> config;   // set when there are no problems
-  std::vector<Problem> problems;  // every problem, in file order
-  std::vector<Problem> warnings;  // e.g. an inline secret
+  std::optional<Config> config;      // set when there are no problems
+  std::vector<Problem> problems;     // every problem, in file order
+  std::vector<Problem> warnings;     // e.g. an inline secret
+  std::map<std::string, bool> keys;  // every known key path, true where the file sets it
 };
 
 struct LoadOptions {

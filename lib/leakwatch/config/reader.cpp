@@ -386,6 +386,21 @@ std::vector<Section> Section::list(const std::string& key) {
 }
 
 void Section::finish() {
+  // Key paths with list indexes folded: alerts.slack[0].name -> alerts.slack[].name.
+  std::string generic;
+  for (std::size_t i = 0; i < path_.size(); ++i) {
+    if (path_[i] == '[') {
+      generic += "[]";
+      while (i < path_.size() && path_[i] != ']')
+        ++i;
+    } else {
+      generic += path_[i];
+    }
+  }
+  for (const auto& k : known_) {
+    bool& set = ctx_.keys[generic.empty() ? k : generic + "." + k];
+    set = set || has(k);
+  }
   if (!present() || !shape_ok_) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     std::string k = it->first.Scalar();

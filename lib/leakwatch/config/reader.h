@@ -36,6 +36,9 @@ struct Context {
   std::function<std::optional<std::string>(const std::string&)> getenv;  // injectable for tests
   std::string base_dir;         // relative secret files resolve against the config file's directory
   bool resolve_secrets = true;  // false: secrets get a placeholder value (browsing commands)
+  // Every key path the loader knows (list indexes written `[]`), true where the file sets it:
+  // lets tests hold the example file and docs/configuration.md to the keys the code reads.
+  std::map<std::string, bool> keys;
 
   void problem(const YAML::Node& at, const std::string& key_path, std::string message);
   void warning(const YAML::Node& at, const std::string& key_path, std::string message);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 
 using namespace leakwatch::config;
 using namespace std::chrono_literals;
@@ -33,6 +35,40 @@ TEST(Config, ExampleFileIsValidAndShowsEveryKey) {
   for (const auto& p : r.problems)
     ADD_FAILURE() << p.to_string();
   EXPECT_TRUE(r.config);
+
+  // Every key the loader reads is in the example (set, or shown commented out as `# key:`) and
+  // has a row in docs/configuration.md. Keys holding sections (`alerts.delivery`) are skipped.
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string example = slurp(path);
+  const std::string docs =
+      slurp(std::filesystem::path(LEAKWATCH_SOURCE_DIR) / "docs" / "configuration.md");
+  ASSERT_GT(r.keys.size(), 80u);              // the index is filled (about 90 keys today)
+  std::erase_if(r.keys, [](const auto& kv) {  // a secret's { env: } / { file: } is its own syntax
+    auto ends = [&](const std::string& s) { return kv.first.ends_with(s); };
+    return ends(".env") || ends(".file");
+  });
+  int leaves = 0;
+  for (const auto& [key, set] : r.keys) {
+    auto has_child = [&](const std::string& prefix) {
+      auto it = r.keys.lower_bound(prefix);
+      return it != r.keys.end() && it->first.rfind(prefix, 0) == 0;
+    };
+    if (has_child(key + ".") || has_child(key + "[].")) continue;  // a section
+    ++leaves;
+    const std::string leaf = key.substr(key.find_last_of('.') + 1);
+    if (!set) {
+      EXPECT_TRUE(std::regex_search(example, std::regex("\\n\\s*#\\s*" + leaf + ":")))
+          << key << " is neither set nor shown commented out in " << path;
+    }
+    EXPECT_NE(docs.find("`" + key + "`"), std::string::npos)
+        << key << " has no row in docs/configuration.md";
+  }
+  EXPECT_GT(leaves, 80);
 }
 
 TEST(Config, ReportsEveryProblemAtOnceInFileOrder) {
