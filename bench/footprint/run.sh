@@ -5,8 +5,8 @@
 #
 #   bench/footprint/run.sh [--minutes N] [--binary PATH] [--warmup S]
 #     --minutes N   measurement length (default 10; a shorter run is fine for a quick look)
-#     --binary P    the leakwatch binary (default: out/release/daemon/leakwatch, else builds
-#                   out/bench-footprint with -DCMAKE_BUILD_TYPE=Release, target leakwatch only)
+#     --binary P    the leakwatch binary (default: builds out/bench-footprint as docker/Dockerfile
+#                   does: Release -O2, -DLEAKWATCH_LEAN_RUNTIME=ON, target leakwatch only)
 #     --warmup S    seconds before measuring starts (default 30)
 #
 # Needs root for the cgroup (a sleeping process in a fresh memory cgroup is the watched target) and
@@ -34,14 +34,11 @@ done
 [ "$(id -u)" = 0 ] || { echo "footprint: run as root (it creates a memory cgroup)" >&2; exit 1; }
 
 if [ -z "$binary" ]; then
-  if [ -x out/release/daemon/leakwatch ]; then
-    binary=out/release/daemon/leakwatch
-  else
-    cmake -S . -B out/bench-footprint -G Ninja -DCMAKE_BUILD_TYPE=Release -DLEAKWATCH_BUILD_TESTS=OFF \
-      -DLEAKWATCH_BUILD_BENCH=OFF >/dev/null
-    cmake --build out/bench-footprint --target leakwatch -j"$(nproc)"
-    binary=out/bench-footprint/daemon/leakwatch
-  fi
+  # The shipped configuration (docker/Dockerfile), not a development build.
+  cmake -S . -B out/bench-footprint -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
+    -DLEAKWATCH_LEAN_RUNTIME=ON -DLEAKWATCH_BUILD_TESTS=OFF -DLEAKWATCH_BUILD_BENCH=OFF >/dev/null
+  cmake --build out/bench-footprint --target leakwatch -j"$(nproc)"
+  binary=out/bench-footprint/daemon/leakwatch
 fi
 binary=$(readlink -f "$binary")
 
