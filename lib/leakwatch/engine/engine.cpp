@@ -367,12 +367,13 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
                 gr.size_delta = g.value("size_delta", std::int64_t{0});
                 if (g.contains("delta_count"))
                   gr.count_delta = g["delta_count"].get<std::int64_t>();
-                // Steps run from the instance outwards: the alert wants the root first.
+                // Steps run from the instance outwards: the alert wants the root first. An edge
+                // is written as DevTools writes it (".name", "[3]", "->context"), punctuation
+                // included, so a step reads "EventEmitter._events".
                 if (g.contains("retainer_path") && g["retainer_path"].contains("steps")) {
                   const auto& steps = g["retainer_path"]["steps"];
                   for (auto it = steps.rbegin(); it != steps.rend(); ++it)
-                    gr.retainer_path.push_back(it->value("holder", "") + "." +
-                                               it->value("edge", ""));
+                    gr.retainer_path.push_back(it->value("holder", "") + it->value("edge", ""));
                   gr.retainer_path.push_back(gr.name);
                 }
                 e.capture->top_growers.push_back(std::move(gr));

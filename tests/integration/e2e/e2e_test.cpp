@@ -224,6 +224,11 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   for (const auto& step : growers[0]["retainer_path"])
     path_text += step.get<std::string>() + " ";
   EXPECT_NE(path_text.find("configBus"), std::string::npos) << path_text;
+  // Each step is the holder and the edge as DevTools writes it: "EventEmitter._events", never
+  // "EventEmitter.._events" or "Array.[]".
+  EXPECT_NE(path_text.find("EventEmitter._events "), std::string::npos) << path_text;
+  EXPECT_EQ(path_text.find(".."), std::string::npos) << path_text;
+  EXPECT_EQ(path_text.find(".["), std::string::npos) << path_text;
   EXPECT_TRUE(is_leak_state(lw_leaky.state()));
 
   // The healthy twin: watched all along, no alert, no capture.
