@@ -36,12 +36,6 @@ TargetSide analyze_target(const HeapSnapshot& target) {
   return t;
 }
 
-// Whether the report will want a retainer path (so the shortest-path tree is worth computing).
-bool wants_paths(const std::vector<ClassDiff>& classes, const DiffOptions& options) {
-  return options.retainer_paths_for > 0 && options.top_n > 0 && !classes.empty() &&
-         classes.front().size_delta > 0;
-}
-
 // The base is classified with the target's interface definitions, as DevTools does.
 std::vector<ClassMembers> base_members(const HeapSnapshot& base,
                                        const std::vector<InterfaceDefinition>& interfaces,
@@ -54,8 +48,33 @@ std::vector<ClassMembers> base_members(const HeapSnapshot& base,
   return class_members(base, classes, self);
 }
 
+// The classes that get a retainer path: the first retainer_paths_for of the top growers.
+std::vector<std::string> path_classes(const std::vector<ClassDiff>& classes,
+                                      const DiffOptions& options) {
+  std::vector<std::string> out;
+  const std::size_t want = std::min(options.top_n, options.retainer_paths_for);
+  for (const auto& d : classes) {
+    if (out.size() >= want || d.size_delta <= 0) break;
+    out.push_back(d.name);
+  }
+  return out;
+}
+
+// Groups the instances of each path class by retainer path (no retained sizes needed).
+std::vector<RetainerGroups> group_paths(const HeapSnapshot& target, const TargetSide& t,
+                                        const std::vector<std::uint32_t>& tree,
+                                        const std::vector<std::string>& names) {
+  RetainerOptions ro;
+  ro.max_paths = 1;
+  std::vector<RetainerGroups> out;
+  for (const auto& name : names)
+    out.push_back(group_retainers(target, t.classes, t.self, tree, name, ro));
+  return out;
+}
+
+// `groups` are the retainer groups of path_classes(report.classes, options), in that order.
 void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetSide& t,
-                   const DiffOptions& options, std::vector<std::uint32_t> tree = {}) {
+                   const DiffOptions& options, std::vector<RetainerGroups> groups) {
   std::unordered_map<std::string_view, const ClassSummary*> by_key;
   for (const auto& c : t.summary.classes)
     by_key.emplace(c.key, &c);
@@ -68,11 +87,9 @@ void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetS
       g.self_size = it->second->self_size;
       g.retained_size = it->second->retained_size;
     }
-    if (report.top_growers.size() < options.retainer_paths_for) {
-      if (tree.empty()) tree = shortest_path_tree(target);
-      RetainerOptions ro;
-      ro.max_paths = 1;
-      RetainerReport r = find_retainers(target, t.classes, t.self, t.retained, tree, d.name, ro);
+    const std::size_t i = report.top_growers.size();
+    if (i < groups.size()) {
+      RetainerReport r = finish_retainers(std::move(groups[i]), t.retained);
       if (!r.paths.empty()) g.top_path = r.paths.front();
     }
     report.top_growers.push_back(std::move(g));
@@ -111,7 +128,10 @@ DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target,
   report.classes = compare(bm, class_members(target, t.classes, t.self));
   report.base_nodes = base.node_count();
   report.base_total_size = base_total;
-  finish_report(report, target, t, options);
+  const std::vector<std::string> names = path_classes(report.classes, options);
+  std::vector<std::uint32_t> tree;
+  if (!names.empty()) tree = shortest_path_tree(target);
+  finish_report(report, target, t, options, group_paths(target, t, tree, names));
   return report;
 }
 
@@ -181,13 +201,19 @@ core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
     report.classes = compare(base_side.members, tm);
     std::vector<ClassMembers>().swap(base_side.members);
   }
+  // The retainer paths need only the shortest-path tree: a helper thread builds it and groups the
+  // top growers' instances by path while this thread computes the dominator tree; the retained
+  // sizes are added to the groups afterwards.
+  const std::vector<std::string> names = path_classes(report.classes, options);
   std::vector<std::uint32_t> tree;
+  std::vector<RetainerGroups> groups;
   std::exception_ptr tree_exception;
   std::thread tree_thread;
-  if (wants_paths(report.classes, options)) {
+  if (!names.empty()) {
     tree_thread = std::thread([&] {
       try {
         tree = shortest_path_tree(*target);
+        groups = group_paths(*target, t, tree, names);
       } catch (...) {
         tree_exception = std::current_exception();
       }
@@ -201,7 +227,7 @@ core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
   }
   if (tree_thread.joinable()) tree_thread.join();
   if (tree_exception) std::rethrow_exception(tree_exception);
-  finish_report(report, *target, t, options, std::move(tree));
+  finish_report(report, *target, t, options, std::move(groups));
   return report;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "leakwatch/heapsnap/huge.h"
@@ -333,65 +334,131 @@ class PathInterner {
 
 }  // namespace
 
-RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c,
-                              const std::vector<std::uint32_t>& self_size,
-                              const std::vector<std::uint64_t>& retained,
-                              const std::vector<std::uint32_t>& via, std::string_view class_name,
-                              const RetainerOptions& options) {
+namespace {
+
+// A path is identified by (instance text, chain) — or, when cut at max_depth, by its first
+// max_depth steps.
+struct Agg {
+  std::uint32_t instance_text = 0;
+  std::uint32_t chain = 0;
+  bool cut = false;
+  std::uint64_t instances = 0, self_size = 0, retained_size = 0;
+};
+
+}  // namespace
+
+struct RetainerGroups::Impl {
+  Impl(const HeapSnapshot& snap, const Classification& classes,
+       const std::vector<std::uint32_t>& self, const std::vector<std::uint32_t>& tree,
+       const RetainerOptions& opts)
+      : s(snap), c(classes), self_size(self), via(tree), options(opts) {}
+  const HeapSnapshot& s;
+  const Classification& c;
+  const std::vector<std::uint32_t>& self_size;
+  const std::vector<std::uint32_t>& via;
+  RetainerOptions options;
   RetainerReport report;
-  report.class_name = std::string(class_name);
+  std::vector<bool> in_class;
+  std::optional<PathInterner> interner;
+  std::vector<Agg> aggs;
+  std::vector<std::uint32_t> agg_of;  // per reachable instance, in node order
+};
+
+RetainerGroups::RetainerGroups() = default;
+RetainerGroups::~RetainerGroups() = default;
+RetainerGroups::RetainerGroups(RetainerGroups&&) noexcept = default;
+RetainerGroups& RetainerGroups::operator=(RetainerGroups&&) noexcept = default;
+
+RetainerGroups group_retainers(const HeapSnapshot& s, const Classification& c,
+                               const std::vector<std::uint32_t>& self_size,
+                               const std::vector<std::uint32_t>& via, std::string_view class_name,
+                               const RetainerOptions& options) {
+  RetainerGroups groups;
+  groups.impl_ = std::make_unique<RetainerGroups::Impl>(s, c, self_size, via, options);
+  RetainerGroups::Impl& g = *groups.impl_;
+  g.report.class_name = std::string(class_name);
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
-  std::vector<bool> in_class(c.class_count(), false);
+  g.in_class.assign(c.class_count(), false);
   bool any = false;
   for (std::size_t k = 0; k < c.class_count(); ++k)
-    any |= in_class[k] = c.names[k] == class_name;
-  if (!any) return report;
-  PathInterner interner(s, c, via);
-  // A path is identified by (instance text, chain) — or, when cut at max_depth, by its first
-  // max_depth steps.
-  struct Agg {
-    std::uint32_t instance_text = 0;
-    std::uint32_t chain = 0;
-    bool cut = false;
-    std::uint64_t instances = 0, self_size = 0, retained_size = 0;
-  };
-  std::vector<Agg> aggs;
+    any |= g.in_class[k] = c.names[k] == class_name;
+  if (!any) return groups;
+  PathInterner& interner = g.interner.emplace(s, c, via);
   FlatMap by_chain;
   std::map<std::vector<std::uint32_t>, std::size_t> by_cut;
   for (std::uint32_t v = 0; v < n; ++v) {
-    if (!in_class[c.class_of[v]] || self_size[v] == 0) continue;
-    ++report.instances;
+    if (!g.in_class[c.class_of[v]] || self_size[v] == 0) continue;
+    ++g.report.instances;
     if (via[v] == kNone && v != s.root) {
-      ++report.unreachable;
+      ++g.report.unreachable;
       continue;
     }
     const std::uint32_t text = interner.node_text(v);
     const std::uint32_t chain = interner.chain(v);
-    std::size_t idx;
+    std::uint32_t idx;
     if (interner.depth(chain) <= options.max_depth) {
       std::uint64_t key = (static_cast<std::uint64_t>(text) << 32) | chain;
       idx = by_chain.get_or(key, [&] {
-        aggs.push_back(Agg{text, chain, false});
-        return static_cast<std::uint32_t>(aggs.size() - 1);
+        g.aggs.push_back(Agg{text, chain, false});
+        return static_cast<std::uint32_t>(g.aggs.size() - 1);
       });
     } else {
       std::vector<std::uint32_t> key = interner.steps(chain, options.max_depth);
       key.push_back(text);
-      auto [it, fresh] = by_cut.emplace(std::move(key), aggs.size());
-      if (fresh) aggs.push_back(Agg{text, chain, true});
-      idx = it->second;
+      auto [it, fresh] = by_cut.emplace(std::move(key), g.aggs.size());
+      if (fresh) g.aggs.push_back(Agg{text, chain, true});
+      idx = static_cast<std::uint32_t>(it->second);
     }
-    Agg& a = aggs[idx];
+    Agg& a = g.aggs[idx];
     ++a.instances;
     a.self_size += self_size[v];
-    if (!retained.empty()) a.retained_size += retained[v];
+    g.agg_of.push_back(idx);
   }
+  return groups;
+}
+
+RetainerReport finish_retainers(RetainerGroups groups, const std::vector<std::uint64_t>& retained) {
+  if (!groups.impl_) return {};
+  RetainerGroups::Impl& g = *groups.impl_;
+  RetainerReport report = std::move(g.report);
+  if (!g.interner || g.options.max_paths == 0) return report;
+  const HeapSnapshot& s = g.s;
+  if (!retained.empty()) {
+    std::size_t k = 0;
+    const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
+    for (std::uint32_t v = 0; v < n; ++v) {
+      if (!g.in_class[g.c.class_of[v]] || g.self_size[v] == 0) continue;
+      if (g.via[v] == kNone && v != s.root) continue;
+      g.aggs[g.agg_of[k++]].retained_size += retained[v];
+    }
+  }
+  // Only the groups that can make the top max_paths become paths (with texts): those ordered
+  // before the max_paths-th by instances and retained size, and those tied with it (the texts
+  // break the ties).
+  auto before = [&](std::uint32_t a, std::uint32_t b) {
+    const Agg& x = g.aggs[a];
+    const Agg& y = g.aggs[b];
+    if (x.instances != y.instances) return x.instances > y.instances;
+    return x.retained_size > y.retained_size;
+  };
+  std::vector<std::uint32_t> order(g.aggs.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  if (order.size() > g.options.max_paths) {
+    const std::size_t last = g.options.max_paths - 1;
+    std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(last), order.end(),
+                     before);
+    const std::uint32_t boundary = order[last];
+    std::erase_if(order, [&](std::uint32_t i) { return before(boundary, i); });
+  }
+  PathInterner& interner = *g.interner;
   std::vector<RetainerPath> paths;
-  paths.reserve(aggs.size());
-  for (const Agg& a : aggs) {
+  paths.reserve(order.size());
+  for (std::uint32_t i : order) {
+    const Agg& a = g.aggs[i];
     RetainerPath path;
     path.text = interner.text(a.instance_text);
-    for (std::uint32_t step : interner.steps(a.chain, options.max_depth)) {
+    for (std::uint32_t step : interner.steps(a.chain, g.options.max_depth)) {
       RetainerStep rs{interner.text(interner.step_holder(step)),
                       interner.text(interner.step_edge(step))};
       path.text += " ← " + rs.holder + rs.edge;
@@ -408,9 +475,17 @@ RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c,
     if (a.retained_size != b.retained_size) return a.retained_size > b.retained_size;
     return a.text < b.text;
   });
-  if (paths.size() > options.max_paths) paths.resize(options.max_paths);
+  if (paths.size() > g.options.max_paths) paths.resize(g.options.max_paths);
   report.paths = std::move(paths);
   return report;
+}
+
+RetainerReport find_retainers(const HeapSnapshot& s, const Classification& c,
+                              const std::vector<std::uint32_t>& self_size,
+                              const std::vector<std::uint64_t>& retained,
+                              const std::vector<std::uint32_t>& via, std::string_view class_name,
+                              const RetainerOptions& options) {
+  return finish_retainers(group_retainers(s, c, self_size, via, class_name, options), retained);
 }
 
 }  // namespace leakwatch::heapsnap

@@ -3,6 +3,7 @@
 // non-weak edges, user roots first, as DevTools computes distances), aggregated by their shape so
 // that one line can say "Socket ← Array[] ← Holder.sockets ← …".
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,10 +45,40 @@ struct RetainerOptions {
 };
 
 // `retained` may be empty (no dominator tree computed). `class_name` matches class names exactly.
+// The same as finish_retainers(group_retainers(...), retained).
 RetainerReport find_retainers(const HeapSnapshot& snap, const Classification& classes,
                               const std::vector<std::uint32_t>& self_size,
                               const std::vector<std::uint64_t>& retained,
                               const std::vector<std::uint32_t>& path_tree,
                               std::string_view class_name, const RetainerOptions& options = {});
+
+// find_retainers in two stages. Grouping the instances by path shape needs only the shortest-path
+// tree, so it can run while the dominator tree is still being computed; finishing adds the retained
+// sizes and turns the top groups into paths. The groups refer to (do not copy) the snapshot, the
+// classification, the shallow sizes and the path tree: they must outlive it.
+class RetainerGroups {
+ public:
+  RetainerGroups();
+  ~RetainerGroups();
+  RetainerGroups(RetainerGroups&&) noexcept;
+  RetainerGroups& operator=(RetainerGroups&&) noexcept;
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  friend RetainerGroups group_retainers(const HeapSnapshot&, const Classification&,
+                                        const std::vector<std::uint32_t>&,
+                                        const std::vector<std::uint32_t>&, std::string_view,
+                                        const RetainerOptions&);
+  friend RetainerReport finish_retainers(RetainerGroups, const std::vector<std::uint64_t>&);
+};
+
+RetainerGroups group_retainers(const HeapSnapshot& snap, const Classification& classes,
+                               const std::vector<std::uint32_t>& self_size,
+                               const std::vector<std::uint32_t>& path_tree,
+                               std::string_view class_name, const RetainerOptions& options = {});
+
+// `retained` may be empty (no retained sizes in the paths).
+RetainerReport finish_retainers(RetainerGroups groups, const std::vector<std::uint64_t>& retained);
 
 }  // namespace leakwatch::heapsnap

@@ -249,6 +249,69 @@ TEST(HeapSnapRetainers, AggregatesPathsByShape) {
   EXPECT_NE(r.paths[0].text.find("← global.holder"), std::string::npos) << r.paths[0].text;
 }
 
+// Holders named by edge p0..p(k-1); holder i holds `counts[i]` Items (of sizes that make ties on
+// instances and retained size), so that many paths compete for the top places.
+Builder many_paths_graph(const std::vector<int>& counts, const std::vector<unsigned>& sizes) {
+  Builder b;
+  int root = b.add(9, "", 1, 0);
+  int global = b.add(3, "global", 3, 10);
+  b.edge(root, 5, "global", global);
+  unsigned id = 5;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    int holder = b.add(3, "Holder", id, 20);
+    id += 2;
+    b.edge(global, 2, "p" + std::to_string(i), holder);
+    for (int k = 0; k < counts[i]; ++k) {
+      int item = b.add(3, "Item", id, sizes[i]);
+      id += 2;
+      b.edge(holder, 1, std::to_string(k), item);
+    }
+  }
+  return b;
+}
+
+TEST(HeapSnapRetainers, TopPathsAreThePrefixOfAllPathsWhateverTheTies) {
+  // Paths tie on instances (four of 3, two of 1) and on retained size (items of 8 or 16 bytes).
+  auto snap =
+      parse_snapshot(many_paths_graph({3, 3, 3, 1, 1, 2, 3}, {8, 16, 8, 8, 8, 16, 8}).json());
+  ASSERT_TRUE(snap.ok()) << snap.error().to_string();
+  auto classes = classify(*snap, infer_interfaces(*snap));
+  auto self = shallow_sizes(*snap);
+  auto dom = compute_dominators(*snap, self);
+  auto tree = shortest_path_tree(*snap);
+  RetainerOptions all;
+  all.max_paths = 100;
+  auto full = find_retainers(*snap, classes, self, dom.retained, tree, "Item", all);
+  ASSERT_EQ(full.paths.size(), 7u);
+  EXPECT_EQ(full.paths[0].instances, 3u);
+  EXPECT_EQ(full.paths[0].retained_size, 48u);  // the holder of 16-byte items
+  EXPECT_EQ(full.paths[0].text, "Item ← Holder[] ← global.p1");
+  EXPECT_EQ(full.paths[1].text, "Item ← Holder[] ← global.p0");  // ties broken by text
+  EXPECT_EQ(full.paths.back().instances, 1u);
+  for (std::size_t k = 0; k <= 8; ++k) {
+    RetainerOptions some;
+    some.max_paths = k;
+    auto top = find_retainers(*snap, classes, self, dom.retained, tree, "Item", some);
+    ASSERT_EQ(top.paths.size(), std::min<std::size_t>(k, 7)) << k;
+    for (std::size_t i = 0; i < top.paths.size(); ++i) {
+      EXPECT_EQ(top.paths[i].text, full.paths[i].text) << k << " " << i;
+      EXPECT_EQ(top.paths[i].retained_size, full.paths[i].retained_size);
+    }
+    // The two stages give the same as the one call.
+    auto staged =
+        finish_retainers(group_retainers(*snap, classes, self, tree, "Item", some), dom.retained);
+    ASSERT_EQ(staged.paths.size(), top.paths.size());
+    for (std::size_t i = 0; i < top.paths.size(); ++i)
+      EXPECT_EQ(staged.paths[i].text, top.paths[i].text);
+    EXPECT_EQ(staged.instances, 16u);
+  }
+  // Without retained sizes the order falls back to instances, then text.
+  auto bare = find_retainers(*snap, classes, self, {}, tree, "Item", all);
+  ASSERT_EQ(bare.paths.size(), 7u);
+  EXPECT_EQ(bare.paths[0].text, "Item ← Holder[] ← global.p0");
+  EXPECT_EQ(bare.paths[0].retained_size, 0u);
+}
+
 TEST(HeapSnapParse, ZstdCompressedEqualsPlain) {
   std::string plain = sample_graph().json();
   std::string z(ZSTD_compressBound(plain.size()), '\0');
