@@ -679,6 +679,7 @@ class SnapshotParser {
           ++count;
           snap_.node_type.push_back(static_cast<std::uint8_t>(t));
           snap_.node_name.push_back(r[f_name]);
+          max_node_name_ = std::max(max_node_name_, r[f_name]);
           snap_.node_id.push_back(r[f_id]);
           snap_.node_self_size.push_back(r[f_self]);
           snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
@@ -725,6 +726,14 @@ class SnapshotParser {
     const std::uint64_t nf = kNodeFields != 0 ? kNodeFields : meta_.node_fields;
     const std::uint64_t node_limit = snap_.node_id.size() * nf;
     const std::size_t etypes = snap_.edge_type_names.size();
+    // Which edge types name their edge with a string (the others carry an index): the largest
+    // string index is checked against the strings table when it is known.
+    std::uint32_t name_mask[256] = {};
+    for (std::size_t t = 0; t < etypes; ++t) {
+      const EdgeKind k = snap_.edge_type_kinds[t];
+      name_mask[t] = (k == EdgeKind::element || k == EdgeKind::hidden) ? 0 : 0xffffffffu;
+    }
+    std::uint32_t max_name = 0;
     std::size_t count = 0;
     const std::size_t rest = r_.read_uint_records(
         ef,
@@ -738,9 +747,11 @@ class SnapshotParser {
             r_.fail("edge to_node " + std::to_string(to) + " is not a valid node index");
           snap_.edge_type.push_back(static_cast<std::uint8_t>(t));
           snap_.edge_name.push_back(r[f_name]);
+          max_name = std::max(max_name, r[f_name] & name_mask[t]);
           snap_.edge_to.push_back(static_cast<std::uint32_t>(to / nf));
         },
         "edges");
+    max_edge_name_ = max_name;
     if (rest != 0)
       r_.fail("edges array length is not a multiple of " + std::to_string(ef) + " (edge_fields)");
     if (snap_.edge_to.size() != n_edges)
@@ -781,13 +792,22 @@ class SnapshotParser {
   }
 
   void read_locations() {
-    std::vector<std::uint32_t> raw;
-    r_.read_uint_array([&](std::uint32_t v) { raw.push_back(v); }, "locations");
-    if (meta_.loc_fields == 0) return;
-    if (raw.size() % meta_.loc_fields != 0)
-      r_.fail("locations array length is not a multiple of location_fields");
-    if (meta_.l_index < 0 || meta_.l_script < 0 || meta_.l_line < 0 || meta_.l_col < 0) return;
-    raw_locations_ = std::move(raw);
+    if (meta_.loc_fields == 0) {
+      r_.read_uint_array([](std::uint32_t) {}, "locations");
+      return;
+    }
+    const bool usable =
+        meta_.l_index >= 0 && meta_.l_script >= 0 && meta_.l_line >= 0 && meta_.l_col >= 0;
+    // Kept with the raw object index (a multiple of node_fields): checked in finish().
+    const std::size_t rest = r_.read_uint_records(
+        meta_.loc_fields,
+        [&](const std::uint32_t* r) {
+          if (usable)
+            snap_.locations.push_back(
+                Location{r[meta_.l_index], r[meta_.l_script], r[meta_.l_line], r[meta_.l_col]});
+        },
+        "locations");
+    if (rest != 0) r_.fail("locations array length is not a multiple of location_fields");
   }
 
   void finish() {
@@ -800,12 +820,13 @@ class SnapshotParser {
     if (!have_strings_) throw ParseError{"the \"strings\" array is missing"};
     const std::size_t n = snap_.node_id.size();
     const std::size_t ns = snap_.string_count();
-    for (std::size_t i = 0; i < n; ++i)
+    // The maxima were taken while parsing; the loops only find the first offender to name it.
+    for (std::size_t i = 0; i < n && max_node_name_ >= ns; ++i)
       if (snap_.node_name[i] >= ns)
         throw ParseError{"node " + std::to_string(i) + " has name index " +
                          std::to_string(snap_.node_name[i]) + " beyond the " + std::to_string(ns) +
                          " strings"};
-    for (std::size_t e = 0; e < snap_.edge_to.size(); ++e)
+    for (std::size_t e = 0; e < snap_.edge_to.size() && max_edge_name_ >= ns; ++e)
       if (snap_.edge_has_string_name(static_cast<std::uint32_t>(e)) && snap_.edge_name[e] >= ns)
         throw ParseError{"edge " + std::to_string(e) + " has name index " +
                          std::to_string(snap_.edge_name[e]) + " beyond the " + std::to_string(ns) +
@@ -815,29 +836,35 @@ class SnapshotParser {
         throw ParseError{"snapshot.root_index is not a valid node index"};
       snap_.root = static_cast<std::uint32_t>(*meta_.root_index / meta_.node_fields);
     }
-    if (!raw_locations_.empty()) {
-      const std::size_t lf = meta_.loc_fields;
+    if (!snap_.locations.empty()) {
       const std::uint64_t nf = meta_.node_fields;
-      for (std::size_t i = 0; i < raw_locations_.size(); i += lf) {
-        std::uint32_t idx = raw_locations_[i + meta_.l_index];
-        if (idx % nf != 0 || idx / nf >= n)
+      bool increasing = true;
+      std::uint32_t prev = 0;
+      for (std::size_t i = 0; i < snap_.locations.size(); ++i) {
+        Location& l = snap_.locations[i];
+        if (l.node % nf != 0 || l.node / nf >= n)
           throw ParseError{"a location's object_index is not a valid node index"};
-        snap_.locations.push_back(
-            Location{static_cast<std::uint32_t>(idx / nf), raw_locations_[i + meta_.l_script],
-                     raw_locations_[i + meta_.l_line], raw_locations_[i + meta_.l_col]});
+        l.node = static_cast<std::uint32_t>(l.node / nf);
+        if (i > 0 && l.node <= prev) increasing = false;
+        prev = l.node;
       }
-      // Later entries win, as in a Map keyed by node index.
-      std::stable_sort(snap_.locations.begin(), snap_.locations.end(),
-                       [](const Location& a, const Location& b) { return a.node < b.node; });
-      std::vector<Location> dedup;
-      dedup.reserve(snap_.locations.size());
-      for (const auto& l : snap_.locations) {
-        if (!dedup.empty() && dedup.back().node == l.node)
-          dedup.back() = l;
-        else
-          dedup.push_back(l);
+      // V8 writes them in node order; otherwise later entries win, as in a Map keyed by node
+      // index.
+      if (!increasing) {
+        std::stable_sort(snap_.locations.begin(), snap_.locations.end(),
+                         [](const Location& a, const Location& b) { return a.node < b.node; });
+        std::vector<Location> dedup;
+        dedup.reserve(snap_.locations.size());
+        for (const auto& l : snap_.locations) {
+          if (!dedup.empty() && dedup.back().node == l.node)
+            dedup.back() = l;
+          else
+            dedup.push_back(l);
+        }
+        snap_.locations = std::move(dedup);
+      } else {
+        snap_.locations.shrink_to_fit();
       }
-      snap_.locations = std::move(dedup);
     }
     snap_.string_data.shrink_to_fit();
     snap_.string_offsets.shrink_to_fit();
@@ -850,7 +877,7 @@ class SnapshotParser {
   bool have_header_ = false, have_nodes_ = false, have_edges_ = false, have_strings_ = false,
        have_locations_ = false;
   std::uint64_t declared_edges_ = 0;
-  std::vector<std::uint32_t> raw_locations_;
+  std::uint32_t max_node_name_ = 0, max_edge_name_ = 0;
 };
 
 core::Result<HeapSnapshot> parse_source(ByteSource& src, bool zstd, const ParseLimits& limits,

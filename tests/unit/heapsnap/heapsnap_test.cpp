@@ -369,6 +369,49 @@ TEST(HeapSnapParse, HostileInputsGiveClearErrors) {
   expect_error("[]", "expected '{'");
 }
 
+TEST(HeapSnapParse, StringIndexesAreCheckedPerEdgeKind) {
+  std::string good = sample_graph().json();
+  // The first edge is root -> (GC roots), an element edge: its 999 is an index, not a string.
+  auto ok = parse_snapshot(replace(good, "\"edges\":[1,1,6", "\"edges\":[1,999,6"));
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_EQ(ok->edge_name[0], 999u);
+  // As a property edge, 999 names a string that does not exist: the error names the edge.
+  expect_error(replace(good, "\"edges\":[1,1,6", "\"edges\":[2,999,6"),
+               "edge 0 has name index 999 beyond the");
+  expect_error(replace(good, "\"nodes\":[9,0,", "\"nodes\":[9,4000,"),
+               "node 0 has name index 4000 beyond the");
+}
+
+std::string with_locations(const std::string& good, const std::string& locations) {
+  std::string text = replace(
+      good, "\"edge_fields\":",
+      "\"location_fields\":[\"object_index\",\"script_id\",\"line\",\"column\"],\"edge_fields\":");
+  return replace(text, "\"strings\":", "\"locations\":[" + locations + "],\"strings\":");
+}
+
+TEST(HeapSnapParse, LocationsInAnyOrderLaterEntriesWin) {
+  std::string good = sample_graph().json();
+  // Node field count 6: object_index 12 is node 2, 6 is node 1.
+  auto sorted = parse_snapshot(with_locations(good, "6,1,5,5,12,1,9,9"));
+  ASSERT_TRUE(sorted.ok()) << sorted.error().to_string();
+  ASSERT_EQ(sorted->locations.size(), 2u);
+  EXPECT_EQ(sorted->locations[0].node, 1u);
+  EXPECT_EQ(sorted->locations[1].line, 9u);
+  auto mixed = parse_snapshot(with_locations(good, "12,1,2,3,6,1,5,5,12,1,9,9"));
+  ASSERT_TRUE(mixed.ok()) << mixed.error().to_string();
+  ASSERT_EQ(mixed->locations.size(), 2u);
+  EXPECT_EQ(mixed->locations[0].node, 1u);
+  EXPECT_EQ(mixed->locations[0].line, 5u);
+  EXPECT_EQ(mixed->locations[1].node, 2u);
+  EXPECT_EQ(mixed->locations[1].line, 9u);  // the later entry for node 2
+  ASSERT_NE(mixed->location(2), nullptr);
+  EXPECT_EQ(mixed->location(2)->column, 9u);
+  EXPECT_EQ(mixed->location(3), nullptr);
+  expect_error(with_locations(good, "7,1,2,3"), "object_index is not a valid node index");
+  expect_error(with_locations(good, "600,1,2,3"), "object_index is not a valid node index");
+  expect_error(with_locations(good, "6,1,2"), "not a multiple of location_fields");
+}
+
 TEST(HeapSnapParse, UnknownKeysAndEscapesAreFine) {
   std::string good = sample_graph().json();
   std::string text = replace(
