@@ -510,15 +510,23 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   const std::size_t m = s.edge_count();
   const std::uint32_t root = s.root;
 
-  // 1. Essential edges.
+  // 1. Essential edges, and the number of essential predecessors of each vertex (vertices are
+  //    numbered 1..n: node ordinal + 1; 0 is "none").
+  const std::size_t len = static_cast<std::size_t>(n) + 1;
+  using detail::huge_vector;
+  std::vector<std::uint32_t> pred_count = huge_vector<std::uint32_t>(len);  // per vertex
+  std::size_t essential_count = 0;
   Bits essential(m);
   {
     std::vector<std::uint8_t> page = page_owned(s);
+    const bool any_page = std::find(page.begin(), page.end(), 1) != page.end();
     // WeakMap table edges: decided once per edge name.
     std::vector<std::uint8_t> weakmap_state(s.string_count(),
                                             0);  // 0 unknown, 1 not weakmap, 2 weakmap
     std::unordered_map<std::uint32_t, std::uint32_t> weakmap_table;
     for (std::uint32_t v = 0; v < n; ++v) {
+      const bool from_root = v == root;
+      const bool v_page = page[v] != 0;
       for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
         EdgeKind k = s.edge_kind(e);
         if (k == EdgeKind::weak) continue;
@@ -533,96 +541,109 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
         }
         std::uint32_t to = s.edge_to[e];
         if (to == v) continue;
-        if (v != root) {
+        if (!from_root) {
           if (k == EdgeKind::shortcut) continue;
-          if (page[to] && !page[v]) continue;
+          if (any_page && page[to] && !v_page) continue;
         }
         essential.set(e);
+        ++pred_count[to + 1];
+        ++essential_count;
       }
     }
   }
 
-  // 2.+3. Lengauer–Tarjan (simple eval/link), vertices numbered 1..n; 0 is "none". DFS order,
-  //    orphan handling and the treatment of unreachable nodes follow DevTools so the trees are
-  //    identical. Working arrays are scoped so that only `vertex` (the DFS order) and `dom`
-  //    outlive the algorithm: the peak is ~7 arrays of n words plus the reverse graph.
-  const std::size_t len = static_cast<std::size_t>(n) + 1;
-  std::vector<std::uint32_t> vertex = detail::huge_vector<std::uint32_t>(len),
-                             dom = detail::huge_vector<std::uint32_t>(len);
+  // 2. Depth-first numbering from the root. DFS order, orphan handling and the treatment of
+  //    unreachable nodes follow DevTools so the trees are identical.
+  std::vector<std::uint32_t> vertex = huge_vector<std::uint32_t>(len);  // DFS number -> vertex
+  std::vector<std::uint32_t> num = huge_vector<std::uint32_t>(len);     // vertex -> DFS number
+  std::vector<std::uint32_t> parent = huge_vector<std::uint32_t>(len);  // vertex -> vertex
+  std::vector<std::uint32_t> next_edge = huge_vector<std::uint32_t>(len);
+  const std::uint32_t r = root + 1;
   std::uint32_t count = 0;
   Dominators out;
   {
-    // Reverse graph over essential edges (predecessor node ordinals).
-    std::vector<std::uint32_t> first_pred = detail::huge_vector<std::uint32_t>(len);
-    std::vector<std::uint32_t> preds;
-    for (std::size_t e = 0; e < m; ++e)
-      if (essential.get(e)) ++first_pred[s.edge_to[e] + 1];
-    for (std::uint32_t v = 0; v < n; ++v)
-      first_pred[v + 1] += first_pred[v];
-    detail::reserve_huge(preds, first_pred[n]);
-    preds.resize(first_pred[n]);
-    {
-      std::vector<std::uint32_t> fill = detail::huge_vector<std::uint32_t>(n);
-      std::copy(first_pred.begin(), first_pred.end() - 1, fill.begin());
-      for (std::uint32_t v = 0; v < n; ++v)
-        for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
-          if (essential.get(e)) preds[fill[s.edge_to[e]]++] = v;
+    auto dfs = [&](std::uint32_t start) {
+      next_edge[start - 1] = s.first_edge[start - 1];
+      std::uint32_t v = start;
+      while (v != 0) {
+        if (num[v] == 0) {
+          num[v] = ++count;
+          vertex[count] = v;
+        }
+        std::uint32_t v_next = parent[v];
+        const std::uint32_t vo = v - 1;
+        const std::uint32_t end = s.first_edge[vo + 1];
+        for (; next_edge[vo] < end; ++next_edge[vo]) {
+          std::uint32_t e = next_edge[vo];
+          if (!essential.get(e)) continue;
+          std::uint32_t w = s.edge_to[e] + 1;
+          if (num[w] == 0) {
+            parent[w] = v;
+            next_edge[w - 1] = s.first_edge[w - 1];
+            v_next = w;
+            break;
+          }
+        }
+        v = v_next;
+      }
+    };
+    dfs(r);
+    // Everything the first DFS reached is reachable from the root through essential edges.
+    out.unreachable = n - count;
+    if (count < n) {
+      for (std::uint32_t v = 1; v <= n; ++v) {
+        if (num[v] == 0 && pred_count[v] == 0) {  // only weak retainers
+          parent[v] = r;
+          dfs(v);
+        }
+      }
     }
+    if (count < n) {
+      for (std::uint32_t v = 1; v <= n; ++v) {
+        if (num[v] == 0) {
+          parent[v] = r;
+          num[v] = ++count;
+          vertex[count] = v;
+        }
+      }
+    }
+  }
 
-    std::vector<std::uint32_t> parent = detail::huge_vector<std::uint32_t>(len),
-                               ancestor = detail::huge_vector<std::uint32_t>(len),
-                               label = detail::huge_vector<std::uint32_t>(len),
-                               semi = detail::huge_vector<std::uint32_t>(len);
+  // 3. Lengauer–Tarjan (simple eval/link) on the DFS numbers: every array below is indexed by DFS
+  //    number and holds DFS numbers, so the main loop (DFS numbers descending) reads its vertex's
+  //    data and predecessor list sequentially. The computation is the one on vertices, renamed.
+  //    Working arrays are scoped so that only `vertex` and `dom` outlive the algorithm.
+  std::vector<std::uint32_t> dom = huge_vector<std::uint32_t>(len);
+  {
+    // Predecessors over essential edges, by DFS number, in the order of their source ordinals.
+    std::vector<std::uint32_t> first_pred = huge_vector<std::uint32_t>(len + 1);
+    for (std::uint32_t i = 1; i <= count; ++i)
+      first_pred[i + 1] = first_pred[i] + pred_count[vertex[i]];
+    std::vector<std::uint32_t> preds;
+    detail::reserve_huge(preds, essential_count);
+    preds.resize(essential_count);
     {
-      std::vector<std::uint32_t> next_edge = detail::huge_vector<std::uint32_t>(len);
-      auto dfs = [&](std::uint32_t r) {
-        next_edge[r - 1] = s.first_edge[r - 1];
-        std::uint32_t v = r;
-        while (v != 0) {
-          if (semi[v] == 0) {
-            semi[v] = ++count;
-            vertex[count] = label[v] = v;
-          }
-          std::uint32_t v_next = parent[v];
-          const std::uint32_t vo = v - 1;
-          const std::uint32_t end = s.first_edge[vo + 1];
-          for (; next_edge[vo] < end; ++next_edge[vo]) {
-            std::uint32_t e = next_edge[vo];
-            if (!essential.get(e)) continue;
-            std::uint32_t w = s.edge_to[e] + 1;
-            if (semi[w] == 0) {
-              parent[w] = v;
-              next_edge[w - 1] = s.first_edge[w - 1];
-              v_next = w;
-              break;
-            }
-          }
-          v = v_next;
-        }
-      };
-      const std::uint32_t r = root + 1;
-      dfs(r);
-      // Everything the first DFS reached is reachable from the root through essential edges.
-      out.unreachable = n - count;
-      if (count < n) {
-        for (std::uint32_t v = 1; v <= n; ++v) {
-          if (semi[v] == 0 && first_pred[v - 1] == first_pred[v]) {  // only weak retainers
-            parent[v] = r;
-            dfs(v);
-          }
-        }
-      }
-      if (count < n) {
-        for (std::uint32_t v = 1; v <= n; ++v) {
-          if (semi[v] == 0) {
-            parent[v] = r;
-            semi[v] = ++count;
-            vertex[count] = label[v] = v;
-          }
-        }
+      std::vector<std::uint32_t>& fill = pred_count;  // reused: counts are no longer needed
+      for (std::uint32_t v = 1; v <= n; ++v)
+        fill[v] = first_pred[num[v]];
+      for (std::uint32_t v = 0; v < n; ++v) {
+        const std::uint32_t from = num[v + 1];
+        for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
+          if (essential.get(e)) preds[fill[s.edge_to[e] + 1]++] = from;
       }
     }
-    const std::uint32_t r = root + 1;
+    // parent, semi, label and ancestor by DFS number, in the storage of arrays no longer needed
+    // (fresh pages cost more than the copies).
+    std::vector<std::uint32_t> par = std::move(next_edge);
+    par[0] = par[1] = 0;
+    for (std::uint32_t i = 2; i <= count; ++i)
+      par[i] = num[parent[vertex[i]]];
+    std::vector<std::uint32_t>& semi = num;
+    std::vector<std::uint32_t>& label = parent;
+    std::vector<std::uint32_t> ancestor = std::move(pred_count);  // was the fill positions
+    std::fill(ancestor.begin(), ancestor.end(), 0);
+    for (std::uint32_t i = 0; i <= count; ++i)
+      semi[i] = label[i] = i;
     std::vector<std::uint32_t> stack;
     auto compress = [&](std::uint32_t v) {
       stack.clear();
@@ -642,45 +663,42 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
       compress(v);
       return label[v];
     };
-    {
-      // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
-      std::vector<std::uint32_t> bucket_head = detail::huge_vector<std::uint32_t>(len),
-                                 bucket_next = detail::huge_vector<std::uint32_t>(len);
-      for (std::uint32_t i = count; i >= 2; --i) {
-        std::uint32_t w = vertex[i];
-        const std::uint32_t wo = w - 1;
-        bool orphan = true;
-        for (std::uint32_t p = first_pred[wo]; p < first_pred[wo + 1]; ++p) {
-          orphan = false;
-          std::uint32_t u = eval(preds[p] + 1);
-          if (semi[u] < semi[w]) semi[w] = semi[u];
-        }
-        if (orphan) semi[w] = semi[r];
-        std::uint32_t b = vertex[semi[w]];
-        bucket_next[w] = bucket_head[b];
-        bucket_head[b] = w;
-        ancestor[w] = parent[w];  // link
-        std::uint32_t pw = parent[w];
-        for (std::uint32_t v = bucket_head[pw]; v != 0;) {
-          std::uint32_t nx = bucket_next[v];
-          std::uint32_t u = eval(v);
-          dom[v] = semi[u] < semi[v] ? u : pw;
-          v = nx;
-        }
-        bucket_head[pw] = 0;
+    // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
+    std::vector<std::uint32_t> bucket_head = huge_vector<std::uint32_t>(len),
+                               bucket_next = huge_vector<std::uint32_t>(len);
+    constexpr std::uint32_t kRootNumber = 1;
+    for (std::uint32_t w = count; w >= 2; --w) {
+      const std::uint32_t p_begin = first_pred[w], p_end = first_pred[w + 1];
+      for (std::uint32_t p = p_begin; p < p_end; ++p) {
+        std::uint32_t u = eval(preds[p]);
+        if (semi[u] < semi[w]) semi[w] = semi[u];
       }
+      if (p_begin == p_end) semi[w] = semi[kRootNumber];  // an orphan
+      const std::uint32_t b = semi[w];
+      bucket_next[w] = bucket_head[b];
+      bucket_head[b] = w;
+      const std::uint32_t pw = par[w];
+      ancestor[w] = pw;  // link
+      for (std::uint32_t v = bucket_head[pw]; v != 0;) {
+        std::uint32_t nx = bucket_next[v];
+        std::uint32_t u = eval(v);
+        dom[v] = semi[u] < semi[v] ? u : pw;
+        v = nx;
+      }
+      bucket_head[pw] = 0;
     }
-    dom[0] = dom[r] = r;
-    for (std::uint32_t i = 2; i <= count; ++i) {
-      std::uint32_t w = vertex[i];
-      if (dom[w] != vertex[semi[w]]) dom[w] = dom[dom[w]];
-    }
+    dom[0] = dom[kRootNumber] = kRootNumber;
+    for (std::uint32_t w = 2; w <= count; ++w)
+      if (dom[w] != semi[w]) dom[w] = dom[dom[w]];
   }
-  out.idom = detail::huge_vector<std::uint32_t>(n);
-  for (std::uint32_t v = 0; v < n; ++v)
-    out.idom[v] = dom[v + 1] - 1;
+  std::vector<std::uint32_t>().swap(num);
+  // Back to node ordinals (into the storage of the labels).
+  out.idom = std::move(parent);
+  out.idom.resize(n);
+  for (std::uint32_t i = 1; i <= count; ++i)
+    out.idom[vertex[i] - 1] = vertex[dom[i]] - 1;
   std::vector<std::uint32_t>().swap(dom);
-  out.retained = detail::huge_vector<std::uint64_t>(n);
+  out.retained = huge_vector<std::uint64_t>(n);
   for (std::uint32_t v = 0; v < n; ++v)
     out.retained[v] = self_size[v];
   for (std::uint32_t i = count; i > 1; --i) {
