@@ -588,6 +588,26 @@ void parse_header(const std::string& text, Meta& meta, HeapSnapshot& snap) {
   if (auto extra = opt_uint(j, "extra_native_bytes")) snap.extra_native_bytes = *extra;
 }
 
+// Stable sort by node ordinal: V8 writes locations in heap order, not node order. Two passes of a
+// 16-bit LSD radix sort (node ordinals are below 2^32) instead of a comparison sort.
+void sort_by_node(std::vector<Location>& locations) {
+  std::vector<Location> tmp(locations.size());
+  for (unsigned shift = 0; shift < 32; shift += 16) {
+    std::vector<std::uint32_t> start(1u << 16, 0);
+    for (const Location& l : locations)
+      ++start[(l.node >> shift) & 0xffff];
+    std::uint32_t sum = 0;
+    for (auto& c : start) {
+      const std::uint32_t count = c;
+      c = sum;
+      sum += count;
+    }
+    for (const Location& l : locations)
+      tmp[start[(l.node >> shift) & 0xffff]++] = l;
+    locations.swap(tmp);
+  }
+}
+
 class SnapshotParser {
  public:
   SnapshotParser(Reader& r, const ParseLimits& limits) : r_(r), limits_(limits) {}
@@ -851,8 +871,7 @@ class SnapshotParser {
       // V8 writes them in node order; otherwise later entries win, as in a Map keyed by node
       // index.
       if (!increasing) {
-        std::stable_sort(snap_.locations.begin(), snap_.locations.end(),
-                         [](const Location& a, const Location& b) { return a.node < b.node; });
+        sort_by_node(snap_.locations);
         std::vector<Location> dedup;
         dedup.reserve(snap_.locations.size());
         for (const auto& l : snap_.locations) {
