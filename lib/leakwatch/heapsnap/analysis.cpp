@@ -7,8 +7,6 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "leakwatch/heapsnap/huge.h"
-
 namespace leakwatch::heapsnap {
 
 namespace {
@@ -331,7 +329,7 @@ struct LocKeyHash {
 Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefinition>& interfaces) {
   Classification out;
   const std::size_t n = s.node_count();
-  out.class_of = detail::huge_vector<std::uint32_t>(n);
+  out.class_of = std::vector<std::uint32_t>(n);
   // Class names first (a "name id" per distinct display name), then keys with locations.
   std::unordered_map<std::string, std::uint32_t> name_ids;
   std::vector<std::string> names;
@@ -350,7 +348,7 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   InterfaceMatcher matcher(interfaces);
   std::vector<std::string_view> props;
 
-  std::vector<std::uint32_t> node_name_id = detail::huge_vector<std::uint32_t>(n);
+  std::vector<std::uint32_t> node_name_id = std::vector<std::uint32_t>(n);
   for (std::uint32_t v = 0; v < n; ++v) {
     std::uint32_t t = s.node_type[v];
     std::uint32_t id;
@@ -454,17 +452,15 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
 }
 
 std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
-  std::vector<std::uint32_t> size;
-  detail::reserve_huge(size, s.node_self_size.size());
-  size.assign(s.node_self_size.begin(), s.node_self_size.end());
+  std::vector<std::uint32_t> size(s.node_self_size);
   if (!has_user_roots(s)) return size;
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
   const std::vector<std::uint8_t> renamed = detached_renamed(s);
   constexpr std::uint32_t kUnvisited = 0xffffffff;
   constexpr std::uint32_t kMultiple = 0xfffffffe;
-  std::vector<std::uint32_t> owner = detail::huge_vector<std::uint32_t>(n);
+  std::vector<std::uint32_t> owner = std::vector<std::uint32_t>(n);
   std::vector<std::uint32_t> work;
-  detail::reserve_huge(work, n);
+  work.reserve(n);
   for (std::uint32_t v = 0; v < n; ++v) {
     NodeKind k = s.kind(v);
     if (k == NodeKind::hidden || k == NodeKind::array ||
@@ -513,8 +509,7 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   // 1. Essential edges, and the number of essential predecessors of each vertex (vertices are
   //    numbered 1..n: node ordinal + 1; 0 is "none").
   const std::size_t len = static_cast<std::size_t>(n) + 1;
-  using detail::huge_vector;
-  std::vector<std::uint32_t> pred_count = huge_vector<std::uint32_t>(len);  // per vertex
+  std::vector<std::uint32_t> pred_count = std::vector<std::uint32_t>(len);  // per vertex
   std::size_t essential_count = 0;
   Bits essential(m);
   {
@@ -554,10 +549,10 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
 
   // 2. Depth-first numbering from the root. DFS order, orphan handling and the treatment of
   //    unreachable nodes follow DevTools so the trees are identical.
-  std::vector<std::uint32_t> vertex = huge_vector<std::uint32_t>(len);  // DFS number -> vertex
-  std::vector<std::uint32_t> num = huge_vector<std::uint32_t>(len);     // vertex -> DFS number
-  std::vector<std::uint32_t> parent = huge_vector<std::uint32_t>(len);  // vertex -> vertex
-  std::vector<std::uint32_t> next_edge = huge_vector<std::uint32_t>(len);
+  std::vector<std::uint32_t> vertex = std::vector<std::uint32_t>(len);  // DFS number -> vertex
+  std::vector<std::uint32_t> num = std::vector<std::uint32_t>(len);     // vertex -> DFS number
+  std::vector<std::uint32_t> parent = std::vector<std::uint32_t>(len);  // vertex -> vertex
+  std::vector<std::uint32_t> next_edge = std::vector<std::uint32_t>(len);
   const std::uint32_t r = root + 1;
   std::uint32_t count = 0;
   Dominators out;
@@ -613,14 +608,14 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   //    number and holds DFS numbers, so the main loop (DFS numbers descending) reads its vertex's
   //    data and predecessor list sequentially. The computation is the one on vertices, renamed.
   //    Working arrays are scoped so that only `vertex` and `dom` outlive the algorithm.
-  std::vector<std::uint32_t> dom = huge_vector<std::uint32_t>(len);
+  std::vector<std::uint32_t> dom = std::vector<std::uint32_t>(len);
   {
     // Predecessors over essential edges, by DFS number, in the order of their source ordinals.
-    std::vector<std::uint32_t> first_pred = huge_vector<std::uint32_t>(len + 1);
+    std::vector<std::uint32_t> first_pred = std::vector<std::uint32_t>(len + 1);
     for (std::uint32_t i = 1; i <= count; ++i)
       first_pred[i + 1] = first_pred[i] + pred_count[vertex[i]];
     std::vector<std::uint32_t> preds;
-    detail::reserve_huge(preds, essential_count);
+    preds.reserve(essential_count);
     preds.resize(essential_count);
     {
       std::vector<std::uint32_t>& fill = pred_count;  // reused: counts are no longer needed
@@ -664,8 +659,8 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
       return label[v];
     };
     // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
-    std::vector<std::uint32_t> bucket_head = huge_vector<std::uint32_t>(len),
-                               bucket_next = huge_vector<std::uint32_t>(len);
+    std::vector<std::uint32_t> bucket_head = std::vector<std::uint32_t>(len),
+                               bucket_next = std::vector<std::uint32_t>(len);
     constexpr std::uint32_t kRootNumber = 1;
     for (std::uint32_t w = count; w >= 2; --w) {
       const std::uint32_t p_begin = first_pred[w], p_end = first_pred[w + 1];
@@ -698,7 +693,7 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   for (std::uint32_t i = 1; i <= count; ++i)
     out.idom[vertex[i] - 1] = vertex[dom[i]] - 1;
   std::vector<std::uint32_t>().swap(dom);
-  out.retained = huge_vector<std::uint64_t>(n);
+  out.retained = std::vector<std::uint64_t>(n);
   for (std::uint32_t v = 0; v < n; ++v)
     out.retained[v] = self_size[v];
   for (std::uint32_t i = count; i > 1; --i) {
@@ -722,8 +717,8 @@ Summary summarize(const HeapSnapshot& s, const Classification& classes,
     agg[c].self_size += self_size[v];
   }
   // Retained size of a class: sum over its top-most instances in the dominator tree.
-  std::vector<std::uint32_t> first_child = detail::huge_vector<std::uint32_t>(std::size_t{n} + 1);
-  std::vector<std::uint32_t> children = detail::huge_vector<std::uint32_t>(n > 0 ? n - 1 : 0);
+  std::vector<std::uint32_t> first_child = std::vector<std::uint32_t>(std::size_t{n} + 1);
+  std::vector<std::uint32_t> children = std::vector<std::uint32_t>(n > 0 ? n - 1 : 0);
   for (std::uint32_t v = 0; v < n; ++v)
     if (v != s.root) ++first_child[dom.idom[v] + 1];
   for (std::uint32_t v = 0; v < n; ++v)
@@ -793,8 +788,8 @@ std::vector<ClassMembers> class_members(const HeapSnapshot& s, const Classificat
   for (std::size_t c = 0; c < nc; ++c) {
     out[c].key = classes.keys[c];
     out[c].name = classes.names[c];
-    detail::reserve_huge(out[c].ids, counts[c]);
-    detail::reserve_huge(out[c].sizes, counts[c]);
+    out[c].ids.reserve(counts[c]);
+    out[c].sizes.reserve(counts[c]);
   }
   for (std::uint32_t v = 0; v < n; ++v) {
     if (self_size[v] == 0) continue;

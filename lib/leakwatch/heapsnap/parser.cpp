@@ -14,13 +14,10 @@
 #include <vector>
 
 #include "leakwatch/core/fs.h"
-#include "leakwatch/heapsnap/huge.h"
 
 namespace leakwatch::heapsnap {
 
 namespace {
-
-using detail::reserve_huge;
 
 constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
@@ -671,7 +668,7 @@ class SnapshotParser {
   static void reserve_bounded(std::vector<T>& v, std::optional<std::uint64_t> declared) {
     // Trust a declared count only up to 64M entries; beyond, the vector grows with the input.
     if (declared)
-      reserve_huge(v, static_cast<std::size_t>(std::min<std::uint64_t>(*declared, 64ull << 20)));
+      v.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*declared, 64ull << 20)));
   }
 
   void read_nodes() {
@@ -740,9 +737,9 @@ class SnapshotParser {
     const std::size_t f_type = meta_.e_type, f_name = meta_.e_name, f_to = meta_.e_to;
     const std::size_t n_edges = static_cast<std::size_t>(declared_edges_);
     // Edge counts come from the nodes array, already bounded by the input read so far.
-    reserve_huge(snap_.edge_type, n_edges);
-    reserve_huge(snap_.edge_name, n_edges);
-    reserve_huge(snap_.edge_to, n_edges);
+    snap_.edge_type.reserve(n_edges);
+    snap_.edge_name.reserve(n_edges);
+    snap_.edge_to.reserve(n_edges);
     const std::uint64_t nf = kNodeFields != 0 ? kNodeFields : meta_.node_fields;
     const std::uint64_t node_limit = snap_.node_id.size() * nf;
     const std::size_t etypes = snap_.edge_type_names.size();
@@ -793,12 +790,6 @@ class SnapshotParser {
       std::uint64_t room =
           limits_.max_string_bytes -
           std::min<std::uint64_t>(limits_.max_string_bytes, snap_.string_data.size());
-      if (snap_.string_data.capacity() - snap_.string_data.size() < (1u << 20)) {
-        // Grow by doubling ourselves, so that each new block gets the huge-page hint.
-        std::string& d = snap_.string_data;
-        d.reserve(std::max<std::size_t>(2 * d.capacity(), 4u << 20));
-        detail::advise_huge(d.data(), d.capacity());
-      }
       r_.read_string(snap_.string_data, room, "strings");
       if (snap_.string_offsets.size() > limits_.max_strings) r_.fail("too many strings");
       snap_.string_offsets.push_back(snap_.string_data.size());

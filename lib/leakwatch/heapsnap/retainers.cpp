@@ -6,8 +6,6 @@
 #include <optional>
 #include <unordered_map>
 
-#include "leakwatch/heapsnap/huge.h"
-
 namespace leakwatch::heapsnap {
 
 namespace {
@@ -95,10 +93,10 @@ std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_ind
 
 std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
-  std::vector<std::uint32_t> via = detail::huge_vector<std::uint32_t>(n, kNone);
-  std::vector<std::uint8_t> seen = detail::huge_vector<std::uint8_t>(n, 0);
+  std::vector<std::uint32_t> via = std::vector<std::uint32_t>(n, kNone);
+  std::vector<std::uint8_t> seen = std::vector<std::uint8_t>(n, 0);
   std::vector<std::uint32_t> queue;
-  detail::reserve_huge(queue, n);
+  queue.reserve(n);
   // User roots first (distance 1), then everything else from the root, as DevTools does.
   seen[s.root] = 1;
   for (std::uint32_t e = s.first_edge[s.root]; e < s.first_edge[s.root + 1]; ++e) {
@@ -187,7 +185,7 @@ class PathInterner {
       : s_(s),
         c_(c),
         via_(via),
-        memo_(detail::huge_vector<std::uint32_t>(s.node_count(), kUnset)),
+        memo_(std::vector<std::uint32_t>(s.node_count(), kUnset)),
         class_text_(c.class_count(), kUnset),
         block_source_((s.edge_count() >> kBlockShift) + 1, 0) {
     chains_.push_back(Chain{0, 0, 0});  // id 0: the empty chain (reached the root)
