@@ -32,8 +32,44 @@ std::string format_property_name(std::string_view name) {
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool is_plain_object(const HeapSnapshot& s, std::uint32_t n) {
-  return s.kind(n) == NodeKind::object && s.name(n) == "Object";
+// Which string indexes read "Object" (one, in the snapshots V8 writes): the plain-object test
+// then compares indexes instead of reading every object's name.
+class PlainObjects {
+ public:
+  explicit PlainObjects(const HeapSnapshot& s) : s_(s) {
+    for (std::uint32_t i = 0; i < s.string_count(); ++i)
+      if (s.string_offsets[i + 1] - s.string_offsets[i] == 6 && s.str(i) == "Object")
+        names_.push_back(i);
+    if (names_.size() > 4) {  // a file that repeats strings: a table instead of a list
+      table_.assign(s.string_count(), 0);
+      for (std::uint32_t i : names_)
+        table_[i] = 1;
+    }
+  }
+  bool operator()(std::uint32_t v) const {
+    if (s_.kind(v) != NodeKind::object) return false;
+    const std::uint32_t name = s_.node_name[v];
+    if (!table_.empty()) return table_[name] != 0;
+    for (std::uint32_t i : names_)
+      if (i == name) return true;
+    return false;
+  }
+
+ private:
+  const HeapSnapshot& s_;
+  std::vector<std::uint32_t> names_;
+  std::vector<std::uint8_t> table_;
+};
+
+// The sequence of a node's property-edge names (string indexes) as bytes: objects with the same
+// sequence have the same shape, whatever is computed from their property names.
+void property_key(const HeapSnapshot& s, std::uint32_t v, std::string& key) {
+  key.clear();
+  for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
+    if (s.edge_kind(e) != EdgeKind::property) continue;
+    const std::uint32_t name = s.edge_name[e];
+    key.append(reinterpret_cast<const char*>(&name), sizeof name);
+  }
 }
 
 bool all_digits(std::string_view s) {
@@ -188,9 +224,20 @@ std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
   const std::size_t n = s.node_count();
   std::string name;
   std::vector<std::string_view> props;
+  const PlainObjects is_plain_object(s);
+  // Candidate per property sequence (kNoCandidate: no property to name), so that the name is
+  // built once per shape rather than once per object.
+  constexpr std::size_t kNoCandidate = ~std::size_t{0};
+  std::unordered_map<std::string, std::size_t> by_shape;
+  std::string key;
   for (std::uint32_t v = 0; v < n; ++v) {
-    if (!is_plain_object(s, v)) continue;
+    if (!is_plain_object(v)) continue;
     ++total;
+    property_key(s, v, key);
+    if (auto known = by_shape.find(key); known != by_shape.end()) {
+      if (known->second != kNoCandidate) ++candidates[known->second].count;
+      continue;
+    }
     name = "{";
     std::size_t name_len = 1;  // in UTF-16 units
     props.clear();
@@ -209,12 +256,17 @@ std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
       name_len += flen;
       props.push_back(edge_name);
     }
-    if (props.empty()) continue;
+    if (props.empty()) {
+      by_shape.emplace(key, kNoCandidate);
+      continue;
+    }
     name += "}";
     auto it = by_name.find(name);
     if (it != by_name.end()) {
       ++candidates[it->second].count;
+      by_shape.emplace(key, it->second);
     } else {
+      by_shape.emplace(key, candidates.size());
       by_name.emplace(name, candidates.size());
       candidates.push_back(
           Candidate{name, std::vector<std::string>(props.begin(), props.end()), 1});
@@ -347,6 +399,10 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   std::vector<std::uint32_t> interface_name(interfaces.size(), UINT32_MAX);
   InterfaceMatcher matcher(interfaces);
   std::vector<std::string_view> props;
+  const PlainObjects is_plain_object(s);
+  // The matched interface per property sequence (the match depends on the names only).
+  std::unordered_map<std::string, int> match_of_shape;
+  std::string key;
 
   std::vector<std::uint32_t> node_name_id = std::vector<std::uint32_t>(n);
   for (std::uint32_t v = 0; v < n; ++v) {
@@ -355,13 +411,17 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
     switch (s.node_type_kinds[t]) {
       case NodeKind::object:
       case NodeKind::native: {
-        if (s.node_type_kinds[t] == NodeKind::object && is_plain_object(s, v) &&
-            !interfaces.empty()) {
-          props.clear();
-          for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
-            if (s.edge_kind(e) == EdgeKind::property) props.push_back(s.str(s.edge_name[e]));
-          std::sort(props.begin(), props.end());
-          int m = matcher.match(props);
+        if (!interfaces.empty() && is_plain_object(v)) {
+          property_key(s, v, key);
+          auto known = match_of_shape.find(key);
+          if (known == match_of_shape.end()) {
+            props.clear();
+            for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
+              if (s.edge_kind(e) == EdgeKind::property) props.push_back(s.str(s.edge_name[e]));
+            std::sort(props.begin(), props.end());
+            known = match_of_shape.emplace(key, matcher.match(props)).first;
+          }
+          const int m = known->second;
           if (m >= 0) {
             if (interface_name[m] == UINT32_MAX) interface_name[m] = name_id(interfaces[m].name);
             id = interface_name[m];

@@ -429,6 +429,49 @@ TEST(HeapSnapDominators, MatchTheDefinitionOnRandomGraphs) {
   EXPECT_GT(checked, 500u);
 }
 
+// Appends a string to a parsed snapshot's table; returns its index.
+std::uint32_t add_string(HeapSnapshot& s, const std::string& text) {
+  s.string_data += text;
+  s.string_offsets.push_back(s.string_data.size());
+  return static_cast<std::uint32_t>(s.string_count() - 1);
+}
+
+TEST(HeapSnapNames, ShapesAreNamedByTextWhateverTheStringIndexes) {
+  // Six plain objects {a, b}; then the file repeats strings (as a hand-made or hostile file may):
+  // five objects are named by other copies of "Object", one names its "a" edge by another "a".
+  Builder b;
+  int root = b.add(9, "", 1, 0);
+  int global = b.add(3, "global", 3, 10);
+  int num = b.add(7, "number", 5, 16);
+  b.edge(root, 5, "global", global);
+  std::vector<int> objects;
+  for (int i = 0; i < 6; ++i) {
+    int o = b.add(3, "Object", 7 + 2 * static_cast<unsigned>(i), 24);
+    b.edge(global, 2, "o" + std::to_string(i), o);
+    b.edge(o, 2, "a", num);
+    b.edge(o, 2, "b", num);
+    objects.push_back(o);
+  }
+  auto parsed = parse_snapshot(b.json());
+  ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+  HeapSnapshot& s = *parsed;
+  for (int i = 1; i < 6; ++i)
+    s.node_name[objects[i]] = add_string(s, "Object");
+  const std::uint32_t other_a = add_string(s, "a");
+  s.edge_name[s.first_edge[objects[3]]] = other_a;
+  ASSERT_EQ(s.str(s.edge_name[s.first_edge[objects[3]]]), "a");
+
+  auto interfaces = infer_interfaces(s);
+  ASSERT_EQ(interfaces.size(), 1u);
+  EXPECT_EQ(interfaces[0].name, "{a, b}");
+  auto classes = classify(s, interfaces);
+  for (int o : objects)
+    EXPECT_EQ(classes.names[classes.class_of[o]], "{a, b}") << o;
+  // Other objects keep their own names.
+  EXPECT_EQ(classes.names[classes.class_of[global]], "global");
+  EXPECT_EQ(classes.names[classes.class_of[num]], "(number)");
+}
+
 TEST(HeapSnapParse, ZstdCompressedEqualsPlain) {
   std::string plain = sample_graph().json();
   std::string z(ZSTD_compressBound(plain.size()), '\0');
