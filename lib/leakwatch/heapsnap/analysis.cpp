@@ -404,7 +404,7 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   std::unordered_map<std::string, int> match_of_shape;
   std::string key;
 
-  std::vector<std::uint32_t> node_name_id = std::vector<std::uint32_t>(n);
+  std::vector<std::uint32_t> node_name_id(n);
   for (std::uint32_t v = 0; v < n; ++v) {
     std::uint32_t t = s.node_type[v];
     std::uint32_t id;
@@ -518,7 +518,7 @@ std::vector<std::uint32_t> shallow_sizes(const HeapSnapshot& s) {
   const std::vector<std::uint8_t> renamed = detached_renamed(s);
   constexpr std::uint32_t kUnvisited = 0xffffffff;
   constexpr std::uint32_t kMultiple = 0xfffffffe;
-  std::vector<std::uint32_t> owner = std::vector<std::uint32_t>(n);
+  std::vector<std::uint32_t> owner(n);
   std::vector<std::uint32_t> work;
   work.reserve(n);
   for (std::uint32_t v = 0; v < n; ++v) {
@@ -569,7 +569,7 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   // 1. Essential edges, and the number of essential predecessors of each vertex (vertices are
   //    numbered 1..n: node ordinal + 1; 0 is "none").
   const std::size_t len = static_cast<std::size_t>(n) + 1;
-  std::vector<std::uint32_t> pred_count = std::vector<std::uint32_t>(len);  // per vertex
+  std::vector<std::uint32_t> pred_count(len);  // per vertex
   std::size_t essential_count = 0;
   Bits essential(m);
   {
@@ -609,10 +609,10 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
 
   // 2. Depth-first numbering from the root. DFS order, orphan handling and the treatment of
   //    unreachable nodes follow DevTools so the trees are identical.
-  std::vector<std::uint32_t> vertex = std::vector<std::uint32_t>(len);  // DFS number -> vertex
-  std::vector<std::uint32_t> num = std::vector<std::uint32_t>(len);     // vertex -> DFS number
-  std::vector<std::uint32_t> parent = std::vector<std::uint32_t>(len);  // vertex -> vertex
-  std::vector<std::uint32_t> next_edge = std::vector<std::uint32_t>(len);
+  std::vector<std::uint32_t> vertex(len);  // DFS number -> vertex
+  std::vector<std::uint32_t> num(len);     // vertex -> DFS number
+  std::vector<std::uint32_t> parent(len);  // vertex -> vertex
+  std::vector<std::uint32_t> next_edge(len);
   const std::uint32_t r = root + 1;
   std::uint32_t count = 0;
   Dominators out;
@@ -668,10 +668,10 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   //    number and holds DFS numbers, so the main loop (DFS numbers descending) reads its vertex's
   //    data and predecessor list sequentially. The computation is the one on vertices, renamed.
   //    Working arrays are scoped so that only `vertex` and `dom` outlive the algorithm.
-  std::vector<std::uint32_t> dom = std::vector<std::uint32_t>(len);
+  std::vector<std::uint32_t> dom(len);
   {
     // Predecessors over essential edges, by DFS number, in the order of their source ordinals.
-    std::vector<std::uint32_t> first_pred = std::vector<std::uint32_t>(len + 1);
+    std::vector<std::uint32_t> first_pred(len + 1);
     for (std::uint32_t i = 1; i <= count; ++i)
       first_pred[i + 1] = first_pred[i] + pred_count[vertex[i]];
     std::vector<std::uint32_t> preds;
@@ -719,8 +719,7 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
       return label[v];
     };
     // Buckets as intrusive lists: each vertex sits in at most one bucket at a time.
-    std::vector<std::uint32_t> bucket_head = std::vector<std::uint32_t>(len),
-                               bucket_next = std::vector<std::uint32_t>(len);
+    std::vector<std::uint32_t> bucket_head(len), bucket_next(len);
     constexpr std::uint32_t kRootNumber = 1;
     for (std::uint32_t w = count; w >= 2; --w) {
       const std::uint32_t p_begin = first_pred[w], p_end = first_pred[w + 1];
@@ -777,8 +776,8 @@ Summary summarize(const HeapSnapshot& s, const Classification& classes,
     agg[c].self_size += self_size[v];
   }
   // Retained size of a class: sum over its top-most instances in the dominator tree.
-  std::vector<std::uint32_t> first_child = std::vector<std::uint32_t>(std::size_t{n} + 1);
-  std::vector<std::uint32_t> children = std::vector<std::uint32_t>(n > 0 ? n - 1 : 0);
+  std::vector<std::uint32_t> first_child(std::size_t{n} + 1);
+  std::vector<std::uint32_t> children(n > 0 ? n - 1 : 0);
   for (std::uint32_t v = 0; v < n; ++v)
     if (v != s.root) ++first_child[dom.idom[v] + 1];
   for (std::uint32_t v = 0; v < n; ++v)

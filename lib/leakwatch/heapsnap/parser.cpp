@@ -688,54 +688,25 @@ class SnapshotParser {
     const std::size_t ntypes = snap_.node_type_names.size();
     const std::uint64_t max_nodes = limits_.max_nodes, max_edges = limits_.max_edges;
     std::uint32_t max_name = 0;
-    // The columns are written through raw pointers and grown a block at a time (within what was
-    // reserved when the count is declared): one store per value, no capacity check per column.
-    std::size_t count = 0, cap = 0;
-    std::uint8_t *type_p = nullptr, *det_p = nullptr;
-    std::uint32_t *name_p = nullptr, *id_p = nullptr, *self_p = nullptr, *first_p = nullptr;
-    auto grow = [&] {
-      const std::size_t reserved = snap_.node_type.capacity();
-      std::size_t next = std::max<std::size_t>(2 * cap, 1u << 16);
-      if (reserved > cap) next = std::min(next, reserved);
-      snap_.node_type.resize(next);
-      snap_.node_name.resize(next);
-      snap_.node_id.resize(next);
-      snap_.node_self_size.resize(next);
-      snap_.first_edge.resize(next);
-      if (detached) snap_.node_detachedness.resize(next);
-      type_p = snap_.node_type.data();
-      name_p = snap_.node_name.data();
-      id_p = snap_.node_id.data();
-      self_p = snap_.node_self_size.data();
-      first_p = snap_.first_edge.data();
-      det_p = snap_.node_detachedness.data();
-      cap = next;
-    };
+    std::size_t count = 0;
     const std::size_t rest = r_.read_uint_records(
         nf,
         [&](const std::uint32_t* r) {
           const std::uint32_t t = r[f_type];
           if (t >= ntypes) r_.fail("node type " + std::to_string(t) + " out of range");
           if (count >= max_nodes) r_.fail("too many nodes");
-          if (count == cap) grow();
-          type_p[count] = static_cast<std::uint8_t>(t);
-          name_p[count] = r[f_name];
+          ++count;
+          snap_.node_type.push_back(static_cast<std::uint8_t>(t));
+          snap_.node_name.push_back(r[f_name]);
           max_name = std::max(max_name, r[f_name]);
-          id_p[count] = r[f_id];
-          self_p[count] = r[f_self];
-          first_p[count] = static_cast<std::uint32_t>(edge_total);
+          snap_.node_id.push_back(r[f_id]);
+          snap_.node_self_size.push_back(r[f_self]);
+          snap_.first_edge.push_back(static_cast<std::uint32_t>(edge_total));
           edge_total += r[f_edges];
           if (edge_total > max_edges) r_.fail("too many edges declared by nodes");
-          if (detached) det_p[count] = static_cast<std::uint8_t>(r[f_det] & 3);
-          ++count;
+          if (detached) snap_.node_detachedness.push_back(static_cast<std::uint8_t>(r[f_det] & 3));
         },
         "nodes");
-    snap_.node_type.resize(count);
-    snap_.node_name.resize(count);
-    snap_.node_id.resize(count);
-    snap_.node_self_size.resize(count);
-    snap_.first_edge.resize(count);
-    if (detached) snap_.node_detachedness.resize(count);
     max_node_name_ = max_name;
     if (rest != 0)
       r_.fail("nodes array length is not a multiple of " + std::to_string(nf) + " (node_fields)");
@@ -783,38 +754,23 @@ class SnapshotParser {
       name_mask[t] = (k == EdgeKind::element || k == EdgeKind::hidden) ? 0 : 0xffffffffu;
     }
     std::uint32_t max_name = 0;
-    // Raw pointers into columns grown a block at a time, as for the nodes.
-    std::size_t count = 0, cap = 0;
-    std::uint8_t* type_p = nullptr;
-    std::uint32_t *name_p = nullptr, *to_p = nullptr;
+    std::size_t count = 0;
     const std::size_t rest = r_.read_uint_records(
         ef,
         [&](const std::uint32_t* r) {
           const std::uint32_t t = r[f_type];
           if (t >= etypes) r_.fail("edge type " + std::to_string(t) + " out of range");
           if (count >= n_edges) r_.fail("more edges than the nodes' edge_count sum");
+          ++count;
           const std::uint64_t to = r[f_to];
           if (to % nf != 0 || to >= node_limit)
             r_.fail("edge to_node " + std::to_string(to) + " is not a valid node index");
-          if (count == cap) {
-            cap = std::min<std::size_t>(n_edges, std::max<std::size_t>(2 * cap, 1u << 20));
-            snap_.edge_type.resize(cap);
-            snap_.edge_name.resize(cap);
-            snap_.edge_to.resize(cap);
-            type_p = snap_.edge_type.data();
-            name_p = snap_.edge_name.data();
-            to_p = snap_.edge_to.data();
-          }
-          type_p[count] = static_cast<std::uint8_t>(t);
-          name_p[count] = r[f_name];
+          snap_.edge_type.push_back(static_cast<std::uint8_t>(t));
+          snap_.edge_name.push_back(r[f_name]);
           max_name = std::max(max_name, r[f_name] & name_mask[t]);
-          to_p[count] = static_cast<std::uint32_t>(to / nf);
-          ++count;
+          snap_.edge_to.push_back(static_cast<std::uint32_t>(to / nf));
         },
         "edges");
-    snap_.edge_type.resize(count);
-    snap_.edge_name.resize(count);
-    snap_.edge_to.resize(count);
     max_edge_name_ = max_name;
     if (rest != 0)
       r_.fail("edges array length is not a multiple of " + std::to_string(ef) + " (edge_fields)");

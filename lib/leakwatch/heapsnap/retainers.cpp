@@ -93,8 +93,8 @@ std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_ind
 
 std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
-  std::vector<std::uint32_t> via = std::vector<std::uint32_t>(n, kNone);
-  std::vector<std::uint8_t> seen = std::vector<std::uint8_t>(n, 0);
+  std::vector<std::uint32_t> via(n, kNone);
+  std::vector<std::uint8_t> seen(n, 0);
   std::vector<std::uint32_t> queue;
   queue.reserve(n);
   // User roots first (distance 1), then everything else from the root, as DevTools does.
