@@ -9,6 +9,7 @@
 #include <string>
 
 #include "peers/heapdump-app/heapdump_app.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -33,23 +34,18 @@ Run run(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("lw-cli-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+// A private directory per test process (ctest runs them in parallel).
+struct TempDir : leakwatch::testing::UniqueTempDir {
+  TempDir() : UniqueTempDir("lw-cli") {}
 };
 
 }  // namespace
 
 TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
   TempDir d;
-  std::ofstream(d.path / "bad.yaml")
+  std::ofstream(d.path() / "bad.yaml")
       << "poll_interval: soon\ncapture:\n  cooldwon: 5m\ntarget:\n  source: docker\n";
-  auto r = run("check-config " + (d.path / "bad.yaml").string());
+  auto r = run("check-config " + (d.path() / "bad.yaml").string());
   EXPECT_EQ(r.code, 78) << r.out;
   EXPECT_NE(r.out.find("bad.yaml:1:16: poll_interval"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bad.yaml:3:3: capture.cooldwon: unknown key (did you mean 'cooldown'?)"),
@@ -58,8 +54,8 @@ TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
   EXPECT_NE(r.out.find("target.source"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("3 problems found"), std::string::npos) << r.out;
 
-  std::ofstream(d.path / "good.yaml") << "target:\n  name: web\npoll_interval: 5s\n";
-  auto ok = run("check-config " + (d.path / "good.yaml").string());
+  std::ofstream(d.path() / "good.yaml") << "target:\n  name: web\npoll_interval: 5s\n";
+  auto ok = run("check-config " + (d.path() / "good.yaml").string());
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find("configuration is valid"), std::string::npos) << ok.out;
 }
@@ -74,12 +70,12 @@ TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
   leakwatch::testing::HeapdumpApp app({"--key", key, "--mode", "synthetic", "--bytes", "200000"});
   ASSERT_TRUE(app.ok()) << app.error();
   TempDir d;
-  auto archive = (d.path / "archive").string();
-  std::ofstream(d.path / "lw.yaml")
+  auto archive = (d.path() / "archive").string();
+  std::ofstream(d.path() / "lw.yaml")
       << "target:\n  name: web\n  source: procfs\n  pid: " << ::getpid()
       << "\ncapture:\n  url: " << app.url()
       << "\n  key: {env: LW_CLI_KEY}\n  cooldown: 0s\narchive:\n  dir: " << archive << "\n";
-  auto cfg = (d.path / "lw.yaml").string();
+  auto cfg = (d.path() / "lw.yaml").string();
 
   auto ok = run("capture --config " + cfg, "LW_CLI_KEY=" + key);
   EXPECT_EQ(ok.code, 0) << ok.out;

@@ -1,4 +1,5 @@
 #include "leakwatch/engine/state_store.h"
+#include "support/temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -9,16 +10,15 @@ namespace fs = std::filesystem;
 using leakwatch::engine::StateStore;
 
 namespace {
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("lw-state-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
+// A private directory per test process (ctest runs them in parallel).
+struct TempDir : leakwatch::testing::UniqueTempDir {
+  TempDir() : UniqueTempDir("lw-state") {}
 };
 }  // namespace
 
 TEST(StateStore, RoundTripsAndReportsAFirstStart) {
   TempDir d;
-  StateStore store(d.path / "state", "web");
+  StateStore store(d.path() / "state", "web");
   auto first = store.load();
   ASSERT_FALSE(first.ok());
   EXPECT_EQ(first.error().code, "not_found");
@@ -34,7 +34,7 @@ TEST(StateStore, RoundTripsAndReportsAFirstStart) {
 
 TEST(StateStore, CorruptFileIsKeptAsideAndAnotherTargetsFileIsRefused) {
   TempDir d;
-  StateStore store(d.path, "web");
+  StateStore store(d.path(), "web");
   std::ofstream(store.path()) << "{not json";
   auto r = store.load();
   ASSERT_FALSE(r.ok());

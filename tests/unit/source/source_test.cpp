@@ -11,6 +11,7 @@
 #include "leakwatch/source/readers.h"
 #include "leakwatch/source/sample_json.h"
 #include "leakwatch/source/source.h"
+#include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace leakwatch;
@@ -123,19 +124,9 @@ void put(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int n = 0;
-    path = fs::temp_directory_path() /
-           ("lw-source-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A private directory per test process (ctest runs them in parallel).
+struct TempDir : leakwatch::testing::UniqueTempDir {
+  TempDir() : UniqueTempDir("lw-source") {}
 };
 
 void write_v1(const fs::path& dir, std::uint64_t usage, std::uint64_t inactive, int oom_kills) {
@@ -222,7 +213,7 @@ TEST(CgroupDiscovery, KubepodsAndNamespaceRelativePaths) {
   // The upstream mountinfo files name relative mount points ("testdata/<zip>/sys/..."): lay the
   // fixture out under such a name, with proc/self/cgroup taken from the process of interest.
   TempDir tmp;
-  auto amzn = tmp.path / "amzn";
+  auto amzn = tmp.path() / "amzn";
   fs::create_directories(amzn / "testdata");
   fs::create_symlink(kFixtures / "cgroup/v1/elastic-amzn2-eks-kubepods/amzn2",
                      amzn / "testdata/amzn2");
@@ -239,7 +230,7 @@ TEST(CgroupDiscovery, KubepodsAndNamespaceRelativePaths) {
   EXPECT_EQ(s->usage_bytes, 1215860736u);
   EXPECT_EQ(s->limit_bytes, 2147483648u);
 
-  auto d2 = tmp.path / "docker2";
+  auto d2 = tmp.path() / "docker2";
   fs::create_directories(d2 / "testdata");
   fs::create_symlink(kFixtures / "cgroup/v2/elastic-docker2-session-scope",
                      d2 / "testdata/docker2");
@@ -271,7 +262,7 @@ TEST(CgroupDiscovery, MissingProcFilesAreAConfigTimeError) {
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
-  t.root = tmp.path;
+  t.root = tmp.path();
   auto src = make_source(io, t, clock);
   ASSERT_FALSE(src.ok());
   EXPECT_EQ(src.error().code, "not_found");
@@ -280,12 +271,12 @@ TEST(CgroupDiscovery, MissingProcFilesAreAConfigTimeError) {
 
 TEST(CgroupSource, OomKillWithUsageDropIsARestart) {
   TempDir tmp;
-  auto dir = tmp.path / "cg";
+  auto dir = tmp.path() / "cg";
   write_v1(dir, 50 << 20, 0, 0);
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
-  t.root = tmp.path;
+  t.root = tmp.path();
   t.cgroup_path = "cg";
   auto src = make_source(io, t, clock);
   ASSERT_TRUE(src.ok());
@@ -315,18 +306,18 @@ TEST(CgroupSource, OomKillWithUsageDropIsARestart) {
 
 TEST(CgroupSource, VanishedCgroupIsAnErrorAndRecreationARestart) {
   TempDir tmp;
-  auto dir = tmp.path / "cg";
+  auto dir = tmp.path() / "cg";
   write_v1(dir, 10 << 20, 0, 0);
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
-  t.root = tmp.path;
+  t.root = tmp.path();
   t.cgroup_path = "/cg";
   auto src = make_source(io, t, clock);
   ASSERT_TRUE(src.ok());
   ASSERT_TRUE(read_sync(io, **src).ok());
   // Moved away (the old inode stays alive, so the new directory cannot reuse its number).
-  fs::rename(dir, tmp.path / "old-cg");
+  fs::rename(dir, tmp.path() / "old-cg");
   auto gone = read_sync(io, **src);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code, "not_found");
@@ -339,11 +330,11 @@ TEST(CgroupSource, VanishedCgroupIsAnErrorAndRecreationARestart) {
 
 TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
   TempDir tmp;
-  auto dir = tmp.path / "cg";
+  auto dir = tmp.path() / "cg";
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
-  t.root = tmp.path;
+  t.root = tmp.path();
   t.cgroup_path = "cg";
   auto src = make_source(io, t, clock);
   ASSERT_TRUE(src.ok());  // the cgroup may be created later
@@ -399,18 +390,18 @@ TEST(CgroupSource, CompletesOnTheIoContextNeverInline) {
 TEST(ProcfsSource, PidFileFollowsARestartedProcess) {
   TempDir tmp;
   auto node = kFixtures / "procfs/node-v20";
-  fs::create_directories(tmp.path / "proc/100");
-  fs::create_directories(tmp.path / "proc/200");
-  fs::copy_file(node / "slow-leak-t020s/status", tmp.path / "proc/100/status");
-  fs::copy_file(node / "idle/status", tmp.path / "proc/200/status");
-  put(tmp.path / "proc/100/stat",
+  fs::create_directories(tmp.path() / "proc/100");
+  fs::create_directories(tmp.path() / "proc/200");
+  fs::copy_file(node / "slow-leak-t020s/status", tmp.path() / "proc/100/status");
+  fs::copy_file(node / "idle/status", tmp.path() / "proc/200/status");
+  put(tmp.path() / "proc/100/stat",
       "100 (node) S 1 100 100 0 -1 0 0 0 0 0 0 0 0 0 20 0 7 0 5555 0 0");
-  put(tmp.path / "run/app.pid", "100\n");
+  put(tmp.path() / "run/app.pid", "100\n");
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
   t.source = SourceKind::procfs;
-  t.root = tmp.path;
+  t.root = tmp.path();
   t.pid_file = "/run/app.pid";
   auto src = make_source(io, t, clock);
   ASSERT_TRUE(src.ok());
@@ -424,24 +415,24 @@ TEST(ProcfsSource, PidFileFollowsARestartedProcess) {
   EXPECT_EQ(s1->instance, "pid:100@5555");
   EXPECT_FALSE(s1->restarted);
 
-  put(tmp.path / "run/app.pid", "200\n");
+  put(tmp.path() / "run/app.pid", "200\n");
   auto s2 = read_sync(io, **src);
   ASSERT_TRUE(s2.ok());
   EXPECT_EQ(s2->usage_bytes, 40336u * 1024);
   EXPECT_TRUE(s2->restarted);
   EXPECT_EQ(s2->instance, "pid:200");
 
-  put(tmp.path / "run/app.pid", "300\n");
+  put(tmp.path() / "run/app.pid", "300\n");
   auto gone = read_sync(io, **src);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code, "not_running");
   EXPECT_NE(gone.error().message.find("300"), std::string::npos);
 
-  put(tmp.path / "run/app.pid", "not a pid\n");
+  put(tmp.path() / "run/app.pid", "not a pid\n");
   EXPECT_EQ(read_sync(io, **src).error().code, "parse");
-  fs::remove(tmp.path / "run/app.pid");
+  fs::remove(tmp.path() / "run/app.pid");
   EXPECT_EQ(read_sync(io, **src).error().code, "not_found");
-  put(tmp.path / "run/app.pid", "200");
+  put(tmp.path() / "run/app.pid", "200");
   EXPECT_TRUE(read_sync(io, **src).ok());
 }
 
