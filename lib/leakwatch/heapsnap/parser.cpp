@@ -590,12 +590,12 @@ void parse_header(const std::string& text, Meta& meta, HeapSnapshot& snap) {
 void sort_by_node(std::vector<Location>& locations) {
   std::vector<Location> tmp(locations.size());
   for (unsigned shift = 0; shift < 32; shift += 16) {
-    std::vector<std::uint32_t> start(1u << 16, 0);
+    std::vector<std::size_t> start(1u << 16, 0);
     for (const Location& l : locations)
       ++start[(l.node >> shift) & 0xffff];
-    std::uint32_t sum = 0;
+    std::size_t sum = 0;
     for (auto& c : start) {
-      const std::uint32_t count = c;
+      const std::size_t count = c;
       c = sum;
       sum += count;
     }
