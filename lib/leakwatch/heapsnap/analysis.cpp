@@ -667,16 +667,15 @@ Dominators compute_dominators(const HeapSnapshot& s, const std::vector<std::uint
   // 3. Lengauer–Tarjan (simple eval/link) on the DFS numbers: every array below is indexed by DFS
   //    number and holds DFS numbers, so the main loop (DFS numbers descending) reads its vertex's
   //    data and predecessor list sequentially. The computation is the one on vertices, renamed.
-  //    Working arrays are scoped so that only `vertex` and `dom` outlive the algorithm.
+  //    Working arrays are scoped so that only `vertex`, `dom` and `parent` (whose storage becomes
+  //    the labels, then the result's idom) outlive the algorithm.
   std::vector<std::uint32_t> dom(len);
   {
     // Predecessors over essential edges, by DFS number, in the order of their source ordinals.
     std::vector<std::uint32_t> first_pred(len + 1);
     for (std::uint32_t i = 1; i <= count; ++i)
       first_pred[i + 1] = first_pred[i] + pred_count[vertex[i]];
-    std::vector<std::uint32_t> preds;
-    preds.reserve(essential_count);
-    preds.resize(essential_count);
+    std::vector<std::uint32_t> preds(essential_count);
     {
       std::vector<std::uint32_t>& fill = pred_count;  // reused: counts are no longer needed
       for (std::uint32_t v = 1; v <= n; ++v)

@@ -185,7 +185,7 @@ class PathInterner {
       : s_(s),
         c_(c),
         via_(via),
-        memo_(std::vector<std::uint32_t>(s.node_count(), kUnset)),
+        memo_(s.node_count(), kUnset),
         class_text_(c.class_count(), kUnset),
         block_source_((s.edge_count() >> kBlockShift) + 1, 0) {
     chains_.push_back(Chain{0, 0, 0});  // id 0: the empty chain (reached the root)
@@ -346,20 +346,13 @@ struct Agg {
 }  // namespace
 
 struct RetainerGroups::Impl {
-  Impl(const HeapSnapshot& snap, const Classification& classes,
-       const std::vector<std::uint32_t>& self, const std::vector<std::uint32_t>& tree,
-       const RetainerOptions& opts)
-      : s(snap), c(classes), self_size(self), via(tree), options(opts) {}
-  const HeapSnapshot& s;
-  const Classification& c;
-  const std::vector<std::uint32_t>& self_size;
-  const std::vector<std::uint32_t>& via;
+  explicit Impl(const RetainerOptions& opts) : options(opts) {}
   RetainerOptions options;
   RetainerReport report;
-  std::vector<bool> in_class;
   std::optional<PathInterner> interner;
   std::vector<Agg> aggs;
-  std::vector<std::uint32_t> agg_of;  // per reachable instance, in node order
+  // Each reachable instance and its group, for the retained sizes added when finishing.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> members;  // (node, agg)
 };
 
 RetainerGroups::RetainerGroups() = default;
@@ -372,20 +365,20 @@ RetainerGroups group_retainers(const HeapSnapshot& s, const Classification& c,
                                const std::vector<std::uint32_t>& via, std::string_view class_name,
                                const RetainerOptions& options) {
   RetainerGroups groups;
-  groups.impl_ = std::make_unique<RetainerGroups::Impl>(s, c, self_size, via, options);
+  groups.impl_ = std::make_unique<RetainerGroups::Impl>(options);
   RetainerGroups::Impl& g = *groups.impl_;
   g.report.class_name = std::string(class_name);
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
-  g.in_class.assign(c.class_count(), false);
+  std::vector<bool> in_class(c.class_count(), false);
   bool any = false;
   for (std::size_t k = 0; k < c.class_count(); ++k)
-    any |= g.in_class[k] = c.names[k] == class_name;
+    any |= in_class[k] = c.names[k] == class_name;
   if (!any) return groups;
   PathInterner& interner = g.interner.emplace(s, c, via);
   FlatMap by_chain;
   std::map<std::vector<std::uint32_t>, std::size_t> by_cut;
   for (std::uint32_t v = 0; v < n; ++v) {
-    if (!g.in_class[c.class_of[v]] || self_size[v] == 0) continue;
+    if (!in_class[c.class_of[v]] || self_size[v] == 0) continue;
     ++g.report.instances;
     if (via[v] == kNone && v != s.root) {
       ++g.report.unreachable;
@@ -410,7 +403,7 @@ RetainerGroups group_retainers(const HeapSnapshot& s, const Classification& c,
     Agg& a = g.aggs[idx];
     ++a.instances;
     a.self_size += self_size[v];
-    g.agg_of.push_back(idx);
+    g.members.emplace_back(v, idx);
   }
   return groups;
 }
@@ -420,16 +413,9 @@ RetainerReport finish_retainers(RetainerGroups groups, const std::vector<std::ui
   RetainerGroups::Impl& g = *groups.impl_;
   RetainerReport report = std::move(g.report);
   if (!g.interner || g.options.max_paths == 0) return report;
-  const HeapSnapshot& s = g.s;
-  if (!retained.empty()) {
-    std::size_t k = 0;
-    const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
-    for (std::uint32_t v = 0; v < n; ++v) {
-      if (!g.in_class[g.c.class_of[v]] || g.self_size[v] == 0) continue;
-      if (g.via[v] == kNone && v != s.root) continue;
-      g.aggs[g.agg_of[k++]].retained_size += retained[v];
-    }
-  }
+  if (!retained.empty())
+    for (const auto& [v, idx] : g.members)
+      g.aggs[idx].retained_size += retained[v];
   // Only the groups that can make the top max_paths become paths (with texts): those ordered
   // before the max_paths-th by instances and retained size, and those tied with it (the texts
   // break the ties).

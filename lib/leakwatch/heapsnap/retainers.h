@@ -55,7 +55,7 @@ RetainerReport find_retainers(const HeapSnapshot& snap, const Classification& cl
 // find_retainers in two stages. Grouping the instances by path shape needs only the shortest-path
 // tree, so it can run while the dominator tree is still being computed; finishing adds the retained
 // sizes and turns the top groups into paths. The groups refer to (do not copy) the snapshot, the
-// classification, the shallow sizes and the path tree: they must outlive it.
+// classification and the path tree: they must outlive it.
 class RetainerGroups {
  public:
   RetainerGroups();
