@@ -5,8 +5,9 @@
 #
 #   bench/footprint/run.sh [--minutes N] [--binary PATH] [--warmup S]
 #     --minutes N   measurement length (default 10; a shorter run is fine for a quick look)
-#     --binary P    the leakwatch binary (default: builds out/bench-footprint as docker/Dockerfile
-#                   does: Release -O2, -DLEAKWATCH_LEAN_RUNTIME=ON, target leakwatch only)
+#     --binary P    the leakwatch binary (default: builds out/lean with the `lean` preset of
+#                   CMakePresets.json, as docker/Dockerfile does: Release -O2,
+#                   LEAKWATCH_LEAN_RUNTIME=ON, target leakwatch only)
 #     --warmup S    seconds before measuring starts (default 30)
 #
 # Needs root for the cgroup (a sleeping process in a fresh memory cgroup is the watched target) and
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --minutes) minutes=$2; shift ;;
     --binary) binary=$2; shift ;;
     --warmup) warmup=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "footprint: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -35,10 +36,9 @@ done
 
 if [ -z "$binary" ]; then
   # The shipped configuration (docker/Dockerfile), not a development build.
-  cmake -S . -B out/bench-footprint -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
-    -DLEAKWATCH_LEAN_RUNTIME=ON -DLEAKWATCH_BUILD_TESTS=OFF -DLEAKWATCH_BUILD_BENCH=OFF >/dev/null
-  cmake --build out/bench-footprint --target leakwatch -j"$(nproc)"
-  binary=out/bench-footprint/daemon/leakwatch
+  cmake --preset lean >/dev/null
+  cmake --build --preset lean -j"$(nproc)"
+  binary=out/lean/daemon/leakwatch
 fi
 binary=$(readlink -f "$binary")
 

@@ -58,8 +58,10 @@ struct Builder {
       }
     }
     std::string str;
+    // Strings here are built with append rather than `"x" + std::string`: GCC 12 at -O3 reports a
+    // false -Wrestrict inside operator+(const char*, std::string&&).
     for (const auto& v : strings)
-      str += (str.empty() ? "" : ",") + std::string("\"") + v + "\"";
+      str.append(str.empty() ? "\"" : ",\"").append(v).append("\"");
     return R"({"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","trace_node_id"],)"
            R"("node_types":[["hidden","array","string","object","code","closure","regexp","number","native",)"
            R"("synthetic","concatenated string","sliced string","symbol","bigint","object shape"],"string",)"
@@ -186,10 +188,10 @@ TEST(HeapSnapNames, DevToolsClassNames) {
   b.edge(root, 5, "global", g);
   int i = 0;
   for (int n : names)
-    b.edge(g, 2, "p" + std::to_string(i++), n);
+    b.edge(g, 2, std::string("p").append(std::to_string(i++)), n);
   b.edge(names[0], 0, "context", names[2]);  // two owners: the context keeps its own size
   for (int p : {p1, p2, p3}) {
-    b.edge(g, 2, "p" + std::to_string(i++), p);
+    b.edge(g, 2, std::string("p").append(std::to_string(i++)), p);
     b.edge(p, 2, "x", names[5]);
     b.edge(p, 2, "y", names[5]);
   }
@@ -208,13 +210,13 @@ TEST(HeapSnapDiff, MatchesObjectsById) {
   int ga = a.add(3, "global", 3, 8);
   a.edge(ra, 5, "global", ga);
   for (unsigned id : {100u, 102u, 104u})
-    a.edge(ga, 2, "s" + std::to_string(id), a.add(3, "Socket", id, 50));
+    a.edge(ga, 2, std::string("s").append(std::to_string(id)), a.add(3, "Socket", id, 50));
   Builder b;
   int rb = b.add(9, "", 1, 0);
   int gb = b.add(3, "global", 3, 8);
   b.edge(rb, 5, "global", gb);
   for (unsigned id : {102u, 104u, 200u, 202u, 204u})
-    b.edge(gb, 2, "s" + std::to_string(id), b.add(3, "Socket", id, 50));
+    b.edge(gb, 2, std::string("s").append(std::to_string(id)), b.add(3, "Socket", id, 50));
   b.edge(gb, 2, "t", b.add(3, "Timer", 206, 20));
   auto base = parse_snapshot(a.json());
   auto target = parse_snapshot(b.json());
@@ -261,7 +263,7 @@ Builder many_paths_graph(const std::vector<int>& counts, const std::vector<unsig
   for (std::size_t i = 0; i < counts.size(); ++i) {
     int holder = b.add(3, "Holder", id, 20);
     id += 2;
-    b.edge(global, 2, "p" + std::to_string(i), holder);
+    b.edge(global, 2, std::string("p").append(std::to_string(i)), holder);
     for (int k = 0; k < counts[i]; ++k) {
       int item = b.add(3, "Item", id, sizes[i]);
       id += 2;
@@ -389,7 +391,8 @@ TEST(HeapSnapDominators, MatchTheDefinitionOnRandomGraphs) {
     Builder b;
     b.add(9, "", 1, 0);
     for (int i = 1; i < n; ++i)
-      b.add(3, "C" + std::to_string(i), 2 * i + 1, 1 + static_cast<unsigned>(rnd(40)));
+      b.add(3, std::string("C").append(std::to_string(i)), 2 * i + 1,
+            1 + static_cast<unsigned>(rnd(40)));
     std::vector<std::vector<int>> succ(n);  // essential edges only
     for (int i = 1; i < n; i += 1 + rnd(6)) {
       b.edge(0, 1, std::to_string(i), i);  // element edges from the root: no page-owned nodes
@@ -447,7 +450,7 @@ TEST(HeapSnapNames, ShapesAreNamedByTextWhateverTheStringIndexes) {
   std::vector<int> objects;
   for (int i = 0; i < 6; ++i) {
     int o = b.add(3, "Object", 7 + 2 * static_cast<unsigned>(i), 24);
-    b.edge(global, 2, "o" + std::to_string(i), o);
+    b.edge(global, 2, std::string("o").append(std::to_string(i)), o);
     b.edge(o, 2, "a", num);
     b.edge(o, 2, "b", num);
     objects.push_back(o);
