@@ -4,8 +4,9 @@
 //
 //   node dashboard.test.mjs /path/to/api_demo_server
 //
-// Exit 0 = pass, 1 = fail, 77 = skipped (chromium cannot run here). Screenshots are kept in
-// tests/artifacts/.
+// Exit 0 = pass, 1 = fail. A missing browser or driver is a failure, not a skip: scripts/setup
+// installs both (chromium, playwright-core 1.61, which runs on Debian 12's Node 18). Screenshots
+// are kept in tests/artifacts/.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,21 +22,21 @@ const CHROMIUM = process.env.LEAKWATCH_CHROMIUM || '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const DEADLINE_MS = 150_000;
 
-function skip(why) {
-  console.log(`SKIP: ${why}`);
-  process.exit(77);
+function fail(why) {
+  console.error(`FAIL: ${why}`);
+  process.exit(1);
 }
 
 if (!serverBin || !existsSync(serverBin)) {
   console.error('usage: node dashboard.test.mjs /path/to/api_demo_server');
   process.exit(2);
 }
-if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} not found (apt-get install chromium)`);
+if (!existsSync(CHROMIUM)) fail(`${CHROMIUM} not found (apt-get install chromium)`);
 let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
 } catch (e) {
-  skip(`playwright-core is not installed (run npm install in ${here}): ${e.message}`);
+  fail(`playwright-core is not installed (run npm install in ${here}): ${e.message}`);
 }
 
 const deadline = setTimeout(() => {
@@ -87,7 +88,7 @@ async function main() {
         '--disable-component-update', '--no-first-run', '--disable-sync'],
     });
   } catch (e) {
-    skip(`chromium cannot start here: ${e.message.split('\n')[0]}`);
+    throw new Error(`chromium cannot start here: ${e.message.split('\n')[0]}`);
   }
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();

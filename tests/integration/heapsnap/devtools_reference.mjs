@@ -13,6 +13,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const workerDir = path.join(here, 'node_modules/chrome-devtools-frontend/front_end/entrypoints/heap_snapshot_worker');
 const cacheDir = process.env.HEAPSNAP_REF_CACHE || path.join(here, 'node_modules/.cache/leakwatch-ref');
 
+// DevTools targets the newest Chrome; Debian 12 ships Node 18. esbuild lowers the syntax (target
+// below); the few newer library functions the worker calls are supplied here.
+if (!Array.prototype.toSorted) {  // Node < 20
+  Object.defineProperty(Array.prototype, 'toSorted', {
+    value: function(compare) { return Array.prototype.slice.call(this).sort(compare); },
+    writable: true, configurable: true,
+  });
+}
 if (!Promise.withResolvers) {  // Node < 22
   Promise.withResolvers = function() {
     let resolve, reject;
@@ -22,7 +30,7 @@ if (!Promise.withResolvers) {  // Node < 22
 }
 
 async function bundle() {
-  const out = path.join(cacheDir, 'devtools-heap-snapshot.mjs');
+  const out = path.join(cacheDir, 'devtools-heap-snapshot-node18.mjs');
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(cacheDir, {recursive: true});
   const entry = path.join(cacheDir, 'entry.ts');
@@ -52,7 +60,7 @@ export const localizedStringSet = any();
   fs.writeFileSync(stub, fns);
   const esbuild = await import('esbuild');
   await esbuild.build({
-    entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: out + '.tmp', logLevel: 'warning',
+    entryPoints: [entry], bundle: true, platform: 'node', target: 'node18', format: 'esm', outfile: out + '.tmp', logLevel: 'warning',
     plugins: [{name: 'stub-i18n', setup(b) {
       b.onResolve({filter: /(^|\/)i18n(Impl)?\.js$/}, () => ({path: stub}));
     }}],

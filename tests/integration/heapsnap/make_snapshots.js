@@ -97,6 +97,10 @@ async function sockets() {
     conn.once('connect', () => conn.write('ping'));
     conn.once('data', () => res.end('ok'));
   });
+  // Idle keep-alive sockets stay open: writing a snapshot can take longer than the default 5 s
+  // timeout on a busy machine, and Node 18's agent then reuses a socket the server is closing
+  // (ECONNRESET).
+  server.keepAliveTimeout = 0;
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const port = server.address().port;
   const agent = new http.Agent({keepAlive: true, maxSockets: 4});
