@@ -252,8 +252,4 @@ bool Dispatcher::idle() const {
   return true;
 }
 
-std::size_t Dispatcher::sink_count() const {
-  return impl_->sinks.size();
-}
-
 }  // namespace leakwatch::alert

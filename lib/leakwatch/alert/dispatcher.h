@@ -38,7 +38,6 @@ class Dispatcher {
 
   std::vector<SinkStats> stats() const;
   bool idle() const;  // every queue empty
-  std::size_t sink_count() const;
 
  private:
   struct Impl;

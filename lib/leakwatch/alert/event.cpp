@@ -32,12 +32,6 @@ const char* to_string(EventType t) {
   return "unknown";
 }
 
-std::optional<EventType> event_type_from_string(const std::string& s) {
-  for (const auto& [type, name] : kTypes)
-    if (s == name) return type;
-  return std::nullopt;
-}
-
 Severity Event::severity() const {
   if (severity_override) return *severity_override;
   switch (type) {

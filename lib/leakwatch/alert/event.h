@@ -26,7 +26,6 @@ enum class EventType {
 };
 
 const char* to_string(EventType t);
-std::optional<EventType> event_type_from_string(const std::string& s);
 
 // Memory figures at the time of the event (bytes). Absent = unknown.
 struct MemoryFigures {

@@ -1,7 +1,6 @@
 #pragma once
-// The archive as the API sees it. The lead implements this over archive::Archive (list/get/
-// path_of) and the heap snapshot engine (diff); `ArchiveSnapshotStore` (archive_store.h) is a
-// ready-made implementation when both modules are built.
+// The archive as the API sees it: list/get/path_of over archive::Archive, diff through the heap
+// snapshot engine. `ArchiveSnapshotStore` (archive_store.h) is the implementation over both.
 //
 // Threading: list/metadata/path are called on the io thread (small files); `diff` is slow (it
 // parses two snapshots) and is called on a worker when the router has an offload function (see

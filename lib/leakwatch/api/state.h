@@ -2,7 +2,7 @@
 // What the HTTP API shows: a plain value the engine fills, and the interface the API reads it
 // through.
 //
-// How the lead fills it: the engine keeps one `ApiState` (or builds it on demand) on the io thread
+// How it is filled: the engine keeps one `ApiState` (or builds it on demand) on the io thread
 // and implements `StateProvider::snapshot()` by returning a copy. The API calls `snapshot()` once
 // per request, on the io thread, so no lock is needed. `SharedState` below is a ready-made
 // provider: the engine calls `update(...)` after every tick.

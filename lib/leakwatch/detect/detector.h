@@ -96,7 +96,6 @@ class Detector {
   WindowEval eval_window(std::int64_t now, std::int64_t window) const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);
-  Decision decide(std::int64_t now, State state) const;
 
   DetectorSettings settings_;
   Decision last_;
