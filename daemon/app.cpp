@@ -77,6 +77,10 @@ class EngineState final : public api::StateProvider {
     a.counters.captures = st.captures;
     a.counters.source_errors = st.source_errors;
     a.counters.samples = st.samples_total;
+    a.counters.oom_kills = st.oom_kills;
+    a.counters.capture_seconds_sum = st.capture_seconds_sum;
+    a.counters.capture_seconds_count = st.capture_count;
+    a.counters.archive_written_bytes = st.archive_written_bytes;
     if (alerter_) {
       for (const auto& s : alerter_->dispatcher().stats()) {
         a.counters.alerts[{s.sink, "delivered"}] = s.delivered;
@@ -186,6 +190,7 @@ int run_daemon(const RunOptions& options) {
   std::unique_ptr<api::ArchiveSnapshotStore> store;
   std::unique_ptr<api::Router> router;
   std::unique_ptr<http::Server> server;
+  auto api_settings = rt->config.server;  // what the API runs on (a reload updates it)
   if (rt->config.server.enabled) {
     if (!rt->config.archive.dir.empty())
       store =
@@ -291,6 +296,9 @@ int run_daemon(const RunOptions& options) {
               alerter_view = rt->alerter.get();
               reloading = false;
               notifier.ready();
+              for (const auto& key :
+                   api::reconfigure(router.get(), server.get(), api_settings, rt->config.server))
+                log()->warn("reload: {} changed but needs a restart; the old value stays", key);
               log()->info("configuration reloaded");
             });
           }

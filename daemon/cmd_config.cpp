@@ -1,6 +1,8 @@
-// leakwatch check-config FILE: every problem at once (file:line:column: key: message), exit 78;
-// a short summary and exit 0 when valid.
+// leakwatch check-config [FILE]: every problem at once (file:line:column: key: message), exit 78;
+// a short summary and exit 0 when valid. Without FILE it checks $LEAKWATCH_CONFIG_YAML, the way
+// containers pass the configuration (exit 78 when that is not set either).
 #include <cstdio>
+#include <cstdlib>
 
 #include "commands.h"
 #include "config_summary.h"
@@ -25,11 +27,22 @@ void register_config_commands(CLI::App& app, int& exit_code) {
   auto* cmd =
       app.add_subcommand("check-config", "Validate a configuration file and print every problem");
   static std::string file;
-  cmd->add_option("FILE", file, "YAML configuration file")->required();
+  cmd->add_option("FILE", file, "YAML configuration file (default: $LEAKWATCH_CONFIG_YAML)");
   cmd->callback([&exit_code] {
-    auto r = config::load_file(file);
+    config::LoadResult r;
+    std::string origin = file;
+    if (!file.empty()) {
+      r = config::load_file(file);
+    } else if (const char* yaml = std::getenv("LEAKWATCH_CONFIG_YAML"); yaml && *yaml) {
+      origin = "$LEAKWATCH_CONFIG_YAML";
+      r = config::load_string(yaml, origin);
+    } else {
+      std::fprintf(stderr, "error: no configuration: give a FILE or set LEAKWATCH_CONFIG_YAML\n");
+      exit_code = kExitConfig;
+      return;
+    }
     exit_code = report_config_problems(r);
-    if (exit_code == kExitOk) std::fputs(summarize_config(*r.config, file).c_str(), stdout);
+    if (exit_code == kExitOk) std::fputs(summarize_config(*r.config, origin).c_str(), stdout);
   });
 }
 

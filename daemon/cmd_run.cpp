@@ -1,6 +1,8 @@
 // leakwatch run: the daemon. leakwatch healthcheck: the container health probe (no curl in the
 // image).
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 
 #include "app.h"
 #include "commands.h"
@@ -8,19 +10,51 @@
 
 namespace leakwatch::cli {
 
+namespace {
+
+// Docker and Podman leave a marker file; ECS, Kubernetes, systemd-nspawn and Podman set variables.
+std::string container_hint() {
+  for (const char* v : {"ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI",
+                        "KUBERNETES_SERVICE_HOST", "container"}) {
+    if (const char* x = std::getenv(v); x && *x) return std::string("$") + v + " is set";
+  }
+  std::error_code ec;
+  for (const char* f : {"/.dockerenv", "/run/.containerenv"}) {
+    if (std::filesystem::exists(f, ec)) return std::string(f) + " exists";
+  }
+  return {};
+}
+
+}  // namespace
+
 void register_run_commands(CLI::App& app, int& exit_code) {
   static RunOptions opts;
   static std::string listen, log_format;
   auto* run = app.add_subcommand("run", "Run the watchdog daemon");
   run->add_option(
       "--config,-c", opts.config_file,
-      "YAML configuration file (default: $LEAKWATCH_CONFIG_YAML, else the embedded default)");
+      "YAML configuration file (default: $LEAKWATCH_CONFIG_YAML, else the embedded default; "
+      "in a container one of the two is required)");
   run->add_option("--listen", listen, "Override server.listen (ADDRESS:PORT)");
   run->add_option("--log-format", log_format, "Override log.format")
       ->check(CLI::IsMember({"text", "json"}));
   run->callback([&exit_code] {
     if (!listen.empty()) opts.listen_override = listen;
     if (!log_format.empty()) opts.log_format_override = log_format;
+    // In a container the embedded default would watch leakwatch's own cgroup and report nothing
+    // useful: a missing LEAKWATCH_CONFIG_YAML is a deployment mistake, so say it and stop.
+    const char* yaml = std::getenv("LEAKWATCH_CONFIG_YAML");
+    if (opts.config_file.empty() && (!yaml || !*yaml)) {
+      if (auto hint = container_hint(); !hint.empty()) {
+        std::fprintf(stderr,
+                     "error: no configuration: pass --config FILE or set LEAKWATCH_CONFIG_YAML "
+                     "(running in a container: %s, so the embedded default, which would watch "
+                     "leakwatch's own cgroup, is not used)\n",
+                     hint.c_str());
+        exit_code = kExitConfig;
+        return;
+      }
+    }
     exit_code = run_daemon(opts);
   });
 

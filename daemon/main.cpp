@@ -1,10 +1,15 @@
 // leakwatch: argv only. Everything else lives in lib/ and the per-family command files.
+#include <sys/prctl.h>
+
 #include <cstdio>
 
 #include "commands.h"
 #include "leakwatch/core/log.h"
 
 int main(int argc, char** argv) {
+  // A core dump would write the heap-dump key, the API token and webhook secrets to disk; not
+  // dumpable also keeps other processes of the same user out of /proc/<pid>/mem.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CLI::App app{"leakwatch: container memory watchdog for garbage-collected services", "leakwatch"};
   app.require_subcommand(0, 1);
   app.set_version_flag("--version", "leakwatch 0.1.0");

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target of the heap snapshot parser (clang, ASan+UBSan) and runs it for a
-# bounded time on a copy of the seed corpus. Works on a fresh Debian/Ubuntu machine: installs clang
+# Builds the libFuzzer targets (clang, ASan+UBSan) — the heap snapshot parser, the configuration
+# loader and the ECS metadata JSON parsers — and runs each for a bounded share of SECONDS (half for
+# the heap snapshot parser, a quarter each for the others) on a copy of its seed corpus. Works on a fresh Debian/Ubuntu machine: installs clang
 # and the libFuzzer runtime with apt when missing (needs root).
 # Exit status: 0 when no crash was found, 1 on a crash/leak/timeout (the reproducer is kept and
 # its path printed), 2 when the fuzzer could not be built. The last line is a one-line result.
@@ -9,7 +10,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 build="${LEAKWATCH_FUZZ_BUILD:-build-fuzz}"  # a /build* folder (git-ignored)
-log="$build/fuzz-heapsnap.log"
 
 have_fuzzer_runtime() {
   command -v clang++ >/dev/null 2>&1 || return 1
@@ -23,7 +23,7 @@ if ! have_fuzzer_runtime; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends clang libclang-rt-14-dev >&2 ||
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends clang libclang-rt-dev >&2
   if ! have_fuzzer_runtime; then
-    echo "FUZZ heapsnap: ERROR cannot build with -fsanitize=fuzzer (clang/libFuzzer missing)"
+    echo "FUZZ: ERROR cannot build with -fsanitize=fuzzer (clang/libFuzzer missing)"
     exit 2
   fi
 fi
@@ -32,30 +32,53 @@ mkdir -p "$build"
 if ! { CC=clang CXX=clang++ CXXFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
   cmake -S . -B "$build" -G Ninja -DLEAKWATCH_FUZZ=ON -DLEAKWATCH_BUILD_TESTS=OFF \
   -DLEAKWATCH_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 &&
-  cmake --build "$build" --target heapsnap_fuzz -j2 >"$build/build.log" 2>&1; }; then
+  cmake --build "$build" --target heapsnap_fuzz config_fuzz ecs_fuzz -j2 >"$build/build.log" 2>&1; }; then
   tail -30 "$build/configure.log" "$build/build.log" >&2
-  echo "FUZZ heapsnap: ERROR build failed (see $build/build.log)"
+  echo "FUZZ: ERROR build failed (see $build/build.log)"
   exit 2
 fi
 
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp fuzz/corpus/heapsnap/* "$work/"
 artifacts="$build/fuzz-artifacts/"
 mkdir -p "$artifacts"
-start=$(date +%s)
-"$build/fuzz/heapsnap_fuzz" -max_total_time="$secs" -max_len=262144 -rss_limit_mb=2048 -timeout=20 \
-  -print_final_stats=1 -artifact_prefix="$artifacts" -dict=fuzz/heapsnap.dict "$work" >"$log" 2>&1
-rc=$?
-elapsed=$(( $(date +%s) - start ))
-runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
-if [ "$rc" -eq 0 ]; then
-  echo "FUZZ heapsnap: OK ${runs:-?} runs in ${elapsed}s, coverage ${cov:-?}, no crash"
+failed=0
+summary=""
+# fuzz NAME SECONDS EXTRA_ARGS...: runs one target on a copy of fuzz/corpus/NAME.
+fuzz() {
+  local name=$1 t=$2
+  shift 2
+  local log="$build/fuzz-$name.log" work
+  work="$(mktemp -d)"
+  cp fuzz/corpus/"$name"/* "$work/"
+  local start rc elapsed runs cov crash
+  start=$(date +%s)
+  "$build/fuzz/${name}_fuzz" -max_total_time="$t" -rss_limit_mb=2048 -timeout=20 \
+    -print_final_stats=1 -artifact_prefix="$artifacts$name-" "$@" "$work" >"$log" 2>&1
+  rc=$?
+  rm -rf "$work"
+  elapsed=$(( $(date +%s) - start ))
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  if [ "$rc" -eq 0 ]; then
+    echo "FUZZ $name: OK ${runs:-?} runs in ${elapsed}s, coverage ${cov:-?}, no crash"
+    summary="$summary $name:ok"
+    return 0
+  fi
+  grep -E "ERROR: |SUMMARY: |Test unit written to" "$log" | head -5 >&2
+  tail -40 "$log" >&2
+  crash=$(grep -o "Test unit written to .*" "$log" | head -1 | sed 's/Test unit written to //')
+  echo "FUZZ $name: FAILED (libFuzzer exit $rc) after ${elapsed}s; reproducer: ${crash:-none}; log: $log"
+  summary="$summary $name:FAILED"
+  failed=1
+}
+
+half=$(( secs / 2 > 1 ? secs / 2 : 1 ))
+quarter=$(( secs / 4 > 1 ? secs / 4 : 1 ))
+fuzz heapsnap "$half" -max_len=262144 -dict=fuzz/heapsnap.dict
+fuzz config "$quarter" -max_len=16384
+fuzz ecs "$quarter" -max_len=65536
+if [ "$failed" -eq 0 ]; then
+  echo "FUZZ: OK in ${secs}s total:$summary"
   exit 0
 fi
-grep -E "ERROR: |SUMMARY: |Test unit written to" "$log" | head -5 >&2
-tail -40 "$log" >&2
-crash=$(grep -o "Test unit written to .*" "$log" | head -1 | sed 's/Test unit written to //')
-echo "FUZZ heapsnap: FAILED (libFuzzer exit $rc) after ${elapsed}s; reproducer: ${crash:-none}; log: $log"
+echo "FUZZ: FAILED:$summary"
 exit 1

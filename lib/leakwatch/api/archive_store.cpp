@@ -22,7 +22,7 @@ SnapshotInfo snapshot_info(const archive::Metadata& m) {
 }
 
 ArchiveSnapshotStore::ArchiveSnapshotStore(archive::ArchiveSettings settings, std::string target)
-    : archive_(std::move(settings)), target_(std::move(target)) {}
+    : archive_(settings), target_(std::move(target)), root_(settings.dir) {}
 
 core::Result<std::vector<SnapshotInfo>> ArchiveSnapshotStore::list() const {
   auto l = archive_.list(target_);

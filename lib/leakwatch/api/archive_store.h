@@ -16,12 +16,14 @@ class ArchiveSnapshotStore final : public SnapshotStore {
 
   core::Result<std::vector<SnapshotInfo>> list() const override;
   core::Result<std::filesystem::path> path(const std::string& id) const override;
+  std::optional<std::filesystem::path> root() const override { return root_; }
   core::Result<nlohmann::json> diff(const std::string& base_id, const std::string& target_id,
                                     std::size_t limit) const override;
 
  private:
   archive::Archive archive_;
   std::string target_;
+  std::filesystem::path root_;
 };
 
 }  // namespace leakwatch::api

@@ -62,6 +62,7 @@ std::string render(const std::vector<MetricFamily>& families) {
     out += "# TYPE " + f.name + " " + f.type + "\n";
     for (const auto& s : f.samples) {
       out += f.name;
+      out += s.suffix;
       if (!s.labels.empty()) {
         out += '{';
         bool first = true;
@@ -122,7 +123,7 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
   slope.samples.push_back({{}, d.slope_bytes_per_hour / 3600.0});
   out.push_back(std::move(slope));
 
-  auto fc = gauge("leakwatch_forecast_seconds_to_oom",
+  auto fc = gauge("leakwatch_forecast_time_to_oom_seconds",
                   "Forecast seconds until the memory peaks reach the limit; +Inf when not rising "
                   "or no limit.");
   fc.samples.push_back(
@@ -140,8 +141,8 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
   if (!known && !d.state.empty()) state.samples.push_back({{{"state", d.state}}, 1.0});
   out.push_back(std::move(state));
 
-  auto conf =
-      gauge("leakwatch_detector_confidence", "Confidence of the detector's decision (0 to 1).");
+  auto conf = gauge("leakwatch_detector_confidence_ratio",
+                    "Confidence of the detector's decision (0 to 1).");
   conf.samples.push_back({{}, d.confidence});
   out.push_back(std::move(conf));
 
@@ -153,11 +154,41 @@ std::vector<MetricFamily> collect_metrics(const ApiState& st) {
     caps.samples.push_back({{{"result", k}}, static_cast<double>(v)});
   out.push_back(std::move(caps));
 
-  auto alerts = counter("leakwatch_alerts_total", "Alert deliveries by sink and result.");
+  // Final outcomes only, so that a sum over `result` counts alerts; retries are attempts, counted
+  // apart.
+  auto alerts = counter("leakwatch_alerts_total", "Alerts by sink and final outcome.");
+  auto retries =
+      counter("leakwatch_alert_retries_total", "Failed alert deliveries that were retried.");
   for (const auto& [k, v] : st.counters.alerts) {
-    alerts.samples.push_back({{{"sink", k.first}, {"result", k.second}}, static_cast<double>(v)});
+    if (k.second == "retried")
+      retries.samples.push_back({{{"sink", k.first}}, static_cast<double>(v)});
+    else
+      alerts.samples.push_back({{{"sink", k.first}, {"result", k.second}}, static_cast<double>(v)});
   }
   out.push_back(std::move(alerts));
+  out.push_back(std::move(retries));
+
+  auto ooms = counter("leakwatch_oom_kills_total", "OOM kills of the target seen by leakwatch.");
+  ooms.samples.push_back({{}, static_cast<double>(st.counters.oom_kills)});
+  out.push_back(std::move(ooms));
+
+  MetricFamily dur{"leakwatch_capture_duration_seconds",
+                   "Duration of successful heap snapshot captures.",
+                   "summary",
+                   {}};
+  dur.samples.push_back({{}, st.counters.capture_seconds_sum, "_sum"});
+  dur.samples.push_back({{}, static_cast<double>(st.counters.capture_seconds_count), "_count"});
+  out.push_back(std::move(dur));
+
+  auto written = counter("leakwatch_archive_written_bytes_total",
+                         "Bytes of heap snapshots written to the archive (as stored).");
+  written.samples.push_back({{}, static_cast<double>(st.counters.archive_written_bytes)});
+  out.push_back(std::move(written));
+
+  auto archived = gauge("leakwatch_archive_bytes",
+                        "Bytes the archive's snapshots take on disk; absent without an archive.");
+  if (st.archive_bytes) archived.samples.push_back({{}, static_cast<double>(*st.archive_bytes)});
+  out.push_back(std::move(archived));
 
   auto errs = counter("leakwatch_source_errors_total", "Failed reads of the memory source.");
   errs.samples.push_back({{}, static_cast<double>(st.counters.source_errors)});

@@ -14,14 +14,20 @@ namespace leakwatch::api {
 inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 struct MetricSample {
-  std::vector<std::pair<std::string, std::string>> labels;
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  MetricSample() = default;
+  MetricSample(Labels l, double v, std::string s = {})
+      : labels(std::move(l)), value(v), suffix(std::move(s)) {}
+
+  Labels labels;
   double value = 0;
+  std::string suffix;  // "_sum" / "_count" for a summary's samples
 };
 
 struct MetricFamily {
   std::string name;
   std::string help;
-  std::string type;  // gauge | counter | untyped
+  std::string type;  // gauge | counter | summary | untyped
   std::vector<MetricSample> samples;
 };
 

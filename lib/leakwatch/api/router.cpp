@@ -1,6 +1,7 @@
 #include "leakwatch/api/router.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -92,7 +93,16 @@ ServerResponse Router::route(const ServerRequest& req) const {
     r = ServerResponse::text(405, "method not allowed");
     r.set_header("Allow", "GET, HEAD");
   } else if (path == "/metrics") {
-    r = ServerResponse::text(200, render_metrics(state_.snapshot()));
+    auto st = state_.snapshot();
+    if (store_) {
+      if (auto l = store_->list()) {
+        std::uint64_t total = 0;
+        for (const auto& s : *l)
+          total += s.stored_bytes;
+        st.archive_bytes = total;
+      }
+    }
+    r = ServerResponse::text(200, render_metrics(st));
     r.content_type = std::string(kMetricsContentType);
     r.set_header("Cache-Control", "no-store");
   } else if (path == "/api/v1/status") {
@@ -150,8 +160,24 @@ void Router::handle(const ServerRequest& req, http::Responder respond) const {
   respond(route(req));
 }
 
+void Router::set_token(core::Secret token) {
+  std::lock_guard lock(token_mutex_);
+  options_.token = std::move(token);
+}
+
+core::Secret Router::token() const {
+  std::lock_guard lock(token_mutex_);
+  return options_.token;
+}
+
+std::variant<ServerResponse, bool> Router::heap_details(const ServerRequest& req) const {
+  if (req.header("authorization").empty()) return false;
+  if (auto refused = authorize(req)) return std::move(*refused);
+  return true;
+}
+
 std::optional<ServerResponse> Router::authorize(const ServerRequest& req) const {
-  switch (check_bearer(req.header("authorization"), options_.token)) {
+  switch (check_bearer(req.header("authorization"), token())) {
     case AuthResult::ok:
       return std::nullopt;
     case AuthResult::disabled:
@@ -188,6 +214,9 @@ ServerResponse Router::status(const ServerRequest& req) const {
     }
     q.max_points = n;
   }
+  auto details = heap_details(req);
+  if (auto* refused = std::get_if<ServerResponse>(&details)) return std::move(*refused);
+  q.heap_details = std::get<bool>(details);
   return json_response(200, status_json(state_.snapshot(), q));
 }
 
@@ -218,13 +247,18 @@ ServerResponse Router::snapshots(const ServerRequest& req) const {
   auto it =
       std::find_if(list.begin(), list.end(), [&](const SnapshotInfo& s) { return s.id == *id; });
   if (it == list.end()) return error_response(404, "not_found", "no such snapshot");
-  if (!download) return json_response(200, snapshot_json(*it, true));
+  if (!download) {
+    auto details = heap_details(req);
+    if (auto* refused = std::get_if<ServerResponse>(&details)) return std::move(*refused);
+    return json_response(200, snapshot_json(*it, true, std::get<bool>(details)));
+  }
 
   if (auto refused = authorize(req)) return std::move(*refused);
   auto file = store_->path(it->id);
   if (!file) return error_response(404, "not_found", "the snapshot file is missing");
   ServerResponse r;
   r.file = *file;
+  r.file_root = store_->root();
   r.content_type = it->compression == "zstd" ? "application/zstd" : "application/octet-stream";
   r.set_header("Content-Disposition",
                "attachment; filename=\"" + safe_filename(it->file_name) + "\"");
@@ -319,6 +353,11 @@ core::Result<http::ServerOptions> server_options(const config::ServerSettings& s
   o.max_connections = s.max_connections;
   o.rate_limit_per_second = s.rate_limit_per_second;
   o.rate_limit_burst = s.rate_limit_burst;
+  o.max_connections_per_address = s.max_connections_per_address;
+  o.allowed_hosts = s.allowed_hosts;
+  for (auto& h : o.allowed_hosts)
+    std::transform(h.begin(), h.end(), h.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return o;
 }
 
@@ -326,6 +365,34 @@ RouterOptions router_options(const config::ServerSettings& s) {
   RouterOptions o;
   o.token = s.token;
   return o;
+}
+
+}  // namespace leakwatch::api
+
+namespace leakwatch::api {
+
+std::vector<std::string> reconfigure(Router* router, http::Server* server,
+                                     config::ServerSettings& running,
+                                     const config::ServerSettings& next) {
+  std::vector<std::string> restart;
+  auto applied = next;
+  if (running.enabled != next.enabled) {
+    restart.push_back("server.enabled");
+    applied.enabled = running.enabled;
+  }
+  if (running.listen != next.listen) {
+    restart.push_back("server.listen");
+    applied.listen = running.listen;
+  }
+  bool rotated = !(running.token == next.token);
+  if (router) router->set_token(next.token);
+  if (server) {
+    if (auto o = server_options(applied)) server->reconfigure(*o);
+  }
+  if (rotated && router)
+    core::logger("api")->info("event=token_rotated origin=\"{}\"", next.token.origin());
+  running = std::move(applied);
+  return restart;
 }
 
 }  // namespace leakwatch::api

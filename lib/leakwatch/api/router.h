@@ -4,9 +4,10 @@
 //
 //   GET /healthz                             "ok" — constant time, no I/O, never rate limited
 //   GET /metrics                             Prometheus text format 0.0.4
-//   GET /api/v1/status[?since=T&max_points=N]
+//   GET /api/v1/status[?since=T&max_points=N]  (heap analysis only with the bearer token)
 //   GET /api/v1/snapshots                    the archive listing
-//   GET /api/v1/snapshots/{id}               one snapshot's metadata
+//   GET /api/v1/snapshots/{id}               one snapshot's metadata (its heap analysis — class
+//                                            names, retainer paths — only with the bearer token)
 //   GET /api/v1/snapshots/{id}/download      the stored file (bearer token)
 //   GET /api/v1/diff?base=ID&target=ID[&limit=N]   DevTools Comparison (bearer token)
 //   GET /, /index.html, /app.js, /app.css    the dashboard (embedded assets)
@@ -22,6 +23,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "leakwatch/api/snapshot_store.h"
 #include "leakwatch/api/state.h"
@@ -46,6 +48,8 @@ class Router {
   Router(RouterOptions options, const StateProvider& state, const SnapshotStore* store);
 
   http::ServerResponse route(const http::ServerRequest& req) const;
+  // Replaces the token (a reload): the next request is checked against the new one.
+  void set_token(core::Secret token);
   // The http::Handler: answers at once, except diffs, which go through `offload`.
   void handle(const http::ServerRequest& req, http::Responder respond) const;
 
@@ -61,8 +65,13 @@ class Router {
   http::ServerResponse snapshots(const http::ServerRequest& req) const;
   http::ServerResponse status(const http::ServerRequest& req) const;
   std::optional<http::ServerResponse> authorize(const http::ServerRequest& req) const;
+  // For data that is shown either way but carries heap-derived details: true with the right
+  // token, false without an Authorization header, a refusal for a wrong token.
+  std::variant<http::ServerResponse, bool> heap_details(const http::ServerRequest& req) const;
+  core::Secret token() const;
 
   RouterOptions options_;
+  mutable std::mutex token_mutex_;  // guards options_.token (set_token)
   const StateProvider& state_;
   const SnapshotStore* store_;
   // Shared with worker threads.
@@ -78,5 +87,14 @@ class Router {
 core::Result<http::ServerOptions> server_options(const config::ServerSettings& s);
 // RouterOptions from the validated config (the token).
 RouterOptions router_options(const config::ServerSettings& s);
+
+// Applies a reloaded `server:` section to the running router and server (either may be null: the
+// API is off): the token, the limits, the rate limits and the allowed hosts take effect at once.
+// `running` is what is in effect; it becomes `next` except for the settings that need a restart,
+// which are returned by name ("server.enabled", "server.listen"; empty when none).
+// Call on the io thread.
+std::vector<std::string> reconfigure(Router* router, http::Server* server,
+                                     config::ServerSettings& running,
+                                     const config::ServerSettings& next);
 
 }  // namespace leakwatch::api

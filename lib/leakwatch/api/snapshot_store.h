@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ class SnapshotStore {
   virtual core::Result<std::vector<SnapshotInfo>> list() const = 0;
   // The stored file of a listed id (streamed as is: compressed when stored compressed).
   virtual core::Result<std::filesystem::path> path(const std::string& id) const = 0;
+  // The directory every served file must resolve into (the archive directory); none: no check.
+  virtual std::optional<std::filesystem::path> root() const { return std::nullopt; }
   // DevTools' Comparison of two listed snapshots, in the heap snapshot engine's JSON form
   // (heapsnap::to_json(DiffReport)):
   //   {"classes": [{name, new_count, deleted_count, delta_count, alloc_size, freed_size,

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
@@ -66,6 +67,10 @@ struct Counters {
   std::map<std::pair<std::string, std::string>, std::uint64_t> alerts;  // (sink, result)
   std::uint64_t source_errors = 0;
   std::uint64_t samples = 0;
+  std::uint64_t oom_kills = 0;              // OOM kills of the target seen since start
+  double capture_seconds_sum = 0;           // successful captures: total duration...
+  std::uint64_t capture_seconds_count = 0;  // ...and how many
+  std::uint64_t archive_written_bytes = 0;  // stored bytes of the snapshots archived since start
 };
 
 struct BuildInfo {
@@ -90,6 +95,11 @@ struct ApiState {
   std::vector<Marker> markers;  // oldest first
   Counters counters;
   BuildInfo build;
+  // The latest comparison's growers (class names, retainer paths): heap-derived, so /status shows
+  // it only to a bearer of the token. Null when none.
+  nlohmann::json heap_analysis;
+  // Stored bytes of every snapshot in the archive (the router fills it from its store).
+  std::optional<std::uint64_t> archive_bytes;
 
   // The latest sample, if any.
   const ApiSample* latest() const { return samples.empty() ? nullptr : &samples.back(); }

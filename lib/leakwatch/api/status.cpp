@@ -138,13 +138,19 @@ json status_json(const ApiState& st, const StatusQuery& q) {
                    {"alerts", alerts},
                    {"source_errors", st.counters.source_errors},
                    {"samples", st.counters.samples}};
+  if (!st.heap_analysis.is_null()) {
+    if (q.heap_details)
+      j["analysis"] = st.heap_analysis;
+    else
+      j["redacted"] = json::array({"analysis"});
+  }
   j["build"] = {{"version", st.build.version},
                 {"revision", st.build.revision},
                 {"compiler", st.build.compiler}};
   return j;
 }
 
-json snapshot_json(const SnapshotInfo& s, bool with_metadata) {
+json snapshot_json(const SnapshotInfo& s, bool with_metadata, bool heap_details) {
   json j = {{"id", s.id},
             {"target", s.target},
             {"time", core::to_unix_seconds(s.started_at)},
@@ -157,7 +163,13 @@ json snapshot_json(const SnapshotInfo& s, bool with_metadata) {
             {"compression", s.compression},
             {"sha256", s.sha256},
             {"file_name", s.file_name}};
-  if (with_metadata) j["metadata"] = s.metadata;
+  if (with_metadata) {
+    j["metadata"] = s.metadata;
+    if (!heap_details && s.metadata.is_object() && s.metadata.contains("analysis")) {
+      j["metadata"].erase("analysis");
+      j["redacted"] = json::array({"metadata.analysis"});
+    }
+  }
   return j;
 }
 

@@ -13,6 +13,8 @@ namespace leakwatch::api {
 struct StatusQuery {
   std::optional<core::TimePoint> since;  // only samples, floor points and markers at or after
   std::size_t max_points = 2000;         // samples are downsampled (min and max per bucket) above
+  // Include heap-derived data (class names, retainer paths): only for a bearer of the token.
+  bool heap_details = false;
 };
 
 // Keeps at most `max_points` samples: the range is cut into max_points/2 time buckets and each
@@ -23,6 +25,9 @@ std::vector<ApiSample> downsample(const std::vector<ApiSample>& samples, std::si
 // GET /api/v1/status
 nlohmann::json status_json(const ApiState& state, const StatusQuery& query);
 
-nlohmann::json snapshot_json(const SnapshotInfo& info, bool with_metadata);
+// With metadata, its "analysis" (what grew, with class names and retainer paths) is kept only
+// when `heap_details`; otherwise it is dropped and "redacted": ["metadata.analysis"] says so.
+nlohmann::json snapshot_json(const SnapshotInfo& info, bool with_metadata,
+                             bool heap_details = false);
 
 }  // namespace leakwatch::api

@@ -26,9 +26,9 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kPartialPrefix = ".partial-";
-// Heap snapshots contain user data: owner rw, group r, nothing for others (docs/configuration.md).
-constexpr int kFileMode = 0640;
-constexpr fs::perms kDirMode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
+// Heap snapshots contain user data: owner only (docs/configuration.md).
+constexpr int kFileMode = 0600;
+constexpr fs::perms kDirMode = fs::perms::owner_all;
 constexpr std::string_view kSnapshotExt = ".heapsnapshot";
 constexpr std::string_view kZstExt = ".heapsnapshot.zst";
 
@@ -480,7 +480,7 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
       continue;
     fs::path temp =
         dir / (std::string(kPartialPrefix) + stem + "-" + std::to_string(::getpid()) + ext);
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
     if (fd < 0) {
       if (errno == EEXIST && n < 1000) continue;  // another capture of the same second
       return errno_error("cannot create", temp, errno);
@@ -596,7 +596,7 @@ Result<std::unique_ptr<SnapshotReader>> Archive::open_reader(const std::string& 
   if (!m.ok()) return m.error();
   auto impl = std::make_unique<SnapshotReader::Impl>();
   impl->path = fs::path(settings_.dir) / m->target / m->file;
-  impl->fd = ::open(impl->path.c_str(), O_RDONLY | O_CLOEXEC);
+  impl->fd = ::open(impl->path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (impl->fd < 0) return errno_error("cannot open", impl->path, errno);
   if (decompress && m->compression == Compression::zstd)
     impl->zstd = std::make_unique<ZstdDecompressor>();
@@ -611,7 +611,10 @@ Status Archive::export_to(const std::string& id, const fs::path& dest) const {
   fs::path dir = dest.parent_path();
   fs::path tmp = (dir.empty() ? fs::path(".") : dir) /
                  (".tmp-" + dest.filename().string() + "-" + std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A leftover of this pid (a crash) is removed; O_EXCL | O_NOFOLLOW never writes through a file or
+  // symlink someone else placed there.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
   if (fd < 0) return errno_error("cannot create", tmp, errno);
   auto fail = [&](Error e) -> Status {
     ::close(fd);

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "leakwatch/archive/capture_lock.h"
 #include "leakwatch/capture/body_check.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/core/units.h"
@@ -59,6 +60,8 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   std::shared_ptr<spdlog::logger> log = core::logger("capture");
 
   int attempt = 0;
+  // Held from the first request to the end: the CLI and the daemon share it through the archive.
+  std::optional<archive::CaptureLock> lock;
   core::TimePoint started_wall{};
   std::chrono::steady_clock::time_point attempt_start{};
   // Per attempt.
@@ -76,6 +79,11 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
     original_filename.clear();
     handler_error.reset();
     attempt_start = std::chrono::steady_clock::now();
+    if (!lock) {
+      auto l = archive::CaptureLock::try_acquire(archive.root());
+      if (!l.ok()) return finish(l.error());
+      lock.emplace(std::move(*l));
+    }
 
     http::Request req;
     req.url = url;
@@ -201,6 +209,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   }
 
   void finish(Result<archive::Metadata> r) {
+    lock.reset();
     *busy = false;
     auto cb = std::move(done);
     done = nullptr;

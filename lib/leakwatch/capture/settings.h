@@ -76,6 +76,9 @@ struct CaptureSettings {
   bool tls_verify = true;
   // PEM bundle of a private CA, added to the system CAs. Default empty.
   std::string ca_file;
+  // Accept an http:// URL to a host other than loopback, which sends the key in clear. Default
+  // false: such a URL is a configuration error.
+  bool allow_insecure = false;
 };
 
 }  // namespace leakwatch::capture

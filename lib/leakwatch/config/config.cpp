@@ -1,7 +1,9 @@
 #include "leakwatch/config/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <string_view>
 
 #include "leakwatch/core/fs.h"
 
@@ -76,6 +78,36 @@ void read_target(Section s, source::TargetSettings& t) {
   }
 }
 
+// True when an http:// URL's host is loopback (localhost, 127.0.0.0/8, ::1): the key never leaves
+// the machine (or the task's shared network namespace).
+bool loopback_url(std::string_view url) {
+  url.remove_prefix(std::string_view("http://").size());
+  auto end = url.find_first_of("/?#");
+  auto authority = url.substr(0, end);
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  std::string host;
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    host = std::string(authority.substr(1, close - 1));
+  } else {
+    host = std::string(authority.substr(0, authority.find(':')));
+  }
+  for (auto& ch : host)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (host == "localhost" || host == "::1") return true;
+  // 127.a.b.c with numeric parts only.
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (char ch : host) {
+    if (ch == '.')
+      ++dots;
+    else if (ch < '0' || ch > '9')
+      return false;
+  }
+  return dots == 3 && host.back() != '.';
+}
+
 void read_capture(Section s, capture::CaptureSettings& c) {
   s.str("url", c.url);
   s.str("header", c.header);
@@ -99,10 +131,15 @@ void read_capture(Section s, capture::CaptureSettings& c) {
   s.duration("retry_backoff", c.retry_backoff, 0s, 1h);
   s.boolean("tls_verify", c.tls_verify);
   s.str("ca_file", c.ca_file);
+  s.boolean("allow_insecure", c.allow_insecure);
   s.finish();
   if (!c.url.empty()) {
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
       s.problem("url", "must start with http:// or https://");
+    else if (c.url.rfind("http://", 0) == 0 && !c.allow_insecure && !loopback_url(c.url))
+      s.problem("url",
+                "http:// to a host other than loopback sends the heap-dump key in clear: use "
+                "https://, or set capture.allow_insecure: true on a network you trust");
     if (c.key.empty()) s.problem("key", "capture.url is set, so the heap-dump key is required");
   }
   if (c.header.empty() || c.header.find_first_of(" :\r\n") != std::string::npos)
@@ -184,6 +221,8 @@ void read_server(Section s, ServerSettings& v) {
   s.secret("token", v.token);
   s.size("max_request_bytes", v.max_request_bytes, 1024, 16 << 20);
   s.integer("max_connections", v.max_connections, 1, 10000);
+  s.integer("max_connections_per_address", v.max_connections_per_address, 1, 10000);
+  s.string_list("allowed_hosts", v.allowed_hosts);
   s.number("rate_limit_per_second", v.rate_limit_per_second, 0.1, 100000);
   s.integer("rate_limit_burst", v.rate_limit_burst, 1, 100000);
   s.finish();

@@ -26,7 +26,10 @@ struct ServerSettings {
   core::Secret token;                     // bearer token for snapshot downloads and diffs
   std::uint64_t max_request_bytes = 64 * 1024;
   int max_connections = 64;
-  double rate_limit_per_second = 20;  // per client address, token bucket
+  // One client (on ECS awsvpc, the app shares loopback) cannot hold every connection.
+  int max_connections_per_address = 32;
+  std::vector<std::string> allowed_hosts;  // Host header names accepted beyond the listen address
+  double rate_limit_per_second = 20;       // per client address, token bucket
   int rate_limit_burst = 40;
 };
 

@@ -61,7 +61,10 @@ Status fsync_dir(const std::filesystem::path& dir) {
 Status write_file_atomic(const std::filesystem::path& path, std::string_view data, int mode) {
   auto dir = path.parent_path();
   auto tmp = dir / (".tmp-" + path.filename().string() + "-" + std::to_string(::getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // O_EXCL | O_NOFOLLOW: never write through a file or symlink placed at the temporary name; a
+  // leftover of this pid (a crash) is removed first.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return io_error("cannot create", tmp, errno);
   const char* p = data.data();
   std::size_t left = data.size();

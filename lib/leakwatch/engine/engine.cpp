@@ -194,6 +194,7 @@ void Engine::on_sample(core::Result<core::Sample> r) {
     samples_.pop_front();
 
   if (had_ooms && s.oom_kill_count && *s.oom_kill_count > previous_ooms) {
+    oom_kills_ += *s.oom_kill_count - previous_ooms;
     auto e = base_event(alert::EventType::oom_kill, s.time);
     e.oom_kill_count = s.oom_kill_count;
     e.reason = "the kernel OOM-killed a process of " + config_.target.name + " (oom_kill " +
@@ -325,6 +326,9 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
     series_.record_success(now);
     series_ids_.push_back(m.id);
     ++captures_["ok"];
+    capture_seconds_sum_ += m.duration_seconds;
+    ++capture_count_;
+    archive_written_bytes_ += m.stored_bytes;
     log()->info("capture archived id={} size={} stored={} duration_s={:.1f}", m.id,
                 core::format_bytes(static_cast<double>(m.size_bytes)),
                 core::format_bytes(static_cast<double>(m.stored_bytes)), m.duration_seconds);
@@ -504,6 +508,10 @@ EngineStatus Engine::status() const {
   s.captures = captures_;
   s.samples_total = samples_total_;
   s.source_errors = source_errors_;
+  s.oom_kills = oom_kills_;
+  s.capture_seconds_sum = capture_seconds_sum_;
+  s.capture_count = capture_count_;
+  s.archive_written_bytes = archive_written_bytes_;
   s.last_source_error = last_source_error_;
   s.series_active = series_.active();
   s.series_ids = series_ids_;

@@ -55,6 +55,12 @@ struct EngineStatus {
   std::map<std::string, std::uint64_t> captures;  // by result: ok, skipped, failed
   std::uint64_t samples_total = 0;
   std::uint64_t source_errors = 0;
+  // Since this engine started (Prometheus counters): OOM kills seen, successful captures' total
+  // duration and count, stored bytes archived.
+  std::uint64_t oom_kills = 0;
+  double capture_seconds_sum = 0;
+  std::uint64_t capture_count = 0;
+  std::uint64_t archive_written_bytes = 0;
   std::string last_source_error;
   bool series_active = false;
   std::vector<std::string> series_ids;  // archive ids of the current/last series
@@ -137,6 +143,10 @@ class Engine {
   std::map<std::string, std::uint64_t> captures_;
   std::uint64_t samples_total_ = 0;
   std::uint64_t source_errors_ = 0;
+  std::uint64_t oom_kills_ = 0;
+  double capture_seconds_sum_ = 0;
+  std::uint64_t capture_count_ = 0;
+  std::uint64_t archive_written_bytes_ = 0;
   int consecutive_errors_ = 0;
   bool source_down_ = false;
   std::string last_source_error_;

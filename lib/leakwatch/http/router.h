@@ -37,7 +37,10 @@ struct ServerResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   // When set, the server streams this file as the body (http::file_body) instead of `body`.
+  // It is opened with O_NOFOLLOW, must be a regular file, and, when `file_root` is set, must
+  // resolve to a path under `file_root`; otherwise the answer is 404.
   std::optional<std::filesystem::path> file;
+  std::optional<std::filesystem::path> file_root;
   bool close = false;  // close the connection after this response
 
   ServerResponse& set_header(std::string name, std::string value);

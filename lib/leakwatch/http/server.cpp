@@ -1,5 +1,8 @@
 #include "leakwatch/http/server.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/address.hpp>
@@ -16,9 +19,11 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <optional>
 #include <unordered_map>
 
@@ -123,6 +128,48 @@ core::Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Host check
+
+bool host_allowed(std::string_view host, const ServerOptions& o) {
+  while (!host.empty() && (host.front() == ' ' || host.front() == '\t'))
+    host.remove_prefix(1);
+  while (!host.empty() && (host.back() == ' ' || host.back() == '\t'))
+    host.remove_suffix(1);
+  if (host.empty()) return true;  // no Host: not a browser, so not a rebinding attack
+  std::string name;
+  if (host.front() == '[') {
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = std::string(host.substr(1, close - 1));
+    auto rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+  } else {
+    auto colon = host.find(':');
+    if (colon != std::string_view::npos && host.find(':', colon + 1) != std::string_view::npos)
+      return false;  // a bare IPv6 address is not a valid Host
+    name = std::string(host.substr(0, colon));
+  }
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  if (name.empty()) return false;
+  if (name == "localhost") return true;
+  for (const auto& a : o.allowed_hosts) {
+    if (a == "*" || a == name) return true;
+  }
+  error_code ec;
+  auto ip = net::ip::make_address(name, ec);
+  if (ec) return false;  // a DNS name nobody configured: what rebinding looks like
+  auto listen = net::ip::make_address(o.address, ec);
+  if (ec) return false;
+  // An IP literal in Host means the browser's origin is that address itself, so it cannot be a
+  // rebinding; still, only addresses this server answers on are accepted.
+  if (listen.is_unspecified()) return true;
+  if (listen.is_loopback() && ip.is_loopback()) return true;
+  return ip == listen;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Session
 
 namespace {
@@ -152,12 +199,49 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   RateLimiter limiter;
   ServerStats stats;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, int> per_address;  // open sessions by client address
+  int health_only = 0;                               // sessions in a reserved health slot
   bool stopped = false;
   std::uint16_t port = 0;
   std::chrono::steady_clock::time_point last_reject_log{};
 };
 
 namespace {
+
+// Opens a file to serve: never through a symlink in the last component (O_NOFOLLOW), regular files
+// only, and when `root` is given the opened file must lie under it once resolved (a symlinked
+// directory inside the archive cannot point the download elsewhere). Returns the fd or -1 with
+// `ec` set.
+int open_served_file(const std::filesystem::path& file,
+                     const std::optional<std::filesystem::path>& root, error_code& ec) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    ec = error_code(errno, boost::system::generic_category());
+    return -1;
+  }
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok && root) {
+    std::error_code fec;
+    auto resolved = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), fec);
+    auto base = std::filesystem::canonical(*root, fec);
+    if (fec) {
+      ok = false;
+    } else {
+      auto r = resolved.lexically_relative(base);
+      ok = !r.empty() && *r.begin() != "..";
+    }
+  }
+  if (!ok) {
+    ::close(fd);
+    ec = error_code(ENOENT, boost::system::generic_category());
+    return -1;
+  }
+  // O_NONBLOCK only guarded the open (a FIFO would have blocked); reads of a regular file ignore
+  // it.
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
 
 // Releases a session on the io thread even when the last reference is dropped elsewhere (a
 // Responder destroyed by a worker thread).
@@ -168,21 +252,31 @@ struct SessionHold {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(std::shared_ptr<Server::Impl> server, tcp::socket socket)
-      : server_(std::move(server)), stream_(std::move(socket)) {
-    error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ = ep.address().to_string();
-  }
+  Session(std::shared_ptr<Server::Impl> server, tcp::socket socket, std::string remote,
+          bool health_only)
+      : server_(std::move(server)),
+        stream_(std::move(socket)),
+        remote_(std::move(remote)),
+        health_only_(health_only) {}
 
   ~Session() {
     server_->sessions.erase(this);
     --server_->stats.active_connections;
+    if (health_only_) {
+      --server_->health_only;
+    } else if (auto it = server_->per_address.find(remote_);
+               it != server_->per_address.end() && --it->second <= 0) {
+      server_->per_address.erase(it);
+    }
   }
 
   void start() {
     server_->sessions[this] = weak_from_this();
     ++server_->stats.active_connections;
+    if (health_only_)
+      ++server_->health_only;
+    else
+      ++server_->per_address[remote_];
     do_read();
   }
 
@@ -201,7 +295,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (res.file) {
       bhttp::file_body::value_type body;
       error_code ec;
-      body.open(res.file->c_str(), beast::file_mode::scan, ec);
+      int fd = open_served_file(*res.file, res.file_root, ec);
+      if (fd >= 0) {
+        beast::file f;
+        f.native_handle(fd);
+        body.reset(std::move(f), ec);
+      }
       if (ec) {
         core::logger("http")->warn("event=file_open_failed error=\"{}\"", ec.message());
         send(ServerResponse::text(404, "not found"));
@@ -254,7 +353,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, 0xffffffffu)));
     parser_->body_limit(limit);
     // buffer_ keeps bytes read past the previous request (pipelining).
-    stream_.expires_after(server_->opts.read_timeout);
+    stream_.expires_after(
+        health_only_ ? std::min(server_->opts.read_timeout, server_->opts.health_read_timeout)
+                     : server_->opts.read_timeout);
     bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
@@ -307,6 +408,29 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     head_ = msg.method() == bhttp::verb::head;
     ++server_->stats.requests;
+
+    if (health_only_) {
+      // A reserved slot serves one health check and nothing else.
+      keep_alive_ = false;
+      if (req.path != server_->opts.health_path) {
+        auto res = ServerResponse::text(503, "server busy: too many connections");
+        res.set_header("Retry-After", "5");
+        res.close = true;
+        send(std::move(res));
+        return;
+      }
+    }
+
+    const auto& host_exempt = server_->opts.host_check_exempt;
+    if (std::find(host_exempt.begin(), host_exempt.end(), req.path) == host_exempt.end() &&
+        !host_allowed(req.header("host"), server_->opts)) {
+      ++server_->stats.misdirected;
+      auto res = ServerResponse::text(
+          421, "misdirected request: this Host is not served here (see server.allowed_hosts)");
+      res.close = true;
+      send(std::move(res));
+      return;
+    }
 
     const auto& exempt = server_->opts.rate_limit_exempt;
     if (std::find(exempt.begin(), exempt.end(), req.path) == exempt.end()) {
@@ -380,6 +504,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string remote_;
+  bool health_only_ = false;
   bool keep_alive_ = false;
   bool head_ = false;
   bool closed_ = false;
@@ -418,19 +543,33 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
     return;
   }
   ++stats.connections_accepted;
-  if (stats.active_connections >= opts.max_connections) {
+  std::string remote;
+  {
+    error_code rec;
+    auto ep = socket.remote_endpoint(rec);
+    if (!rec) remote = ep.address().to_string();
+  }
+  auto it = per_address.find(remote);
+  int from_here = it == per_address.end() ? 0 : it->second;
+  bool regular = stats.active_connections - health_only < opts.max_connections &&
+                 from_here < opts.max_connections_per_address;
+  bool health = !regular && health_only < opts.reserved_health_connections;
+  if (regular || health) {
+    if (health) ++stats.health_only_admitted;
+    std::make_shared<Session>(shared_from_this(), std::move(socket), std::move(remote), health)
+        ->start();
+  } else {
     ++stats.connections_rejected;
     auto now = std::chrono::steady_clock::now();
     if (now - last_reject_log > std::chrono::seconds(10)) {
       last_reject_log = now;
       core::logger("http")->warn(
-          "event=connection_rejected reason=max_connections limit={} rejected_total={}",
-          opts.max_connections, stats.connections_rejected);
+          "event=connection_rejected reason=connection_caps max_connections={} "
+          "max_per_address={} rejected_total={}",
+          opts.max_connections, opts.max_connections_per_address, stats.connections_rejected);
     }
     error_code cec;
     socket.close(cec);
-  } else {
-    std::make_shared<Session>(shared_from_this(), std::move(socket))->start();
   }
   do_accept();
 }
@@ -486,6 +625,18 @@ std::uint16_t Server::port() const {
 
 void Server::stop() {
   impl_->stop();
+}
+
+void Server::reconfigure(const ServerOptions& options) {
+  auto& o = impl_->opts;
+  bool rate_changed = o.rate_limit_per_second != options.rate_limit_per_second ||
+                      o.rate_limit_burst != options.rate_limit_burst;
+  std::string address = o.address;
+  std::uint16_t port = o.port;
+  o = options;
+  o.address = std::move(address);
+  o.port = port;
+  if (rate_changed) impl_->limiter = RateLimiter(o.rate_limit_per_second, o.rate_limit_burst);
 }
 
 ServerStats Server::stats() const {

@@ -191,6 +191,7 @@ TEST_F(ServerFixture, RateLimitsPerClientWith429AndRetryAfter) {
 TEST_F(ServerFixture, CapsConcurrentConnectionsAndTimesOutIdleOnes) {
   http::ServerOptions o;
   o.max_connections = 2;
+  o.reserved_health_connections = 0;
   o.read_timeout = std::chrono::milliseconds(300);
   start(o);
   net::io_context io;
@@ -215,6 +216,107 @@ TEST_F(ServerFixture, CapsConcurrentConnectionsAndTimesOutIdleOnes) {
   auto h = get("/healthz");
   ASSERT_TRUE(h);
   EXPECT_EQ(h->status, 200);
+}
+
+// Idle connections held by one client (the app shares loopback on ECS awsvpc) must neither lock
+// other clients out nor take the health check down.
+TEST_F(ServerFixture, IdleConnectionsCannotTakeTheHealthCheckDown) {
+  http::ServerOptions o;
+  o.max_connections = 3;
+  o.reserved_health_connections = 1;
+  start(o);
+  net::io_context io;
+  tcp::endpoint ep{net::ip::make_address("127.0.0.1"), port_};
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.emplace_back(io);
+    idle.back().connect(ep);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(stats().active_connections, 3);
+  auto h = get("/healthz");
+  ASSERT_TRUE(h) << h.error().to_string();
+  EXPECT_EQ(h->status, 200) << "the reserved slot serves the health check";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto api = raw("GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_EQ(api.rfind("HTTP/1.1 503", 0), 0u) << "the reserved slot serves nothing else: " << api;
+  EXPECT_GE(stats().health_only_admitted, 2u);
+}
+
+TEST_F(ServerFixture, CapsConnectionsPerClientAddress) {
+  http::ServerOptions o;
+  o.max_connections_per_address = 2;
+  o.reserved_health_connections = 0;
+  start(o);
+  net::io_context io;
+  tcp::endpoint ep{net::ip::make_address("127.0.0.1"), port_};
+  tcp::socket a(io), b(io), c(io);
+  a.connect(ep);
+  b.connect(ep);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  c.connect(ep);
+  char byte;
+  boost::system::error_code ec;
+  c.read_some(net::buffer(&byte, 1), ec);
+  EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+  EXPECT_EQ(stats().connections_rejected, 1u);
+  // Another address is not affected (127.0.0.2 is loopback too, and a different client).
+  tcp::socket d(io);
+  d.open(tcp::v4());
+  d.bind({net::ip::make_address("127.0.0.2"), 0});
+  d.connect(ep);
+  net::write(d, net::buffer(std::string("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")));
+  std::string out;
+  net::read(d, net::dynamic_buffer(out), ec);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+}
+
+TEST_F(ServerFixture, AnswersMisdirectedToAForeignHost) {
+  start();
+  auto evil = raw("GET /api/v1/status HTTP/1.1\r\nHost: evil.example:" + std::to_string(port_) +
+                  "\r\n\r\n");
+  EXPECT_EQ(evil.rfind("HTTP/1.1 421", 0), 0u) << evil;
+  EXPECT_EQ(evil.find("samples"), std::string::npos);
+  auto local = raw("GET /api/v1/status HTTP/1.1\r\nHost: localhost:" + std::to_string(port_) +
+                   "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(local.rfind("HTTP/1.1 200", 0), 0u) << local.substr(0, 200);
+  auto health = raw("GET /healthz HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << "the constant health check is not checked";
+  EXPECT_EQ(stats().misdirected, 1u);
+}
+
+// A symlink placed in the archive must not turn a download into a read of any file.
+TEST_F(ServerFixture, DownloadsNeverFollowSymlinksOutOfTheArchive) {
+  start();
+  auto archive = dir_ / "archive";
+  auto outside = dir_ / "outside";
+  std::filesystem::create_directories(archive / "web");
+  std::filesystem::create_directories(outside);
+  std::ofstream(outside / "secret.txt") << "TOP SECRET";
+  std::ofstream(archive / "web" / "real.heapsnapshot") << "{\"snapshot\":{}}";
+  std::filesystem::create_symlink(outside / "secret.txt", archive / "web" / "link.heapsnapshot");
+  std::filesystem::create_directory_symlink(outside, archive / "dirlink");
+  std::filesystem::create_directory(archive / "web" / "dir.heapsnapshot");
+  store_.root_dir = archive;
+  store_.items = {testing::info("web/20231114T224000Z-real", 1'700'001'600),
+                  testing::info("web/20231114T224100Z-link", 1'700'001'660),
+                  testing::info("web/20231114T224200Z-dirlink", 1'700'001'720),
+                  testing::info("web/20231114T224300Z-dir", 1'700'001'780)};
+  store_.files = {{store_.items[0].id, archive / "web" / "real.heapsnapshot"},
+                  {store_.items[1].id, archive / "web" / "link.heapsnapshot"},
+                  {store_.items[2].id, archive / "dirlink" / "secret.txt"},
+                  {store_.items[3].id, archive / "web" / "dir.heapsnapshot"}};
+  http::Headers auth{{"Authorization", "Bearer tok"}};
+  auto ok = get("/api/v1/snapshots/" + store_.items[0].id + "/download", auth);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "{\"snapshot\":{}}");
+  for (int i = 1; i < 4; ++i) {
+    auto r = get("/api/v1/snapshots/" + store_.items[i].id + "/download", auth);
+    ASSERT_TRUE(r) << store_.items[i].id;
+    EXPECT_EQ(r->status, 404) << store_.items[i].id;
+    EXPECT_EQ(r->body.find("TOP SECRET"), std::string::npos);
+  }
 }
 
 TEST_F(ServerFixture, StopClosesOpenConnections) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "leakwatch/archive/capture_lock.h"
 #include "peers/heapdump-app/heapdump_app.h"
 #include "support/temp_dir.h"
 
@@ -61,8 +62,30 @@ TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
 }
 
 TEST(Cli, UsageErrorsExit2) {
-  EXPECT_EQ(run("check-config").code, 2);
+  EXPECT_EQ(run("check-config a.yaml b.yaml").code, 2);
   EXPECT_EQ(run("no-such-command").code, 2);
+}
+
+// Containers (the ECS example) pass the configuration in $LEAKWATCH_CONFIG_YAML.
+TEST(Cli, CheckConfigReadsTheEnvironmentWhenGivenNoFile) {
+  auto none = run("check-config", "env -u LEAKWATCH_CONFIG_YAML");
+  EXPECT_EQ(none.code, 78) << none.out;
+  EXPECT_NE(none.out.find("LEAKWATCH_CONFIG_YAML"), std::string::npos) << none.out;
+  auto ok = run("check-config", "LEAKWATCH_CONFIG_YAML='target: {name: web}'");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("configuration is valid"), std::string::npos) << ok.out;
+  auto bad = run("check-config", "LEAKWATCH_CONFIG_YAML='poll_interval: soon'");
+  EXPECT_EQ(bad.code, 78) << bad.out;
+  EXPECT_NE(bad.out.find("$LEAKWATCH_CONFIG_YAML:1:16: poll_interval"), std::string::npos)
+      << bad.out;
+}
+
+// The embedded default watches leakwatch's own cgroup: in a container that is never what was meant.
+TEST(Cli, RunWithoutConfigurationInAContainerIsAnError) {
+  auto r = run("run", "env -u LEAKWATCH_CONFIG_YAML container=docker");
+  EXPECT_EQ(r.code, 78) << r.out;
+  EXPECT_NE(r.out.find("LEAKWATCH_CONFIG_YAML"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("$container is set"), std::string::npos) << r.out;
 }
 
 TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
@@ -95,8 +118,17 @@ TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
   // Still exactly one snapshot (plus its metadata) in the archive: the failure left nothing.
   int files = 0;
   for (auto& e : fs::recursive_directory_iterator(archive))
-    if (e.is_regular_file()) ++files;
+    if (e.is_regular_file() && e.path().filename() != ".capture.lock") ++files;
   EXPECT_EQ(files, 2);
+
+  // A capture in flight elsewhere (the daemon) holds the archive's capture lock: no second dump.
+  {
+    auto held = leakwatch::archive::CaptureLock::try_acquire(archive);
+    ASSERT_TRUE(held.ok()) << held.error().to_string();
+    auto busy = run("capture --config " + cfg, "LW_CLI_KEY=" + key);
+    EXPECT_EQ(busy.code, 1) << busy.out;
+    EXPECT_NE(busy.out.find("another capture is in flight"), std::string::npos) << busy.out;
+  }
 
   auto missing = run("capture --config " + cfg);  // key variable unset: configuration error
   EXPECT_EQ(missing.code, 78) << missing.out;

@@ -43,6 +43,40 @@ TEST(ParseListen, Forms) {
   }
 }
 
+// DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1 sends
+// "Host: evil.example"; it must not be served.
+TEST(HostAllowed, LoopbackListenAcceptsOnlyLocalNames) {
+  ServerOptions o;
+  o.address = "127.0.0.1";
+  for (const char* ok : {"127.0.0.1:9464", "127.0.0.1", "localhost:9464", "LOCALHOST", "[::1]:9464",
+                         "127.0.0.2:9464", "localhost.", ""}) {
+    EXPECT_TRUE(host_allowed(ok, o)) << ok;
+  }
+  for (const char* bad : {"evil.example", "evil.example:9464", "10.0.0.5:9464",
+                          "localhost.evil.com", "[::1", "::1", "127.0.0.1:9464:1", ":9464", "[]"}) {
+    EXPECT_FALSE(host_allowed(bad, o)) << bad;
+  }
+  o.allowed_hosts = {"leakwatch.internal"};
+  EXPECT_TRUE(host_allowed("leakwatch.internal:9464", o));
+  EXPECT_TRUE(host_allowed("LeakWatch.Internal", o));
+  EXPECT_FALSE(host_allowed("other.internal", o));
+  o.allowed_hosts = {"*"};
+  EXPECT_TRUE(host_allowed("anything.example", o));
+}
+
+TEST(HostAllowed, SpecificAndWildcardListen) {
+  ServerOptions o;
+  o.address = "10.0.0.5";
+  EXPECT_TRUE(host_allowed("10.0.0.5:9464", o));
+  EXPECT_FALSE(host_allowed("10.0.0.6:9464", o));
+  EXPECT_FALSE(host_allowed("127.0.0.1:9464", o));
+  EXPECT_FALSE(host_allowed("evil.example", o));
+  o.address = "0.0.0.0";
+  EXPECT_TRUE(host_allowed("10.0.0.6:9464", o)) << "an IP literal cannot be rebound";
+  EXPECT_TRUE(host_allowed("[fd00::1]:9464", o));
+  EXPECT_FALSE(host_allowed("evil.example:9464", o));
+}
+
 TEST(RateLimiter, TokenBucketPerAddress) {
   RateLimiter rl(2.0, 3.0);
   auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);

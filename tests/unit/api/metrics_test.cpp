@@ -1,6 +1,12 @@
 #include "leakwatch/api/metrics.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include <regex>
 #include <set>
@@ -32,7 +38,7 @@ TEST(Metrics, RendersTheLatestSampleAndDetectorFigures) {
   EXPECT_TRUE(contains_line(text, "leakwatch_memory_limit_bytes 536870912"));
   EXPECT_TRUE(contains_line(
       text, "leakwatch_floor_slope_bytes_per_second " + format_value(90 * mib / 3600)));
-  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_seconds_to_oom 6400"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_time_to_oom_seconds 6400"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"leak_suspected\"} 1"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"ok\"} 0"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"learning\"} 0"));
@@ -70,11 +76,58 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamplesAndLinesAreWellFormed) {
     }
     std::smatch m;
     ASSERT_TRUE(std::regex_match(l, m, sample_re)) << l;
-    EXPECT_EQ(m[1].str(), current) << l;
+    auto name = m[1].str();
+    EXPECT_TRUE(name == current || name == current + "_sum" || name == current + "_count") << l;
     ++samples;
   }
   EXPECT_GT(samples, 15);
   EXPECT_EQ(text.back(), '\n');
+}
+
+// A sum over `result` must count alerts, so retries (attempts) are not among the outcomes.
+TEST(Metrics, RetriesAreCountedApartFromFinalOutcomes) {
+  ApiState s;
+  s.counters.alerts = {{{"slack", "delivered"}, 3}, {{"slack", "retried"}, 5}};
+  s.counters.oom_kills = 2;
+  s.counters.capture_seconds_sum = 12.5;
+  s.counters.capture_seconds_count = 2;
+  s.counters.archive_written_bytes = 4096;
+  s.archive_bytes = 8192;
+  auto text = render_metrics(s);
+  EXPECT_TRUE(contains_line(text, "leakwatch_alerts_total{sink=\"slack\",result=\"delivered\"} 3"));
+  EXPECT_EQ(text.find("result=\"retried\""), std::string::npos) << text;
+  EXPECT_TRUE(contains_line(text, "leakwatch_alert_retries_total{sink=\"slack\"} 5"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_oom_kills_total 2"));
+  EXPECT_TRUE(contains_line(text, "# TYPE leakwatch_capture_duration_seconds summary"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_capture_duration_seconds_sum 12.5"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_capture_duration_seconds_count 2"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_archive_written_bytes_total 4096"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_archive_bytes 8192"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_detector_confidence_ratio 0"));
+}
+
+// Prometheus's own linter (Debian's prometheus package) on what /metrics serves: names end in
+// their unit, counters in _total, help on every family.
+TEST(Metrics, PromtoolFindsNothingToLint) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "promtool not installed (scripts/setup installs the prometheus package)";
+  auto s = sample_state();
+  s.counters.alerts[{"slack", "retried"}] = 4;
+  s.archive_bytes = 1;
+  auto path = std::filesystem::temp_directory_path() /
+              ("lw-metrics-" + std::to_string(::getpid()) + ".prom");
+  std::ofstream(path) << render_metrics(s);
+  std::string cmd = "promtool check metrics < " + path.string() + " 2>&1";
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[512];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p))
+    out.append(buf, n);
+  int rc = ::pclose(p);
+  std::filesystem::remove(path);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "") << "promtool lint problems:\n" << out;
 }
 
 TEST(Metrics, NoLimitNoForecastAndNoSamples) {
@@ -84,7 +137,7 @@ TEST(Metrics, NoLimitNoForecastAndNoSamples) {
   EXPECT_EQ(text.find("leakwatch_memory_usage_bytes"), std::string::npos)
       << "no sample yet: no usage series";
   EXPECT_EQ(text.find("leakwatch_memory_limit_bytes"), std::string::npos);
-  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_seconds_to_oom +Inf"));
+  EXPECT_TRUE(contains_line(text, "leakwatch_forecast_time_to_oom_seconds +Inf"));
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"learning\"} 1"));
   EXPECT_TRUE(contains_line(text, "leakwatch_captures_total{result=\"ok\"} 0"))
       << "counters start at zero so rate() works from the first scrape";

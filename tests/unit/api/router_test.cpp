@@ -229,6 +229,75 @@ TEST_F(RouterTest, UnknownPathsAndMethods) {
             "nosniff");
 }
 
+// Class names and retainer paths come from the app's heap: a page that can reach the port (or a
+// neighbour on shared loopback) must not read them without the token.
+TEST(RouterHeapDetails, StatusShowsTheAnalysisOnlyWithTheToken) {
+  auto st = testing::sample_state();
+  st.heap_analysis = {
+      {"top_growers", json::array({{{"name", "SessionCache"},
+                                    {"retainer_path", {{"text", "SessionCache <- app.cache"}}}}})}};
+  testing::FixedProvider provider(st);
+  RouterOptions o;
+  o.token = core::Secret("tok-123", "test");
+  Router r(o, provider, nullptr);
+  auto anon = r.route(ServerRequest::get("/api/v1/status"));
+  ASSERT_EQ(anon.status, 200);
+  EXPECT_EQ(anon.body.find("SessionCache"), std::string::npos) << anon.body;
+  EXPECT_EQ(json::parse(anon.body)["redacted"], json::array({"analysis"}));
+  auto req = ServerRequest::get("/api/v1/status");
+  req.headers.emplace_back("authorization", "Bearer tok-123");
+  auto authed = r.route(req);
+  ASSERT_EQ(authed.status, 200);
+  EXPECT_EQ(json::parse(authed.body)["analysis"]["top_growers"][0]["name"], "SessionCache");
+  req.headers.back().second = "Bearer nope";
+  EXPECT_EQ(r.route(req).status, 403) << "a wrong token is refused, not silently redacted";
+}
+
+TEST_F(RouterTest, SnapshotMetadataKeepsTheAnalysisForTheTokenOnly) {
+  store_.items[1].metadata = {
+      {"id", store_.items[1].id},
+      {"analysis",
+       {{"base", store_.items[0].id},
+        {"top_growers",
+         json::array({{{"name", "LeakyThing"},
+                       {"retainer_path", {{"text", "LeakyThing <- (GC roots)"}}}}})}}}};
+  const std::string url = "/api/v1/snapshots/" + store_.items[1].id;
+  auto anon = router().route(ServerRequest::get(url));
+  ASSERT_EQ(anon.status, 200);
+  EXPECT_EQ(anon.body.find("LeakyThing"), std::string::npos) << anon.body;
+  auto j = json::parse(anon.body);
+  EXPECT_EQ(j["metadata"]["id"], store_.items[1].id);
+  EXPECT_EQ(j["redacted"], json::array({"metadata.analysis"}));
+  auto authed = router().route(with_token(url));
+  ASSERT_EQ(authed.status, 200);
+  EXPECT_EQ(json::parse(authed.body)["metadata"]["analysis"]["top_growers"][0]["name"],
+            "LeakyThing");
+  EXPECT_EQ(router().route(with_token(url, "tok-999")).status, 403);
+}
+
+// A reload that changes server.token must make the old token useless at once.
+TEST_F(RouterTest, ReconfigureRotatesTheTokenAndNamesWhatNeedsARestart) {
+  Router r = router();
+  const std::string url = "/api/v1/snapshots/web/20231114T224000Z-leak-series-1of3/download";
+  ASSERT_EQ(r.route(with_token(url, "tok-123")).status, 200);
+  config::ServerSettings running;
+  running.token = core::Secret("tok-123", "env OLD");
+  config::ServerSettings next = running;
+  next.token = core::Secret("tok-456", "file /run/credentials/leakwatch.service/api-token");
+  auto restart = reconfigure(&r, nullptr, running, next);
+  EXPECT_TRUE(restart.empty());
+  EXPECT_EQ(r.route(with_token(url, "tok-123")).status, 403) << "the old token no longer works";
+  EXPECT_EQ(r.route(with_token(url, "tok-456")).status, 200);
+  EXPECT_EQ(running.token.reveal(), "tok-456");
+  next.listen = "127.0.0.1:9999";
+  next.enabled = false;
+  restart = reconfigure(&r, nullptr, running, next);
+  EXPECT_EQ(restart, (std::vector<std::string>{"server.enabled", "server.listen"}));
+  EXPECT_EQ(running.listen, "127.0.0.1:9464") << "what is in effect keeps the old address";
+  EXPECT_TRUE(running.enabled);
+  EXPECT_EQ(reconfigure(&r, nullptr, running, next).size(), 2u) << "said again at each reload";
+}
+
 TEST(RouterNoArchive, EmptyListing) {
   testing::FixedProvider provider(ApiState{});
   Router r(RouterOptions{}, provider, nullptr);
@@ -247,12 +316,16 @@ TEST(ServerOptionsFromConfig, MapsEveryKey) {
   s.max_connections = 3;
   s.rate_limit_per_second = 5;
   s.rate_limit_burst = 7;
+  s.max_connections_per_address = 2;
+  s.allowed_hosts = {"LeakWatch.Internal"};
   auto o = server_options(s);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->port, 0);
   EXPECT_EQ(o->max_request_bytes, 1000u);
   EXPECT_EQ(o->max_connections, 3);
   EXPECT_EQ(o->rate_limit_burst, 7);
+  EXPECT_EQ(o->max_connections_per_address, 2);
+  EXPECT_EQ(o->allowed_hosts, std::vector<std::string>{"leakwatch.internal"});
   s.listen = "nonsense";
   EXPECT_FALSE(server_options(s));
 }

@@ -2,6 +2,7 @@
 // Hand-built API states and an in-memory SnapshotStore for the API's unit tests.
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "leakwatch/api/snapshot_store.h"
 #include "leakwatch/api/state.h"
@@ -65,7 +66,10 @@ class MemoryStore final : public SnapshotStore {
  public:
   std::vector<SnapshotInfo> items;
   std::map<std::string, std::filesystem::path> files;
+  std::optional<std::filesystem::path> root_dir;
   mutable int diffs = 0;
+
+  std::optional<std::filesystem::path> root() const override { return root_dir; }
 
   core::Result<std::vector<SnapshotInfo>> list() const override { return items; }
   core::Result<std::filesystem::path> path(const std::string& id) const override {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "leakwatch/archive/capture_lock.h"
 #include "leakwatch/archive/codec.h"
 #include "leakwatch/core/fs.h"
 
@@ -144,6 +145,46 @@ TEST(Archive, SnapshotsAreNotReadableByOtherUsers) {
   EXPECT_EQ(fs::status(root / "web").permissions() & others, fs::perms::none);
   for (auto& e : fs::directory_iterator(root / "web"))
     EXPECT_EQ(e.status().permissions() & others, fs::perms::none) << e.path();
+}
+
+TEST(Archive, FilesAreOwnerOnlyAndExportNeverWritesThroughAPlantedSymlink) {
+  TempDir d;
+  auto root = d.path() / "archive";
+  Archive a(settings_for(root));
+  ASSERT_TRUE(a.open().ok());
+  auto m = store(a, fake_snapshot(1000), t0());
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  auto group_others = fs::perms::group_all | fs::perms::others_all;
+  EXPECT_EQ(fs::status(root).permissions() & group_others, fs::perms::none);
+  EXPECT_EQ(fs::status(root / "web").permissions() & group_others, fs::perms::none);
+  for (auto& e : fs::directory_iterator(root / "web"))
+    EXPECT_EQ(e.status().permissions() & group_others, fs::perms::none) << e.path();
+  // Someone who can write the destination directory plants the temporary name as a symlink.
+  auto victim = d.path() / "victim.txt";
+  std::ofstream(victim) << "precious";
+  auto out = d.path() / "out.heapsnapshot";
+  fs::create_symlink(victim, d.path() / (".tmp-out.heapsnapshot-" + std::to_string(::getpid())));
+  ASSERT_TRUE(a.export_to(m->id, out).ok());
+  EXPECT_EQ(core::read_file(victim, 100).value(), "precious");
+  EXPECT_EQ(fs::symlink_status(out).type(), fs::file_type::regular);
+  EXPECT_EQ(fs::status(out).permissions() & group_others, fs::perms::none)
+      << "an exported snapshot holds user data: 0600";
+}
+
+TEST(CaptureLock, OneHolderAtATimeAcrossOpenFiles) {
+  TempDir d;
+  auto root = d.path() / "archive";
+  {
+    auto first = archive::CaptureLock::try_acquire(root);
+    ASSERT_TRUE(first.ok()) << first.error().to_string();
+    // flock conflicts between separate opens even in one process, as between the daemon and CLI.
+    auto second = archive::CaptureLock::try_acquire(root);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, "busy");
+  }
+  EXPECT_TRUE(archive::CaptureLock::try_acquire(root).ok()) << "released with its holder";
+  EXPECT_EQ(fs::status(root).permissions() & (fs::perms::group_all | fs::perms::others_all),
+            fs::perms::none);
 }
 
 TEST(Archive, ZstdRoundTripAndExportGivesThePlainSnapshot) {

@@ -150,6 +150,9 @@ const BadCase kBadCases[] = {
   {"procfs needs pid", "target:\n  source: procfs\n", "target.pid", 2, "needs pid: or pid_file:"},
   {"pid out of range", "target:\n  source: procfs\n  pid: -4\n", "target.pid", 3, "must be between"},
   {"capture url scheme", "capture:\n  url: ftp://x/heap\n  key: {env: HOME}\n", "capture.url", 2, "must start with http:// or https://"},
+  {"capture key in clear", "capture:\n  url: http://10.0.0.7:3000/heap\n  key: {env: HOME}\n", "capture.url", 2, "sends the heap-dump key in clear"},
+  {"capture key in clear by name", "capture:\n  url: http://app.internal/heap\n  key: {env: HOME}\n", "capture.url", 2, "capture.allow_insecure"},
+  {"capture localhost lookalike", "capture:\n  url: http://127.0.0.1.evil.example/heap\n  key: {env: HOME}\n", "capture.url", 2, "in clear"},
   {"capture key missing", "capture:\n  url: http://127.0.0.1:3000/heap\n", "capture.key", 2, "heap-dump key is required"},
   {"capture header", "capture:\n  header: 'x key'\n", "capture.header", 2, "valid HTTP header name"},
   {"capture level", "capture:\n  compression_level: 42\n", "capture.compression_level", 2, "must be between 1 and 19"},
@@ -174,6 +177,21 @@ INSTANTIATE_TEST_SUITE_P(Table, BadConfig, ::testing::ValuesIn(kBadCases), [](co
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
 });
+
+TEST(Config, PlainHttpIsForLoopbackUnlessAllowedInsecure) {
+  for (const char* url :
+       {"http://127.0.0.1:3000/heap", "http://localhost:3000/heap", "http://[::1]:3000/heap",
+        "http://127.1.2.3/heap", "https://app.internal/heap"}) {
+    auto r =
+        load_string(std::string("capture:\n  url: ") + url + "\n  key: {env: HOME}\n", "c.yaml");
+    EXPECT_TRUE(r.config) << url << ": " << (r.problems.empty() ? "" : r.problems[0].to_string());
+  }
+  auto r = load_string(
+      "capture:\n  url: http://10.0.0.7:3000/heap\n  key: {env: HOME}\n  allow_insecure: true\n",
+      "c.yaml");
+  ASSERT_TRUE(r.config) << r.problems[0].to_string();
+  EXPECT_TRUE(r.config->capture.allow_insecure);
+}
 
 TEST(Config, BrowsingCommandsLoadWithoutResolvingSecrets) {
   ::unsetenv("LW_TEST_UNSET_KEY");
