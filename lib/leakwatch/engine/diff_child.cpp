@@ -27,23 +27,31 @@ namespace {
 
 constexpr std::size_t kHeaderBytes = 64 * 1024;
 
-// The unsigned integer after `"key":` (whitespace allowed), if any.
+// The unsigned integer after `"key":` (whitespace allowed), if any. The key can also appear as a
+// plain string first ("edge_count" is one of the node_fields), so every occurrence is tried.
 std::optional<std::uint64_t> number_after(std::string_view text, std::string_view key) {
-  auto at = text.find(key);
-  if (at == std::string_view::npos) return std::nullopt;
-  std::size_t i = at + key.size();
-  while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' ||
-                             text[i] == '\t' || text[i] == ':'))
+  auto space = [&](std::size_t i) {
+    return i < text.size() &&
+           (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t');
+  };
+  for (auto at = text.find(key); at != std::string_view::npos; at = text.find(key, at + 1)) {
+    std::size_t i = at + key.size();
+    while (space(i))
+      ++i;
+    if (i >= text.size() || text[i] != ':') continue;
     ++i;
-  std::uint64_t v = 0;
-  std::size_t digits = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 19) {
-    v = v * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    ++i;
-    ++digits;
+    while (space(i))
+      ++i;
+    std::uint64_t v = 0;
+    std::size_t digits = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && digits < 19) {
+      v = v * 10 + static_cast<std::uint64_t>(text[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits > 0) return v;
   }
-  if (digits == 0) return std::nullopt;
-  return v;
+  return std::nullopt;
 }
 
 // Printable ASCII only: the child's stderr can quote snapshot content.

@@ -134,7 +134,7 @@ TEST(ChildProcess, AMissingProgramFails) {
 
 TEST(DiffModel, CountsComeFromTheHeaderAndThePredictionGrowsWithThem) {
   auto c = counts_from_header(
-      R"({"snapshot":{"meta":{"node_fields":["type","name"]},"node_count": 1200,)"
+      R"({"snapshot":{"meta":{"node_fields":["type","name","edge_count"]},"node_count": 1200,)"
       R"("edge_count":5400,"trace_function_count":0},"nodes":[)");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->nodes, 1200u);
