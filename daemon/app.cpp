@@ -1,9 +1,11 @@
 #include "app.h"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <list>
@@ -149,6 +151,9 @@ int run_daemon(const RunOptions& options) {
   log()->info("leakwatch 0.1.0 starting config={}", loaded.origin);
 
   asio::io_context io;
+  // At exit a job still running is abandoned rather than joined (see the end of this function).
+  asio::thread_pool api_worker(1);
+  std::atomic<int> api_jobs{0};
   core::SystemClock clock;
   engine::SdNotifier notifier;
   int exit_code = kExitOk;
@@ -196,12 +201,20 @@ int run_daemon(const RunOptions& options) {
       store =
           std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive, rt->config.target.name);
     auto ropts = api::router_options(rt->config.server);
-    // Diffs run on the engine's worker thread; during a reload (no engine for a moment) inline.
-    ropts.offload = [&rt](std::function<void()> job) {
-      if (rt && rt->engine)
-        rt->engine->offload(std::move(job));
-      else
-        job();
+    // The API's diffs run on one worker thread that outlives reloads, so a reload never waits
+    // for one. A job that throws is logged; nothing escapes into the pool.
+    ropts.offload = [&api_worker, &api_jobs](std::function<void()> job) {
+      ++api_jobs;
+      asio::post(api_worker, [job = std::move(job), &api_jobs]() {
+        try {
+          job();
+        } catch (const std::exception& e) {
+          log()->error("api job failed: {}", e.what());
+        } catch (...) {
+          log()->error("api job failed with an unknown exception");
+        }
+        --api_jobs;
+      });
     };
     router = std::make_unique<api::Router>(std::move(ropts), state, store.get());
     auto sopts = api::server_options(rt->config.server);
@@ -332,6 +345,13 @@ int run_daemon(const RunOptions& options) {
 
   io.run();
   log()->info("leakwatch stopped");
+  if (api_jobs.load() > 0) {
+    // An API diff is still parsing: stopping must not wait for it. Its thread dies with the
+    // process; everything else is already persisted and flushed.
+    log()->warn("an API diff is still running: not waiting for it");
+    spdlog::shutdown();
+    std::_Exit(exit_code);
+  }
   spdlog::shutdown();
   return exit_code;
 }

@@ -13,6 +13,7 @@
 #include "leakwatch/archive/codec.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/core/log.h"
+#include "leakwatch/heapsnap/stream_histogram.h"
 
 namespace leakwatch::archive {
 
@@ -142,6 +143,8 @@ struct PendingCapture::Impl {
   std::uint64_t out = 0;
   bool failed = false;
   bool done = false;
+  // Every capture, whatever brought its bytes, gets its per-constructor numbers on the way.
+  heapsnap::StreamHistogram histogram;
 
   Status raw_write(std::string_view data) {
     auto st = write_all(fd, data, temp);
@@ -184,6 +187,7 @@ Status PendingCapture::write(std::string_view chunk) {
   Status st = m.zstd ? m.zstd->write(chunk, [&](std::string_view d) { return m.raw_write(d); })
                      : m.raw_write(chunk);
   if (!st.ok()) m.failed = true;
+  m.histogram.feed(chunk);
   return st;
 }
 
@@ -221,6 +225,7 @@ Result<Metadata> PendingCapture::commit(Metadata meta) {
   meta.stored_bytes = m.out;
   meta.sha256 = m.sha_in.finish();
   meta.stored_sha256 = m.sha_out.finish();
+  if (auto h = m.histogram.result(); h.nodes > 0) meta.histogram = heapsnap::to_json(h);
   meta.compression = m.compression;
   meta.compression_level = m.compression == Compression::zstd ? m.level : 0;
   if (meta.started_at == core::TimePoint{}) meta.started_at = m.started;

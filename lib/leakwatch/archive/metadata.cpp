@@ -93,6 +93,7 @@ json Metadata::to_json() const {
       {"attempts", attempts},
       {"forced", forced},
       {"analysis", analysis},
+      {"histogram", histogram},
   };
 }
 
@@ -128,6 +129,7 @@ core::Result<Metadata> Metadata::from_json(const json& j) {
     m.attempts = j.value("attempts", 1);
     m.forced = j.value("forced", false);
     if (auto it = j.find("analysis"); it != j.end()) m.analysis = *it;
+    if (auto it = j.find("histogram"); it != j.end()) m.histogram = *it;
     return m;
   } catch (const json::exception& e) {
     return core::make_error("parse", std::string("invalid metadata: ") + e.what());

@@ -51,6 +51,9 @@ struct Metadata {
   // Added after the capture by the daemon: the diff against the first snapshot of the series
   // ({"base": id, "top_growers": [...]}, the heap snapshot engine's JSON). Null when none.
   nlohmann::json analysis;
+  // Per-constructor counts and self sizes, computed while the snapshot was written
+  // (heapsnap/stream_histogram.h, its JSON form). Null when none.
+  nlohmann::json histogram;
 
   nlohmann::json to_json() const;
   static core::Result<Metadata> from_json(const nlohmann::json& j);

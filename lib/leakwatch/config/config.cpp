@@ -242,6 +242,13 @@ void read_log(Section s, LogSettings& v) {
   s.finish();
 }
 
+void read_resources(Section s, ResourceSettings& v) {
+  s.optional_size("memory_budget", v.memory_budget);
+  s.finish();
+  if (v.memory_budget && *v.memory_budget < (32ull << 20))
+    s.problem("memory_budget", "must be at least 32Mi (leakwatch itself needs about 15 MiB)");
+}
+
 LoadResult load_node(Context& ctx, const YAML::Node& root) {
   LoadResult out;
   Config cfg;
@@ -259,6 +266,7 @@ LoadResult load_node(Context& ctx, const YAML::Node& root) {
     read_alerts(top.section("alerts"), cfg.alerts);
     read_server(top.section("server"), cfg.server);
     read_log(top.section("log"), cfg.log);
+    read_resources(top.section("resources"), cfg.resources);
     top.finish();
   }
   std::stable_sort(ctx.problems.begin(), ctx.problems.end(),

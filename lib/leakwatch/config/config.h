@@ -38,6 +38,12 @@ struct LogSettings {
   std::string level = "info";  // trace, debug, info, warn, error
 };
 
+struct ResourceSettings {
+  // What leakwatch itself may use, its diff child included. Unset: 75 % of leakwatch's own memory
+  // cgroup limit when it has one, else 256 MiB (resolved at start, see engine/budget.h).
+  std::optional<std::uint64_t> memory_budget;
+};
+
 struct Config {
   source::TargetSettings target;
   std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};
@@ -48,6 +54,7 @@ struct Config {
   alert::AlertSettings alerts;
   ServerSettings server;
   LogSettings log;
+  ResourceSettings resources;
 };
 
 struct LoadResult {

@@ -5,7 +5,7 @@
 
 #include "leakwatch/core/log.h"
 #include "leakwatch/core/units.h"
-#include "leakwatch/heapsnap/report.h"
+#include "leakwatch/heapsnap/stream_histogram.h"
 
 namespace leakwatch::engine {
 
@@ -27,11 +27,13 @@ bool is_leak_state(detect::State s) {
 }
 }  // namespace
 
-Engine::Engine(asio::io_context& io, config::Config config, const core::Clock& clock, AlertFn alert)
+Engine::Engine(asio::io_context& io, config::Config config, const core::Clock& clock, AlertFn alert,
+               EngineOptions options)
     : io_(io),
       config_(std::move(config)),
       clock_(clock),
       alert_(std::move(alert)),
+      options_(std::move(options)),
       detector_(config_.detection),
       guard_(config_.capture),
       series_(config_.capture),
@@ -41,11 +43,20 @@ Engine::Engine(asio::io_context& io, config::Config config, const core::Clock& c
 Engine::~Engine() {
   *alive_ = false;
   poll_timer_.cancel();
-  worker_.join();
+  // Kills a running diff child; nothing here waits for it.
+  if (diff_child_) diff_child_->cancel();
+}
+
+std::optional<pid_t> Engine::diff_pid() const {
+  if (diff_child_ && !diff_child_->finished()) return diff_child_->pid();
+  return std::nullopt;
 }
 
 core::Status Engine::start() {
   started_at_ = clock_.now();
+  memory_budget_ = resolve_memory_budget(config_.resources.memory_budget);
+  log()->info("memory budget {}{}", core::format_bytes(static_cast<double>(memory_budget_)),
+              config_.resources.memory_budget ? "" : " (default)");
   auto src = source::make_source(io_, config_.target, clock_);
   if (!src.ok()) return src.error();
   source_ = std::move(*src);
@@ -347,47 +358,13 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
     cf.duration_seconds = m.duration_seconds;
     e.capture = cf;
     if (series_ids_.size() >= 2) {
-      // Diff the first and the newest snapshot of the series off the I/O thread, then alert with
-      // the top growers.
+      // Diff the first and the newest snapshot of the series in the diff child, then alert with
+      // the top growers (or with why there are none and the command to get them).
       auto base = series_ids_.front(), target = series_ids_.back();
-      diff_async(
-          base, target,
-          [this, alive = alive_, e = std::move(e)](core::Result<nlohmann::json> d) mutable {
-            if (!*alive) return;
-            if (d.ok()) {
-              last_diff_ = *d;
-              // The archive metadata of the newest snapshot carries what grew since the first.
-              if (archive_) {
-                nlohmann::json analysis = {{"base", (*d)["base"]},
-                                           {"top_growers", (*d)["top_growers"]}};
-                if (auto st = archive_->annotate((*d)["target"].get<std::string>(), analysis);
-                    !st.ok())
-                  log()->warn("cannot add the diff to the archive metadata: {}",
-                              st.error().message);
-              }
-              for (const auto& g : (*d)["top_growers"]) {
-                alert::Grower gr;
-                gr.name = g.value("name", "");
-                gr.size_delta = g.value("size_delta", std::int64_t{0});
-                if (g.contains("delta_count"))
-                  gr.count_delta = g["delta_count"].get<std::int64_t>();
-                // Steps run from the instance outwards: the alert wants the root first. An edge
-                // is written as DevTools writes it (".name", "[3]", "->context"), punctuation
-                // included, so a step reads "EventEmitter._events".
-                if (g.contains("retainer_path") && g["retainer_path"].contains("steps")) {
-                  const auto& steps = g["retainer_path"]["steps"];
-                  for (auto it = steps.rbegin(); it != steps.rend(); ++it)
-                    gr.retainer_path.push_back(it->value("holder", "") + it->value("edge", ""));
-                  gr.retainer_path.push_back(gr.name);
-                }
-                e.capture->top_growers.push_back(std::move(gr));
-                if (e.capture->top_growers.size() >= 5) break;
-              }
-            } else {
-              log()->warn("snapshot diff failed: {}", d.error().message);
-            }
-            emit(std::move(e));
-          });
+      diff_async(base, target,
+                 [this, alive = alive_, e = std::move(e)](core::Result<DiffOutcome> d) mutable {
+                   if (*alive) on_series_diff(std::move(e), std::move(d));
+                 });
     } else {
       emit(std::move(e));
     }
@@ -400,41 +377,104 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
   }
 }
 
-void Engine::offload(std::function<void()> job) {
-  asio::post(worker_, std::move(job));
+void Engine::on_series_diff(alert::Event e, core::Result<DiffOutcome> d) {
+  const auto& ids = e.capture->archive_ids;
+  const std::string base = ids.front(), target = ids.back();
+  if (d.ok()) {
+    last_diff_ = d->report;
+    last_diff_["base"] = base;
+    last_diff_["target"] = target;
+    // The archive metadata of the newest snapshot carries what grew since the first.
+    if (archive_) {
+      nlohmann::json analysis = {{"base", base}, {"top_growers", d->report["top_growers"]}};
+      if (auto st = archive_->annotate(target, analysis); !st.ok())
+        log()->warn("cannot add the diff to the archive metadata: {}", st.error().message);
+    }
+    e.capture->top_growers = std::move(d->growers);
+  } else {
+    log()->warn("snapshot diff not available: {}", d.error().message);
+    e.capture->diff_command = diff_command_line(base, target);
+    e.reason = "No retained sizes or retainer paths: " + d.error().message +
+               ". Run the full diff where there is more memory: " + e.capture->diff_command;
+    // The counts taken while the snapshots were written still say what grew.
+    e.capture->top_growers = histogram_growers(base, target);
+  }
+  emit(std::move(e));
+}
+
+std::vector<alert::Grower> Engine::histogram_growers(const std::string& base_id,
+                                                     const std::string& target_id) const {
+  std::vector<alert::Grower> out;
+  if (!archive_) return out;
+  auto b = archive_->get(base_id);
+  auto t = archive_->get(target_id);
+  if (!b.ok() || !t.ok()) return out;
+  auto hb = heapsnap::histogram_from_json(b->histogram);
+  auto ht = heapsnap::histogram_from_json(t->histogram);
+  if (!hb.complete || !ht.complete) return out;
+  for (auto& d : heapsnap::histogram_delta(hb, ht, 5)) {
+    alert::Grower g;
+    g.name = std::move(d.name);
+    g.size_delta = d.size_delta;
+    g.count_delta = d.count_delta;
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+std::string Engine::diff_command_line(const std::string& base_id,
+                                      const std::string& target_id) const {
+  std::string dir = archive_ ? archive_->root().string() : config_.archive.dir;
+  return "leakwatch diff --archive " + dir + " " + base_id + " " + target_id;
 }
 
 void Engine::diff_async(std::string base_id, std::string target_id,
-                        std::function<void(core::Result<nlohmann::json>)> done) {
-  if (!archive_) {
-    done(core::make_error("disabled", "no archive configured"));
-    return;
-  }
+                        std::function<void(core::Result<DiffOutcome>)> done) {
+  if (!archive_) return done(core::make_error("disabled", "no archive configured"));
+  if (stopping_)
+    return done(core::make_error("cancelled", "leakwatch is stopping: the diff was not started"));
+  if (diff_child_ && !diff_child_->finished())
+    return done(core::make_error("busy", "another diff is running"));
   auto base = archive_->path_of(base_id);
   auto target = archive_->path_of(target_id);
   if (!base.ok()) return done(base.error());
   if (!target.ok()) return done(target.error());
-  asio::post(worker_, [this, alive = alive_, b = *base, t = *target, base_id, target_id,
-                       done = std::move(done)]() mutable {
-    heapsnap::DiffOptions opts;
-    opts.top_n = 10;
-    opts.retainer_paths_for = 3;
-    auto report = heapsnap::diff_files(b, t, opts);
-    core::Result<nlohmann::json> out =
-        report.ok() ? core::Result<nlohmann::json>(heapsnap::to_json(*report))
-                    : core::Result<nlohmann::json>(report.error());
-    if (out.ok()) {
-      // Keep the answer small (it is persisted and served): the 25 biggest changes are plenty.
-      auto& classes = (*out)["classes"];
-      if (classes.is_array() && classes.size() > 25)
-        classes.erase(classes.begin() + 25, classes.end());
-      (*out)["base"] = base_id;
-      (*out)["target"] = target_id;
-    }
-    asio::post(io_, [alive, out = std::move(out), done = std::move(done)]() mutable {
-      if (*alive) done(std::move(out));
-    });
-  });
+  auto base_counts = read_counts(*archive_, base_id);
+  auto target_counts = read_counts(*archive_, target_id);
+  if (!base_counts.ok()) return done(base_counts.error());
+  if (!target_counts.ok()) return done(target_counts.error());
+  // The child gets what the budget leaves once the daemon's own memory is counted.
+  const std::uint64_t predicted = predict_diff_peak(*base_counts, *target_counts);
+  const std::uint64_t used = current_rss();
+  const std::uint64_t room = memory_budget_ > used ? memory_budget_ - used : 0;
+  auto mib = [](std::uint64_t b) { return core::format_bytes(static_cast<double>(b)); };
+  if (predicted > room) {
+    return done(core::make_error(
+        "over_budget",
+        "the full diff of " + std::to_string(base_counts->nodes + target_counts->nodes) +
+            " nodes and " + std::to_string(base_counts->edges + target_counts->edges) +
+            " edges needs about " + mib(predicted) + ", more than the " + mib(room) +
+            " left of the " + mib(memory_budget_) + " memory budget (resources.memory_budget)"));
+  }
+  ChildLimits limits;
+  // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
+  // with one malloc arena (docs/operations.md, "Sizing").
+  limits.address_space = room + (64ull << 20);
+  limits.time = options_.diff_time_limit;
+  std::vector<std::string> argv = options_.diff_command;
+  for (const char* a : {"diff", "--json"})
+    argv.emplace_back(a);
+  argv.push_back(base->string());
+  argv.push_back(target->string());
+  log()->info("diff child starting base={} target={} predicted_peak={} room={}", base_id, target_id,
+              mib(predicted), mib(room));
+  auto child = ChildProcess::start(io_, argv, limits,
+                                   [done = std::move(done)](core::Result<std::string> out) mutable {
+                                     if (!out.ok()) return done(out.error());
+                                     done(parse_diff_output(*out));
+                                   });
+  if (!child.ok()) return done(child.error());
+  diff_child_ = std::move(*child);
 }
 
 alert::Event Engine::base_event(alert::EventType type, core::TimePoint t) const {
@@ -464,6 +504,10 @@ void Engine::add_marker(core::TimePoint t, std::string kind, std::string label) 
 void Engine::stop(std::chrono::milliseconds deadline, std::function<void()> done) {
   stopping_ = true;
   poll_timer_.cancel();
+  if (diff_child_ && !diff_child_->finished()) {
+    log()->info("stopping: the running snapshot diff is cancelled");
+    diff_child_->cancel();
+  }
   auto finish = [this, done = std::move(done)]() {
     persist();
     done();

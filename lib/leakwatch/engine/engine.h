@@ -1,11 +1,11 @@
 #pragma once
 // The tick: sample → detector → (on suspicion) capture series → diff → alerts, on one io_context
-// thread. CPU-heavy work (snapshot diffing) runs on a worker thread and posts its result back.
+// thread. The full snapshot diff runs in a child process (diff_child.h) with its own memory and
+// time limits, so the io thread never waits for it and stop() or a reload cancels it at once.
 // The composition root (daemon/) builds the Engine from a validated Config and wires its alert
 // output (`AlertFn`) to the alert dispatcher; the HTTP API reads `status()`.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <deque>
 #include <functional>
 #include <map>
@@ -22,6 +22,7 @@
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
 #include "leakwatch/detect/detector.h"
+#include "leakwatch/engine/diff_child.h"
 #include "leakwatch/engine/state_store.h"
 #include "leakwatch/source/source.h"
 
@@ -70,10 +71,16 @@ struct EngineStatus {
 
 using AlertFn = std::function<void(alert::Event)>;
 
+struct EngineOptions {
+  // The diff child's command; "diff --json BASE TARGET" is appended. The daemon's own binary.
+  std::vector<std::string> diff_command{"/proc/self/exe"};
+  std::chrono::milliseconds diff_time_limit{std::chrono::minutes(10)};
+};
+
 class Engine {
  public:
   Engine(boost::asio::io_context& io, config::Config config, const core::Clock& clock,
-         AlertFn alert);
+         AlertFn alert, EngineOptions options = {});
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -81,26 +88,30 @@ class Engine {
   // Builds the source, opens the archive (cleaning crash leftovers), restores persisted state and
   // starts polling. Errors here are startup errors (exit non-zero).
   core::Status start();
-  // Stops polling; waits for an in-flight capture until `deadline` (after which it is abandoned and
-  // its partial file removed), persists state, then calls `done` on the io thread.
+  // Stops polling and kills a running diff child at once; waits for an in-flight capture until
+  // `deadline` (after which it is abandoned and its partial file removed), persists state, then
+  // calls `done` on the io thread.
   void stop(std::chrono::milliseconds deadline, std::function<void()> done);
 
   EngineStatus status() const;
   const config::Config& config() const { return config_; }
   archive::Archive* archive() { return archive_.get(); }
-  bool capture_in_flight() const { return capture_in_flight_; }
+  std::uint64_t memory_budget() const { return memory_budget_; }
+  // The running diff child's pid, if any (tests).
+  std::optional<pid_t> diff_pid() const;
 
   // The persisted state as JSON (also written to state_dir periodically and at stop()).
   nlohmann::json save_state() const;
   core::Status persist();
 
-  // Runs the heap snapshot diff of two archived captures on the worker thread; `done` runs on the
-  // io thread. Used after a series and by the API.
-  // Runs `job` on the worker thread (CPU-heavy work such as the API's diffs).
-  void offload(std::function<void()> job);
-
+  // Diffs two archived captures in the diff child when the prediction fits the memory budget;
+  // `done` runs on the io thread. Errors: "disabled", "not_found", "over_budget" (the message says
+  // what it needs and the command to run elsewhere), "busy" (a diff is running), and the child's
+  // (diff_child.h). One diff at a time: a second request while one runs gets "busy".
   void diff_async(std::string base_id, std::string target_id,
-                  std::function<void(core::Result<nlohmann::json>)> done);
+                  std::function<void(core::Result<DiffOutcome>)> done);
+  // The command that runs the same diff by hand (e.g. on a bigger machine).
+  std::string diff_command_line(const std::string& base_id, const std::string& target_id) const;
 
  private:
   void schedule_poll(std::chrono::milliseconds delay);
@@ -113,11 +124,18 @@ class Engine {
   alert::Event base_event(alert::EventType type, core::TimePoint t) const;
   void add_marker(core::TimePoint t, std::string kind, std::string label);
   void restore_state();
+  void on_series_diff(alert::Event e, core::Result<DiffOutcome> d);
+  // Top growers by self size from the histograms taken at capture time (no retainer paths).
+  std::vector<alert::Grower> histogram_growers(const std::string& base_id,
+                                               const std::string& target_id) const;
 
   boost::asio::io_context& io_;
   config::Config config_;
   const core::Clock& clock_;
   AlertFn alert_;
+  EngineOptions options_;
+  std::uint64_t memory_budget_ = 0;
+  std::shared_ptr<ChildProcess> diff_child_;
   std::unique_ptr<source::Source> source_;
   std::unique_ptr<archive::Archive> archive_;
   std::unique_ptr<capture::Capturer> capturer_;
@@ -126,7 +144,6 @@ class Engine {
   capture::SeriesScheduler series_;
   StateStore store_;
   boost::asio::steady_timer poll_timer_;
-  boost::asio::thread_pool worker_{1};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   bool stopping_ = false;

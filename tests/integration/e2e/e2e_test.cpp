@@ -89,8 +89,8 @@ std::string cgroup_target(const Cgroup& cg) {
 // `leakwatch run` as a child process; its API port is read from its log.
 class Daemon {
  public:
-  Daemon(const fs::path& config, const fs::path& log)
-      : proc_({LEAKWATCH_BIN, "run", "--config", config.string()}, log, nullptr, secrets_env()) {
+  Daemon(const fs::path& config, const fs::path& log, Cgroup* cgroup = nullptr)
+      : proc_({LEAKWATCH_BIN, "run", "--config", config.string()}, log, cgroup, secrets_env()) {
     auto line = proc_.wait_for("api listening on 127.0.0.1:", 30s);
     if (line) port_ = std::atoi(line->substr(line->find("127.0.0.1:") + 10).c_str());
   }
@@ -178,7 +178,11 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   hp.capture_url = "http://127.0.0.1:" + std::to_string(healthy_port) + "/api/heapdump";
   spit(path("leaky.yaml"), make_config(lp));
   spit(path("healthy.yaml"), make_config(hp));
-  Daemon lw_leaky(path("leaky.yaml"), path("leakwatch-leaky.log"));
+  // The leaky twin's watchdog runs as a sidecar in its own 128 MiB memory cgroup: its budget (75 %)
+  // and its diff child must fit there.
+  Cgroup cg_sidecar("leakwatch-e2e-sidecar", 128 * kMiB);
+  ASSERT_TRUE(cg_sidecar.ok());
+  Daemon lw_leaky(path("leaky.yaml"), path("leakwatch-leaky.log"), &cg_sidecar);
   Daemon lw_healthy(path("healthy.yaml"), path("leakwatch-healthy.log"));
   ASSERT_GT(lw_leaky.port(), 0) << lw_leaky.proc().output();
   ASSERT_GT(lw_healthy.port(), 0) << lw_healthy.proc().output();
@@ -232,6 +236,34 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   EXPECT_EQ(path_text.find(".."), std::string::npos) << path_text;
   EXPECT_EQ(path_text.find(".["), std::string::npos) << path_text;
   EXPECT_TRUE(is_leak_state(lw_leaky.state()));
+
+  // Numbers at capture time: each archived snapshot's metadata carries its per-constructor
+  // histogram, read while the snapshot streamed to disk, with the leaking class in it.
+  auto metadata_files = files_in(path("archive/e2e-leaky"),
+                                 [](const std::string& n) { return n.ends_with(".json"); });
+  EXPECT_GE(metadata_files.size(), 2u);
+  for (const auto& f : metadata_files) {
+    auto m = json::parse(slurp(f), nullptr, false);
+    ASSERT_TRUE(m.is_object() && m.contains("histogram")) << f;
+    const auto& h = m["histogram"];
+    EXPECT_EQ(h["complete"], true) << h.dump().substr(0, 400);
+    bool has_store = false;
+    for (const auto& c : h["classes"])
+      has_store = has_store || (c["name"] == "RequestStore" && c["count"].get<std::uint64_t>() > 0);
+    EXPECT_TRUE(has_store) << f;
+  }
+  EXPECT_NE(lw_leaky.proc().output().find("memory budget 96"), std::string::npos);
+  EXPECT_NE(lw_leaky.proc().output().find("diff child starting"), std::string::npos);
+  // After a detected leak and a capture series the daemon still serves /healthz, also across a
+  // reload.
+  auto health = http_request(lw_leaky.port(), "GET", "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  lw_leaky.proc().signal(SIGHUP);
+  ASSERT_TRUE(lw_leaky.proc().wait_for("configuration reloaded", 30s)) << lw_leaky.proc().output();
+  health = http_request(lw_leaky.port(), "GET", "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
 
   // The healthy twin: watched all along, no alert, no capture.
   auto hs = lw_healthy.status();
