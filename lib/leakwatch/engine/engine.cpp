@@ -376,6 +376,8 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
                     gr.retainer_path.push_back(it->value("holder", "") + it->value("edge", ""));
                   gr.retainer_path.push_back(gr.name);
                 }
+                if (g.contains("native_holders") && g["native_holders"].is_object())
+                  gr.path_note = g["native_holders"].value("note", "");
                 e.capture->top_growers.push_back(std::move(gr));
                 if (e.capture->top_growers.size() >= 5) break;
               }
@@ -414,7 +416,7 @@ void Engine::diff_async(std::string base_id, std::string target_id,
                        done = std::move(done)]() mutable {
     heapsnap::DiffOptions opts;
     opts.top_n = 10;
-    opts.retainer_paths_for = 3;
+    opts.retainer_paths_for = config_.alerts.retainer_paths;
     auto report = heapsnap::diff_files(b, t, opts);
     core::Result<nlohmann::json> out =
         report.ok() ? core::Result<nlohmann::json>(heapsnap::to_json(*report))
