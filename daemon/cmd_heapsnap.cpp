@@ -37,6 +37,7 @@ struct Options {
   bool json = false;
   std::size_t limit = 40;
   std::size_t paths = 5;
+  std::size_t retainer_paths = 3;  // diff: top growers that get retainer paths
 };
 
 int print_error(const core::Error& e) {
@@ -193,7 +194,7 @@ int run_summary(const Options& o) {
 int run_diff(const Options& o) {
   heapsnap::DiffOptions d;
   d.top_n = 10;
-  d.retainer_paths_for = 1;
+  d.retainer_paths_for = o.retainer_paths;
   SnapshotResolver resolver(o);
   auto base = resolver.resolve(o.base);
   if (!base) return resolver.exit_code();
@@ -224,14 +225,20 @@ int run_diff(const Options& o) {
   }
   if (o.limit && rep.classes.size() > o.limit)
     std::printf("… %zu more classes (--limit 0 shows all)\n", rep.classes.size() - o.limit);
-  if (!rep.top_growers.empty() && rep.top_growers.front().top_path) {
-    const auto& g = rep.top_growers.front();
-    std::printf("\nTop grower: %s (+%s, %llu instances, retained %s)\n  %s  (%llu instances)\n",
-                g.diff.name.c_str(),
+  // The growers the app's code creates come first (V8's and Node's categories after them).
+  bool first = true;
+  for (const auto& g : rep.top_growers) {
+    if (!g.top_path) continue;
+    std::printf("\n%s: %s (+%s, %llu instances, retained %s)\n  %s  (%llu instances)\n",
+                first ? "Top grower" : "Grower", g.diff.name.c_str(),
                 core::format_bytes(static_cast<double>(g.diff.size_delta), 1).c_str(),
                 static_cast<unsigned long long>(g.count),
                 core::format_bytes(static_cast<double>(g.retained_size), 1).c_str(),
                 g.top_path->text.c_str(), static_cast<unsigned long long>(g.top_path->instances));
+    if (g.native_path)
+      std::printf("  %llu held by open native handles: %s\n",
+                  static_cast<unsigned long long>(g.native_instances), g.native_path->text.c_str());
+    first = false;
   }
   return kExitOk;
 }
@@ -295,6 +302,9 @@ void register_heapsnap_commands(CLI::App& app, int& exit_code) {
   add_source_options(diff);
   diff->add_flag("--json", opts->json, "print one JSON object with a \"classes\" array");
   diff->add_option("--limit", opts->limit, "rows in the table (0: all)")->capture_default_str();
+  diff->add_option("--retainer-paths", opts->retainer_paths,
+                   "top growers (those the app's code creates first) that get retainer paths")
+      ->capture_default_str();
   diff->callback([opts, &exit_code] { exit_code = run_diff(*opts); });
 
   auto* ret = app.add_subcommand("retainers", "shortest retainer paths of a class's instances");

@@ -53,6 +53,8 @@ struct Grower {
   // One retainer path from a GC root to an instance, outermost first, e.g.
   // ["(GC roots)", "global", "cache (property)", "Map", "table (internal)"]. May be empty.
   std::vector<std::string> retainer_path;
+  // Context for the path, e.g. "7,140 held by open native handles". May be empty.
+  std::string path_note;
 };
 
 // A capture (completed, skipped or failed).

@@ -1,5 +1,6 @@
 #include "leakwatch/alert/format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -31,6 +32,24 @@ std::string forecast_text(const Event& e) {
 
 std::string slope_text(double bytes_per_hour) {
   return (bytes_per_hour < 0 ? "-" : "+") + core::format_bytes(std::fabs(bytes_per_hour)) + "/h";
+}
+
+std::string short_path(const std::vector<std::string>& steps, std::size_t max_steps) {
+  max_steps = std::max<std::size_t>(max_steps, 2);
+  std::string out;
+  auto add = [&](const std::string& step) {
+    out += (out.empty() ? "" : " \xE2\x86\x92 ") + step;  // →
+  };
+  if (steps.size() <= max_steps) {
+    for (const auto& s : steps)
+      add(s);
+    return out;
+  }
+  add(steps.front());
+  add("\xE2\x80\xA6");  // …
+  for (std::size_t i = steps.size() - (max_steps - 1); i < steps.size(); ++i)
+    add(steps[i]);
+  return out;
 }
 
 std::string signed_bytes(double bytes) {

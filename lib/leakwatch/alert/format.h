@@ -2,6 +2,7 @@
 // Shared figure formatting for the sinks (internal to the alert module).
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "leakwatch/alert/event.h"
 
@@ -19,6 +20,10 @@ std::string signed_bytes(double bytes);
 std::string diff_command(const Event& e);
 // What to do next, in plain words (mrkdwn-free), for the event type.
 std::string next_step(const Event& e);
+// A retainer path (outermost first, as in Grower::retainer_path) short enough for a chat line:
+// the outermost step, then the `max_steps` - 1 steps nearest the instance, "…" for the middle;
+// joined with " → ".
+std::string short_path(const std::vector<std::string>& steps, std::size_t max_steps = 6);
 // dashboard_url without a trailing slash.
 std::string join_url(const std::string& base, const std::string& path);
 

@@ -77,6 +77,8 @@ struct AlertSettings {
   Severity min_severity = Severity::info;
   // Base URL of the leakwatch dashboard, for links in messages; empty: no links.
   std::string dashboard_url;
+  // Top growers (those the app's code creates first) whose retainer paths the alert shows.
+  std::size_t retainer_paths = 3;
   DeliverySettings delivery;
   std::vector<SlackSinkSettings> slack;
   std::vector<WebhookSinkSettings> webhooks;

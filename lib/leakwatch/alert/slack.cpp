@@ -183,12 +183,10 @@ std::string growers_text(const Event& e) {
     if (g.count_delta)
       s += " (" + std::string(*g.count_delta >= 0 ? "+" : "") + std::to_string(*g.count_delta) +
            " objects)";
-    if (!g.retainer_path.empty()) {
-      std::string path;
-      for (const auto& step : g.retainer_path)
-        path += (path.empty() ? "" : " \xE2\x86\x92 ") + step;  // →
-      s += "\n      retained by: " + slack_escape(truncate_chars(path, 400));
-    }
+    if (!g.retainer_path.empty())
+      s += "\n      retained by: " +
+           slack_escape(truncate_chars(detail::short_path(g.retainer_path), 400));
+    if (!g.path_note.empty()) s += "\n      " + slack_escape(g.path_note);
   }
   return s;
 }

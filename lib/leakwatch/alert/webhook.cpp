@@ -67,7 +67,8 @@ json webhook_payload(const Event& e, const RenderOptions& options) {
       growers.push_back({{"name", g.name},
                          {"size_delta", g.size_delta},
                          {"count_delta", g.count_delta ? json(*g.count_delta) : json(nullptr)},
-                         {"retainer_path", g.retainer_path}});
+                         {"retainer_path", g.retainer_path},
+                         {"path_note", g.path_note}});
     std::string cmd = detail::diff_command(e);
     j["capture"] = {{"archive_ids", e.capture->archive_ids},
                     {"size_bytes", opt(e.capture->size_bytes)},

@@ -174,6 +174,11 @@ void read_alerts(Section s, alert::AlertSettings& a) {
   if (auto sev = read_severity(s, "min_severity")) a.min_severity = *sev;
   s.str("dashboard_url", a.dashboard_url);
   {
+    std::int64_t n = static_cast<std::int64_t>(a.retainer_paths);
+    s.integer("retainer_paths", n, 0, 10);
+    a.retainer_paths = static_cast<std::size_t>(n);
+  }
+  {
     Section d = s.section("delivery");
     std::int64_t q = static_cast<std::int64_t>(a.delivery.queue_size);
     d.integer("queue_size", q, 1, 100000);

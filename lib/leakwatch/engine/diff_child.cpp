@@ -169,6 +169,9 @@ core::Result<DiffOutcome> parse_diff_output(std::string_view text, std::size_t m
           gr.retainer_path.push_back(gr.name);
         }
       }
+      if (auto nh = g.find("native_holders"); nh != g.end() && nh->is_object())
+        if (auto note = nh->find("note"); note != nh->end() && note->is_string())
+          gr.path_note = note->get<std::string>();
       out.growers.push_back(std::move(gr));
     }
   }

@@ -464,6 +464,8 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   std::vector<std::string> argv = options_.diff_command;
   for (const char* a : {"diff", "--json"})
     argv.emplace_back(a);
+  argv.emplace_back("--retainer-paths");
+  argv.push_back(std::to_string(config_.alerts.retainer_paths));
   argv.push_back(base->string());
   argv.push_back(target->string());
   log()->info("diff child starting base={} target={} predicted_peak={} room={}", base_id, target_id,

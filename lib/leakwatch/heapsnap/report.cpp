@@ -50,24 +50,42 @@ std::vector<ClassMembers> base_members(const HeapSnapshot& base,
   return class_members(base, classes, self);
 }
 
-// The classes that get a retainer path: the first retainer_paths_for of the top growers.
+// The top growers, as indexes into `classes` (sorted by size delta): the classes the app's code
+// creates first, then the internal categories.
+std::vector<std::size_t> grower_order(const std::vector<ClassDiff>& classes,
+                                      const DiffOptions& options) {
+  std::vector<std::size_t> code, internal;
+  for (std::size_t i = 0; i < classes.size() && code.size() < options.top_n; ++i) {
+    if (classes[i].size_delta <= 0) break;
+    (is_engine_internal(classes[i].name) ? internal : code).push_back(i);
+  }
+  for (std::size_t i : internal) {
+    if (code.size() >= options.top_n) break;
+    code.push_back(i);
+  }
+  return code;
+}
+
+// The classes that get retainer paths: the first retainer_paths_for of the top growers.
 std::vector<std::string> path_classes(const std::vector<ClassDiff>& classes,
                                       const DiffOptions& options) {
   std::vector<std::string> out;
-  const std::size_t want = std::min(options.top_n, options.retainer_paths_for);
-  for (const auto& d : classes) {
-    if (out.size() >= want || d.size_delta <= 0) break;
-    out.push_back(d.name);
+  for (std::size_t i : grower_order(classes, options)) {
+    if (out.size() >= options.retainer_paths_for) break;
+    out.push_back(classes[i].name);
   }
   return out;
 }
+
+// Paths kept per grower: the headline and the most common native one.
+constexpr std::size_t kPathsPerGrower = 8;
 
 // Groups the instances of each path class by retainer path (no retained sizes needed).
 std::vector<RetainerGroups> group_paths(const HeapSnapshot& target, const TargetSide& t,
                                         const std::vector<std::uint32_t>& tree,
                                         const std::vector<std::string>& names) {
   RetainerOptions ro;
-  ro.max_paths = 1;
+  ro.max_paths = kPathsPerGrower;
   std::vector<RetainerGroups> out;
   for (const auto& name : names)
     out.push_back(group_retainers(target, t.classes, t.self, tree, name, ro));
@@ -77,13 +95,15 @@ std::vector<RetainerGroups> group_paths(const HeapSnapshot& target, const Target
 // `groups` are the retainer groups of path_classes(report.classes, options), in that order.
 void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetSide& t,
                    const DiffOptions& options, std::vector<RetainerGroups> groups) {
+  std::vector<std::uint32_t> js_tree;  // built when a grower is held through native objects
   std::unordered_map<std::string_view, const ClassSummary*> by_key;
   for (const auto& c : t.summary.classes)
     by_key.emplace(c.key, &c);
-  for (const auto& d : report.classes) {
-    if (report.top_growers.size() >= options.top_n || d.size_delta <= 0) break;
+  for (std::size_t index : grower_order(report.classes, options)) {
+    const ClassDiff& d = report.classes[index];
     Grower g;
     g.diff = d;
+    g.internal = is_engine_internal(d.name);
     if (auto it = by_key.find(d.key); it != by_key.end()) {
       g.count = it->second->count;
       g.self_size = it->second->self_size;
@@ -93,6 +113,32 @@ void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetS
     if (i < groups.size()) {
       RetainerReport r = finish_retainers(std::move(groups[i]), t.retained);
       if (!r.paths.empty()) g.top_path = r.paths.front();
+      const RetainerPath* js = nullptr;
+      const RetainerPath* native = nullptr;
+      for (const auto& p : r.paths) {
+        if (!p.through_native && js == nullptr) js = &p;
+        if (p.through_native && native == nullptr) native = &p;
+      }
+      if (r.through_native > 0 && js != nullptr) {
+        // Paths are sorted by instances: the most common one through JavaScript objects is the
+        // headline, the most common native one its context.
+        g.top_path = *js;
+        if (native != nullptr) g.native_path = *native;
+        g.native_instances = r.through_native;
+      } else if (r.through_native > 0 && !r.paths.empty()) {
+        // Every common shortest path passes native objects (open handles): a second search
+        // that does not enter them finds the paths through JavaScript objects, if any.
+        if (js_tree.empty()) js_tree = shortest_path_tree(target, true);
+        RetainerOptions ro;
+        ro.max_paths = 1;
+        RetainerReport via_js =
+            find_retainers(target, t.classes, t.self, t.retained, js_tree, d.name, ro);
+        if (!via_js.paths.empty()) {
+          g.top_path = via_js.paths.front();
+          if (native != nullptr) g.native_path = *native;
+          g.native_instances = r.through_native;
+        }
+      }
     }
     report.top_growers.push_back(std::move(g));
   }
@@ -101,6 +147,11 @@ void finish_report(DiffReport& report, const HeapSnapshot& target, const TargetS
 }
 
 }  // namespace
+
+bool is_engine_internal(std::string_view name) {
+  if (name.size() >= 2 && name.front() == '(' && name.back() == ')') return true;
+  return name.starts_with("system / ") || name.starts_with("Node / ");
+}
 
 core::Result<Summary> summarize_file(const std::filesystem::path& path) {
   auto snap = load_file(path);
@@ -256,6 +307,7 @@ nlohmann::json to_json(const RetainerPath& path) {
           {"instances", path.instances},
           {"self_size", path.self_size},
           {"retained_size", path.retained_size},
+          {"through_native", path.through_native},
           {"steps", std::move(steps)}};
 }
 
@@ -266,10 +318,22 @@ nlohmann::json to_json(const RetainerReport& report) {
   return {{"class", core::to_valid_utf8(report.class_name)},
           {"instances", report.instances},
           {"unreachable", report.unreachable},
+          {"through_native", report.through_native},
           {"paths", std::move(paths)}};
 }
 
 namespace {
+// "7,140": thousands separated, as people read counts.
+std::string grouped(std::uint64_t n) {
+  const std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 nlohmann::json diff_entry(const ClassDiff& d) {
   return {{"name", d.name},
           {"new_count", d.new_count},
@@ -292,11 +356,21 @@ nlohmann::json to_json(const DiffReport& report) {
     j["count"] = g.count;
     j["self_size"] = g.self_size;
     j["retained_size"] = g.retained_size;
+    j["internal"] = g.internal;
     if (g.top_path) j["retainer_path"] = to_json(*g.top_path);
+    if (g.native_path) {
+      j["native_holders"] = {{"instances", g.native_instances},
+                             {"note", grouped(g.native_instances) + " held by open native handles"},
+                             {"retainer_path", to_json(*g.native_path)}};
+    }
     growers.push_back(std::move(j));
   }
+  nlohmann::json headline = nullptr;
+  if (!report.top_growers.empty() && !report.top_growers.front().internal)
+    headline = report.top_growers.front().diff.name;
   return {{"classes", std::move(classes)},
           {"top_growers", std::move(growers)},
+          {"headline", std::move(headline)},
           {"base_nodes", report.base_nodes},
           {"target_nodes", report.target_nodes},
           {"base_total_size", report.base_total_size},

@@ -16,6 +16,14 @@ constexpr std::uint32_t kNone = 0xffffffffu;
 // Node and edge names in paths are cut to this many bytes, on a character boundary.
 constexpr std::size_t kMaxNameBytes = 80;
 
+// What holds an open handle: V8's native (embedder) objects, Node's "Node / …" wrappers, and the
+// global handles that keep handle owners alive.
+bool is_native_object(const HeapSnapshot& s, std::uint32_t v) {
+  if (s.kind(v) == NodeKind::native) return true;
+  const std::string_view name = s.name(v);
+  return name.starts_with("Node / ") || name == "(Global handles)";
+}
+
 bool is_user_root(const HeapSnapshot& s, std::uint32_t v) {
   return s.kind(v) != NodeKind::synthetic || s.name(v) == "(Document DOM trees)";
 }
@@ -42,11 +50,39 @@ bool follow(const HeapSnapshot& s, std::uint32_t from, std::uint32_t e) {
   return true;
 }
 
+bool looks_like_instance_key(std::string_view name);
+
+// A shape named by its properties ("{k2j3h4, 0s03l7, …}") whose names are all instances' own keys
+// is an object used as a table: it reads "Object", so that tables of different keys are one holder.
+bool keyed_table_shape(std::string_view name) {
+  if (name.size() < 3 || name.front() != '{' || name.back() != '}') return false;
+  name = name.substr(1, name.size() - 2);
+  // Random tokens are letters and digits; some happen to hold no digit, so a long lower-case
+  // token counts too once another key of the shape is a clear one.
+  std::size_t clear = 0;
+  while (!name.empty()) {
+    const std::size_t comma = name.find(", ");
+    const std::string_view key = name.substr(0, comma);
+    if (looks_like_instance_key(key)) {
+      ++clear;
+    } else if (key.size() < 8 || !std::all_of(key.begin(), key.end(), [](char ch) {
+                 return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+               })) {
+      return false;
+    }
+    if (comma == std::string_view::npos) break;
+    name.remove_prefix(comma + 2);
+  }
+  return clear > 0;
+}
+
 std::string display_name(const HeapSnapshot& s, const Classification& c, std::uint32_t v) {
   switch (s.kind(v)) {
     case NodeKind::object:
-    case NodeKind::native:
-      return c.names[c.class_of[v]];
+    case NodeKind::native: {
+      const std::string& name = c.names[c.class_of[v]];
+      return keyed_table_shape(name) ? std::string("Object") : name;
+    }
     case NodeKind::closure: {
       std::string_view n = s.name(v);
       return n.empty() ? std::string("Function") : core::display_text(n, kMaxNameBytes) + "()";
@@ -64,9 +100,43 @@ std::string display_name(const HeapSnapshot& s, const Classification& c, std::ui
   }
 }
 
-std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_indexes) {
+// A property name that is one instance's own key (a random id, a uuid, a number): paths that
+// differ only by such keys have one cause. Letters and digits mixed, at least 6 characters.
+bool looks_like_instance_key(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  bool digit = false, letter = false;
+  for (char ch : name) {
+    if (ch >= '0' && ch <= '9') {
+      digit = true;
+    } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) {
+      letter = true;
+    } else if (ch != '-' && ch != '_') {
+      return false;
+    }
+  }
+  return digit && (!letter || name.size() >= 6);
+}
+
+// A plain object with this many edges is a table (an object used as a dictionary): its keys are
+// per instance whatever they look like.
+constexpr std::uint32_t kTableEdges = 32;
+
+// `per_instance`: the edge's name is an instance's own key, written "<id>".
+std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_indexes,
+                      bool per_instance = false) {
   EdgeKind k = s.edge_kind(e);
   std::string name;
+  if (per_instance) {
+    switch (k) {
+      case EdgeKind::context:
+        return "-><id>";
+      case EdgeKind::internal:
+      case EdgeKind::hidden:
+        return "{<id>}";
+      default:
+        return ".<id>";
+    }
+  }
   if (s.edge_has_string_name(e)) {
     name = core::display_text(s.str(s.edge_name[e]), kMaxNameBytes);
   } else {
@@ -95,7 +165,8 @@ std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_ind
 
 }  // namespace
 
-std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
+std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s, bool avoid_native) {
+  auto native = [&](std::uint32_t v) { return is_native_object(s, v); };
   const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
   std::vector<std::uint32_t> via(n, kNone);
   std::vector<std::uint8_t> seen(n, 0);
@@ -106,6 +177,7 @@ std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
   for (std::uint32_t e = s.first_edge[s.root]; e < s.first_edge[s.root + 1]; ++e) {
     std::uint32_t to = s.edge_to[e];
     if (seen[to] || !is_user_root(s, to)) continue;
+    if (avoid_native && native(to)) continue;
     seen[to] = 1;
     via[to] = e;
     queue.push_back(to);
@@ -116,6 +188,7 @@ std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& s) {
       for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
         std::uint32_t to = s.edge_to[e];
         if (seen[to] || !follow(s, v, e)) continue;
+        if (avoid_native && native(to)) continue;
         seen[to] = 1;
         via[to] = e;
         queue.push_back(to);
@@ -192,7 +265,7 @@ class PathInterner {
         memo_(s.node_count(), kUnset),
         class_text_(c.class_count(), kUnset),
         block_source_((s.edge_count() >> kBlockShift) + 1, 0) {
-    chains_.push_back(Chain{0, 0, 0});  // id 0: the empty chain (reached the root)
+    chains_.push_back(Chain{0, 0, 0, false});  // id 0: the empty chain (reached the root)
     // The source node of every 64th edge, so that finding an edge's source is a short search in
     // a cache-resident index instead of a binary search over all nodes.
     const std::uint32_t n = static_cast<std::uint32_t>(s.node_count());
@@ -254,14 +327,18 @@ class PathInterner {
     }
     for (std::size_t i = pending_.size(); i-- > 0;) {
       const auto [node, holder] = pending_[i];
-      std::uint32_t step = intern_step(node_text(holder), edge_text_id(via_[node]));
-      top = intern_chain(step, top);
+      std::uint32_t step = intern_step(node_text(holder), edge_text_id(via_[node], holder));
+      top = intern_chain(step, top, is_native_holder(holder));
       memo_[node] = top;
     }
     return memo_[x];
   }
 
   std::uint32_t depth(std::uint32_t chain) const { return chains_[chain].depth; }
+  // A native (embedder) object: V8's native kind, or one of Node's "Node / …" wrappers of handles.
+  bool is_native_holder(std::uint32_t v) const { return is_native_object(s_, v); }
+  // Whether a holder on the chain is a native (embedder) object, such as an open handle.
+  bool native(std::uint32_t chain) const { return chains_[chain].native; }
   // Steps of a chain, from the instance outwards, at most `max` of them.
   std::vector<std::uint32_t> steps(std::uint32_t chain, std::size_t max) const {
     std::vector<std::uint32_t> out;
@@ -281,6 +358,7 @@ class PathInterner {
   static constexpr std::uint64_t kBlock = 1ull << kBlockShift;
   struct Chain {
     std::uint32_t step, rest, depth;
+    bool native;
   };
 
   std::uint32_t source_of(std::uint32_t e) const {
@@ -300,10 +378,29 @@ class PathInterner {
     text_ids_.emplace(std::move(text), id);
     return id;
   }
-  std::uint32_t edge_text_id(std::uint32_t e) {
-    std::uint64_t key = (static_cast<std::uint64_t>(s_.edge_type[e]) << 32) |
+  std::uint32_t edge_text_id(std::uint32_t e, std::uint32_t holder) {
+    bool per_instance = false;
+    if (s_.edge_has_string_name(e)) {
+      const EdgeKind k = s_.edge_kind(e);
+      if (k == EdgeKind::property || k == EdgeKind::internal || k == EdgeKind::shortcut) {
+        const std::string_view name = s_.str(s_.edge_name[e]);
+        const bool digits = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+          return ch >= '0' && ch <= '9';
+        });
+        // Property indexes are already written "[]"; other names are keys when they look like
+        // one, or when the holder is a table.
+        per_instance = !(digits && k != EdgeKind::internal) &&
+                       (looks_like_instance_key(name) ||
+                        (k == EdgeKind::property && s_.kind(holder) == NodeKind::object &&
+                         s_.first_edge[holder + 1] - s_.first_edge[holder] >= kTableEdges &&
+                         s_.name(holder) == "Object"));
+      }
+    }
+    std::uint64_t key = (static_cast<std::uint64_t>(per_instance) << 40) |
+                        (static_cast<std::uint64_t>(s_.edge_type[e]) << 32) |
                         (s_.edge_has_string_name(e) ? s_.edge_name[e] : 0xffffffffu);
-    return edge_text_.get_or(key, [&] { return intern_text(edge_text(s_, e, true)); });
+    return edge_text_.get_or(key,
+                             [&] { return intern_text(edge_text(s_, e, true, per_instance)); });
   }
   std::uint32_t intern_step(std::uint32_t holder, std::uint32_t edge) {
     std::uint64_t key = (static_cast<std::uint64_t>(holder) << 32) | edge;
@@ -312,10 +409,11 @@ class PathInterner {
       return static_cast<std::uint32_t>(steps_.size() - 1);
     });
   }
-  std::uint32_t intern_chain(std::uint32_t step, std::uint32_t rest) {
+  std::uint32_t intern_chain(std::uint32_t step, std::uint32_t rest, bool native_holder) {
     std::uint64_t key = (static_cast<std::uint64_t>(step) << 32) | rest;
     return chain_ids_.get_or(key, [&] {
-      chains_.push_back(Chain{step, rest, chains_[rest].depth + 1});
+      chains_.push_back(
+          Chain{step, rest, chains_[rest].depth + 1, native_holder || chains_[rest].native});
       return static_cast<std::uint32_t>(chains_.size() - 1);
     });
   }
@@ -420,6 +518,8 @@ RetainerReport finish_retainers(RetainerGroups groups, const std::vector<std::ui
   if (!retained.empty())
     for (const auto& [v, idx] : g.members)
       g.aggs[idx].retained_size += retained[v];
+  for (const Agg& a : g.aggs)
+    if (g.interner->native(a.chain)) report.through_native += a.instances;
   // Only the groups that can make the top max_paths become paths (with texts): those ordered
   // before the max_paths-th by instances and retained size, and those tied with it (the texts
   // break the ties).
@@ -454,6 +554,7 @@ RetainerReport finish_retainers(RetainerGroups groups, const std::vector<std::ui
     }
     if (a.cut) path.text += " ← …";
     path.instances = a.instances;
+    path.through_native = interner.native(a.chain);
     path.self_size = a.self_size;
     path.retained_size = a.retained_size;
     paths.push_back(std::move(path));

@@ -1,7 +1,8 @@
 #pragma once
 // Retainer paths: the shortest paths from the GC roots to the instances of a class (BFS over
 // non-weak edges, user roots first, as DevTools computes distances), aggregated by their shape so
-// that one line can say "Socket ← Array[] ← Holder.sockets ← …".
+// that one line can say "Socket ← Array[] ← Holder.sockets ← …". Steps that differ only by an
+// instance's own key (a random id, a number) are one step: "Object.<id>", "Array[]".
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,18 +27,22 @@ struct RetainerPath {
   std::uint64_t instances = 0;      // instances whose shortest path has this shape
   std::uint64_t retained_size = 0;  // their summed retained size (0 without dominators)
   std::uint64_t self_size = 0;      // their summed shallow size
+  bool through_native = false;      // a holder on the path is a native (embedder) object
 };
 
 struct RetainerReport {
   std::string class_name;
-  std::uint64_t instances = 0;      // instances of the class (non-zero shallow size)
-  std::uint64_t unreachable = 0;    // instances with no path from the roots
-  std::vector<RetainerPath> paths;  // most instances first
+  std::uint64_t instances = 0;       // instances of the class (non-zero shallow size)
+  std::uint64_t unreachable = 0;     // instances with no path from the roots
+  std::uint64_t through_native = 0;  // instances whose path passes a native object (a handle)
+  std::vector<RetainerPath> paths;   // most instances first
 };
 
 // Shortest-path tree from the roots: for each node, the edge through which BFS reached it
-// (UINT32_MAX for the root and unreachable nodes). Computed once per snapshot.
-std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& snap);
+// (UINT32_MAX for the root and unreachable nodes). Computed once per snapshot. `avoid_native`:
+// paths that pass no native (embedder) object, such as an open handle — the paths through the
+// app's own objects.
+std::vector<std::uint32_t> shortest_path_tree(const HeapSnapshot& snap, bool avoid_native = false);
 
 struct RetainerOptions {
   std::size_t max_paths = 5;

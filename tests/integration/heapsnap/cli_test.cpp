@@ -190,9 +190,9 @@ TEST_F(ArchiveIds, MissingPlainFileIsAClearError) {
 namespace leakwatch::cli {
 namespace {
 
-// Issue 13, case 1: class and property names holding a lone \uD800 surrogate, raw 0xFF bytes and a
-// 42-character Japanese key: summary, diff and retainers (JSON and tables) exit 0 and print valid
-// UTF-8 with U+FFFD in place of the invalid sequences.
+// Issue 13, case 1: class and property names holding a lone \uD800 surrogate (three bytes in WTF-8,
+// so three U+FFFD), raw 0xFF bytes and a 42-character Japanese key: summary, diff and retainers
+// (JSON and tables) exit 0 and print valid UTF-8 with U+FFFD in place of the invalid sequences.
 TEST(InvalidText, EveryOutputIsValidUtf8) {
   leakwatch::testing::UniqueTempDir dir("leakwatch-cli-text");
   const std::string base = dir.file("base.heapsnapshot"), target = dir.file("target.heapsnapshot");
@@ -201,7 +201,7 @@ TEST(InvalidText, EveryOutputIsValidUtf8) {
   for (const std::string& args :
        {"summary " + target + " --json", "summary " + target, "diff " + base + " " + target,
         "diff " + base + " " + target + " --json",
-        "retainers " + target + " --json --class Bad\xef\xbf\xbdName",
+        "retainers " + target + " --json --class Bad\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdName",
         "retainers " + target + " --class Raw\xef\xbf\xbd\xef\xbf\xbdName"}) {
     CliRun r = leakwatch(args);
     ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.err;

@@ -73,8 +73,9 @@ TEST(SlackMessage, CaptureWithGrowersProposesTheDiffCommand) {
       {"Array",
        12 * static_cast<std::int64_t>(MiB),
        3120,
-       {"(GC roots)", "global", "sessions (property)", "Map"}},
-      {"<closure>", 2048, std::nullopt, {}},
+       {"(GC roots)", "global", "sessions (property)", "Map"},
+       {}},
+      {"<closure>", 2048, std::nullopt, {}, {}},
   };
   json got = slack_message(e, {"https://lw.example:9464/"});
   auto problems = check_slack_message(got);
@@ -117,7 +118,7 @@ TEST(SlackMessage, LimitsHoldForHugeInputs) {
   e.capture->archive_ids = {"a", "b"};
   for (int i = 0; i < 100; ++i)
     e.capture->top_growers.push_back(
-        {std::string(1000, 'C'), 1, 1, std::vector<std::string>(50, "step")});
+        {std::string(1000, 'C'), 1, 1, std::vector<std::string>(50, "step"), {}});
   e.reason = std::string(5000, 'r');
   json m = slack_message(e);
   auto problems = check_slack_message(m);

@@ -73,7 +73,7 @@ TEST(WebhookPayload, CaptureWithGrowers) {
   e.type = EventType::capture_completed;
   e.capture = CaptureFigures{};
   e.capture->archive_ids = {"a", "b"};
-  e.capture->top_growers = {{"Array", 4096, 10, {"(GC roots)", "global"}}};
+  e.capture->top_growers = {{"Array", 4096, 10, {"(GC roots)", "global"}, {}}};
   json j = webhook_payload(e);
   EXPECT_EQ(j["capture"]["diff_command"], "leakwatch diff a b");
   EXPECT_EQ(j["capture"]["top_growers"][0]["name"], "Array");

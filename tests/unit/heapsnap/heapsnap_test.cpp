@@ -303,6 +303,103 @@ TEST(HeapSnapNames, InvalidUtf8NamesAreShownValidAndKeptApart) {
   ASSERT_NO_THROW((void)to_json(s).dump());
 }
 
+// Issue 18: V8's and Node's own categories stay in the Comparison (same numbers, same order) but
+// the headline is the top grower the app's code creates; its headline path goes through
+// JavaScript objects, grouped over per-instance keys, and the native handles are context.
+Builder socket_leak(unsigned sockets) {
+  Builder b;
+  int r = b.add(9, "", 1, 0);
+  int g = b.add(3, "global", 3, 8);
+  b.edge(r, 5, "global", g);
+  int handles = b.add(9, "(Handle scope)", 5, 0);
+  b.edge(r, 1, "1", handles);
+  int channel = b.add(3, "BroadcastChannel", 7, 40);
+  b.edge(g, 2, "channel", channel);
+  int clients = b.add(3, "Object", 9, 16);
+  b.edge(channel, 2, "otherReaderClients", clients);
+  const char* keys[] = {"k2j3h4g5f6", "0s03l7ifjl1", "13imk78tiukr", "u3miji219wc", "9a8b7c6d5e"};
+  for (unsigned i = 0; i < sockets; ++i) {
+    int sock = b.add(3, "Socket", 1000 + 10 * i, 300);
+    int pipe = b.add(3, "Pipe", 1002 + 10 * i, 100);
+    int wrap = b.add(8, "Node / PipeWrap", 1004 + 10 * i, 0);
+    int syn = b.add(9, "(synthetic)", 1006 + 10 * i, 2000);  // bigger than Socket
+    b.edge(r, 1, std::to_string(10 + i), wrap);
+    b.edge(wrap, 3, "native_to_javascript", pipe);
+    b.edge(pipe, 2, "owner_symbol", sock);
+    b.edge(sock, 3, "syn", syn);
+    // Two thirds are also held by the library's table under a random id; that path is longer.
+    if (i % 3 != 0) b.edge(clients, 2, keys[i % 5] + std::to_string(i), sock);
+  }
+  return b;
+}
+
+TEST(HeapSnapDiff, HeadlineIsTheTopGrowerTheAppCreates) {
+  EXPECT_TRUE(is_engine_internal("(synthetic)"));
+  EXPECT_TRUE(is_engine_internal("(compiled code)"));
+  EXPECT_TRUE(is_engine_internal("system / Context"));
+  EXPECT_TRUE(is_engine_internal("Node / PipeWrap"));
+  EXPECT_FALSE(is_engine_internal("Socket"));
+  EXPECT_FALSE(is_engine_internal("{a, b}"));
+  auto base = parse_snapshot(socket_leak(3).json());
+  auto target = parse_snapshot(socket_leak(30).json());
+  ASSERT_TRUE(base.ok() && target.ok());
+  DiffReport r = diff_snapshots(*base, *target);
+  // The Comparison is DevTools' own: (synthetic) grew most and stays first.
+  ASSERT_GE(r.classes.size(), 2u);
+  EXPECT_EQ(r.classes[0].name, "(synthetic)");
+  ASSERT_GE(r.top_growers.size(), 3u);
+  EXPECT_EQ(r.top_growers[0].diff.name, "Socket");
+  EXPECT_FALSE(r.top_growers[0].internal);
+  EXPECT_TRUE(r.top_growers.back().internal);
+  auto j = to_json(r);
+  EXPECT_EQ(j["headline"], "Socket");
+  EXPECT_EQ(j["classes"][0]["name"], "(synthetic)");
+}
+
+TEST(HeapSnapDiff, PathThroughJavaScriptIsTheHeadlineNativeHandlesTheContext) {
+  auto base = parse_snapshot(socket_leak(3).json());
+  auto target = parse_snapshot(socket_leak(30).json());
+  ASSERT_TRUE(base.ok() && target.ok());
+  DiffReport r = diff_snapshots(*base, *target);
+  ASSERT_FALSE(r.top_growers.empty());
+  const Grower& g = r.top_growers[0];
+  ASSERT_EQ(g.diff.name, "Socket");
+  ASSERT_TRUE(g.top_path.has_value());
+  // The shortest paths of all 30 go through the handles; 20 are held by the library too, through
+  // a longer path under random keys.
+  EXPECT_FALSE(g.top_path->through_native) << g.top_path->text;
+  EXPECT_EQ(g.top_path->text,
+            "Socket ← Object.<id> ← BroadcastChannel.otherReaderClients ← global.channel");
+  EXPECT_EQ(g.top_path->instances, 20u);  // one group, whatever the random keys
+  ASSERT_TRUE(g.native_path.has_value());
+  EXPECT_TRUE(g.native_path->through_native);
+  EXPECT_NE(g.native_path->text.find("Node / PipeWrap"), std::string::npos);
+  EXPECT_GT(g.native_instances, 0u);
+  auto j = to_json(r)["top_growers"][0];
+  EXPECT_EQ(j["native_holders"]["instances"], g.native_instances);
+  EXPECT_NE(j["native_holders"]["note"].get<std::string>().find("held by open native handles"),
+            std::string::npos);
+}
+
+TEST(HeapSnapRetainers, PerInstanceKeysMakeOneGroup) {
+  Builder b;
+  int r = b.add(9, "", 1, 0);
+  int g = b.add(3, "global", 3, 8);
+  b.edge(r, 5, "global", g);
+  int table = b.add(3, "Object", 5, 16);
+  b.edge(g, 2, "sessions", table);
+  const char* keys[] = {"k2j3h4g5f6", "0s03l7ifjl1", "3f2a9c1e-77aa-4b0e-9d1c-2b6f4e8a0c11"};
+  for (unsigned i = 0; i < 12; ++i)
+    b.edge(table, 2, keys[i % 3] + std::to_string(i), b.add(3, "Session", 100 + 2 * i, 64));
+  auto snap = parse_snapshot(b.json());
+  ASSERT_TRUE(snap.ok());
+  auto rep = find_retainers(*snap, classify(*snap, infer_interfaces(*snap)), shallow_sizes(*snap),
+                            {}, shortest_path_tree(*snap), "Session");
+  ASSERT_EQ(rep.paths.size(), 1u);
+  EXPECT_EQ(rep.paths[0].instances, 12u);
+  EXPECT_EQ(rep.paths[0].text, "Session ← Object.<id> ← global.sessions");
+}
+
 TEST(HeapSnapRetainers, AggregatesPathsByShape) {
   auto snap = parse_snapshot(sample_graph().json());
   ASSERT_TRUE(snap.ok());

@@ -94,7 +94,7 @@ void write(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-// CPU: 2 s plus 4 s per MB; memory: 48 MiB plus 64 times the file. Sanitized builds are slower
+// CPU: 1 s plus 1 s per MB; memory: 48 MiB plus 64 times the file. Sanitized builds are slower
 // and hold freed memory in quarantine: the time budget grows and the memory budget is not checked.
 void expect_within_budget(const std::string& name,
                           const std::function<std::string(std::size_t)>& gen,
@@ -109,7 +109,7 @@ void expect_within_budget(const std::string& name,
     const double mb = static_cast<double>(text.size()) / 1e6;
     Usage u = in_child([&] { return all_views(base, target); });
     ASSERT_EQ(u.exit_code, 0) << name << " n=" << n;
-    const double cpu_budget = (2.0 + 4.0 * mb) * (kSanitized ? 8.0 : 1.0);
+    const double cpu_budget = (1.0 + 1.0 * mb) * (kSanitized ? 8.0 : 1.0);
     const double rss_budget = 48.0 * (1 << 20) + 64.0 * static_cast<double>(text.size());
     EXPECT_LT(u.cpu_seconds, cpu_budget) << name << " n=" << n << " file " << text.size() << " B";
     if (!kSanitized) {
@@ -133,8 +133,10 @@ TEST(HeapSnapHostile, ManyShapesWithLongPropertyNamesStayLinear) {
   auto small = parse_snapshot(hostile::many_shapes_long_names(200, 3000));
   ASSERT_TRUE(small.ok());
   const auto interfaces = infer_interfaces(*small);
-  ASSERT_FALSE(interfaces.empty());
-  EXPECT_EQ(interfaces.front().name, "{a, b}");
+  bool common = false;
+  for (const auto& d : interfaces)
+    common |= d.name == "{a, b}";
+  EXPECT_TRUE(common);
   Summary s = summarize(*small);
   bool long_named = false;
   for (const auto& c : s.classes)
@@ -143,7 +145,7 @@ TEST(HeapSnapHostile, ManyShapesWithLongPropertyNamesStayLinear) {
   // The long names grow with the count, as in a file twice as big of the same kind.
   expect_within_budget("shapes",
                        [](std::size_t n) { return hostile::many_shapes_long_names(n, n * 26); },
-                       {2500, 5000, 10000});
+                       {5000, 10000, 20000});
 }
 
 TEST(HeapSnapHostile, InvalidTextGivesValidJsonEverywhere) {
