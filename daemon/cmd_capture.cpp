@@ -110,11 +110,11 @@ int run_capture(const CaptureOptions& o) {
       v.pop_back();
     s.key = core::Secret(v, "file " + o.key_file);
   }
-  if (s.url.empty()) {
+  if (s.method == capture::Method::http && s.url.empty()) {
     print_err(cmd, "no heap-dump URL: set capture.url in the configuration or pass --url");
     return kExitUsage;
   }
-  if (s.key.empty()) {
+  if (s.method == capture::Method::http && s.key.empty()) {
     print_err(cmd,
               "no heap-dump key: set capture.key in the configuration or pass --key-env NAME / "
               "--key-file PATH");

@@ -30,7 +30,15 @@ std::string summarize_config(const config::Config& c, const std::string& file) {
                    core::format_duration(c.detection.min_window),
                    core::format_duration(c.detection.max_window),
                    core::format_duration(c.detection.confirm_window));
-  if (c.capture.url.empty()) {
+  if (c.capture.method == capture::Method::inspector) {
+    s += fmt::format("  capture         inspector at {}{}\n", c.capture.inspector.url,
+                     c.capture.inspector.activate == capture::InspectorSettings::Activate::sigusr1
+                         ? " (opened with SIGUSR1 when closed)"
+                         : "");
+  } else if (c.capture.method == capture::Method::signal) {
+    s +=
+        fmt::format("  capture         signal {} (--heapsnapshot-signal)\n", c.capture.signal.name);
+  } else if (c.capture.url.empty()) {
     s += "  capture         disabled (no capture.url)\n";
   } else {
     auto origin = c.capture.url.substr(0, c.capture.url.find('/', c.capture.url.find("://") + 3));

@@ -1,11 +1,17 @@
 #include "leakwatch/capture/capturer.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <set>
 
 #include "leakwatch/archive/capture_lock.h"
 #include "leakwatch/capture/body_check.h"
+#include "leakwatch/capture/method_run.h"
+#include "leakwatch/capture/process.h"
+#include "leakwatch/capture/sink.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/core/units.h"
 #include "leakwatch/http/client.h"
@@ -13,10 +19,29 @@
 namespace leakwatch::capture {
 
 namespace asio = boost::asio;
+namespace fs = std::filesystem;
 using core::Error;
 using core::make_error;
 using core::Result;
 using core::Status;
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::http:
+      return "http";
+    case Method::inspector:
+      return "inspector";
+    case Method::signal:
+      return "signal";
+  }
+  return "http";
+}
+
+nlohmann::json CaptureProgress::to_json() const {
+  nlohmann::json j = {{"active", active}, {"method", method}, {"phase", phase}, {"bytes", bytes}};
+  j["fraction"] = fraction >= 0 ? nlohmann::json(fraction) : nlohmann::json(nullptr);
+  return j;
+}
 
 bool retryable(const std::string& code) {
   return code == "timeout" || code == "connect" || code == "resolve" || code == "protocol" ||
@@ -56,6 +81,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   CaptureRequest request;
   CaptureCallback done;
   std::shared_ptr<bool> busy;
+  std::shared_ptr<CaptureProgress> progress;
   http::Url url;
   std::shared_ptr<spdlog::logger> log = core::logger("capture");
 
@@ -65,8 +91,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   core::TimePoint started_wall{};
   std::chrono::steady_clock::time_point attempt_start{};
   // Per attempt.
-  std::unique_ptr<archive::PendingCapture> pending;
-  SnapshotBodyCheck check;
+  std::unique_ptr<CaptureSink> sink;
   std::string original_filename;
   std::optional<Error> handler_error;
 
@@ -74,8 +99,10 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
 
   void start_attempt() {
     ++attempt;
-    pending.reset();
-    check = SnapshotBodyCheck{};
+    if (!sink)
+      sink = std::make_unique<CaptureSink>(archive, settings,
+                                           safe("the response from " + url.redacted()));
+    sink->reset();
     original_filename.clear();
     handler_error.reset();
     attempt_start = std::chrono::steady_clock::now();
@@ -119,22 +146,16 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
     if (head.status < 200 || head.status >= 300) return core::ok_status();  // error text is read
     auto cd = head.header("Content-Disposition");
     if (!cd.empty()) original_filename = archive::content_disposition_filename(cd);
-    auto compression = settings.compress ? archive::Compression::zstd : archive::Compression::none;
-    auto p = archive.begin(request.target, started_wall, request.reason, compression,
-                           std::clamp(settings.compression_level, 1, 19));
-    if (!p.ok()) return fail_handler(p.error());
-    pending = std::move(*p);
+    auto st = sink->open(request.target, started_wall, request.reason);
+    if (!st.ok()) return fail_handler(st.error());
     return core::ok_status();
   }
 
   Status on_data(std::string_view chunk) {
-    if (!pending) return fail_handler(make_error("io", "body without a capture file"));
-    if (check.feed(chunk) == SnapshotBodyCheck::State::reject)
-      return fail_handler(
-          make_error("not_a_snapshot", safe("the response from " + url.redacted() +
-                                            " is not a heap snapshot: " + check.finish())));
-    auto st = pending->write(chunk);
+    auto st = sink->write(chunk);
     if (!st.ok()) return fail_handler(st.error());
+    progress->phase = "streaming";
+    progress->bytes = sink->bytes();
     return core::ok_status();
   }
 
@@ -152,28 +173,11 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
           make_error("http_status",
                      safe("unexpected HTTP " + std::to_string(resp.status) + " from " +
                           url.redacted() + (resp.body.empty() ? "" : ": " + excerpt(resp.body)))));
-    if (!pending) return attempt_failed(make_error("io", "no capture file was opened"));
-    if (auto why = check.finish(); !why.empty()) {
-      bool truncated = check.state() == SnapshotBodyCheck::State::ok;
-      return attempt_failed(
-          make_error(truncated ? "truncated" : "not_a_snapshot",
-                     safe("the response from " + url.redacted() + " is not a " +
-                          (truncated ? "complete " : "") + "heap snapshot: " + why)));
-    }
-    archive::Metadata meta;
-    meta.started_at = started_wall;
-    meta.finished_at = clock.now();
-    meta.duration_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - attempt_start).count();
-    meta.reason = request.reason;
-    meta.sample = request.sample;
-    meta.detector_state = request.detector_state;
-    meta.original_filename = original_filename;
-    meta.source = url.origin();
-    meta.attempts = attempt;
-    meta.forced = request.forced;
-    auto committed = pending->commit(std::move(meta));
-    pending.reset();
+    if (!sink->is_open()) return attempt_failed(make_error("io", "no capture file was opened"));
+    auto committed = sink->commit(capture_metadata(
+        request, started_wall, clock.now(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - attempt_start).count(),
+        url.origin(), original_filename, attempt));
     if (!committed.ok()) return attempt_failed(committed.error());
     const auto& m = *committed;
     double mbps =
@@ -186,10 +190,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   }
 
   void attempt_failed(Error e) {
-    if (pending) {
-      pending->abort();
-      pending.reset();
-    }
+    if (sink) sink->abort();
     e.message = safe(std::move(e.message));
     bool again = retryable(e.code) && attempt <= settings.retries;
     if (!again) {
@@ -211,6 +212,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   void finish(Result<archive::Metadata> r) {
     lock.reset();
     *busy = false;
+    *progress = CaptureProgress{};
     auto cb = std::move(done);
     done = nullptr;
     if (cb) cb(std::move(r));
@@ -223,12 +225,178 @@ Capturer::Capturer(asio::io_context& io, CaptureSettings settings, archive::Arch
       settings_(std::move(settings)),
       archive_(archive),
       clock_(clock),
-      busy_(std::make_shared<bool>(false)) {}
-
-Capturer::~Capturer() = default;
+      busy_(std::make_shared<bool>(false)),
+      progress_(std::make_shared<CaptureProgress>()) {}
 
 bool Capturer::busy() const {
   return *busy_;
+}
+
+CaptureProgress Capturer::progress() const {
+  return *progress_;
+}
+
+namespace {
+
+using MaybeResult = std::optional<Result<archive::Metadata>>;
+
+asio::awaitable<void> keep_result(asio::awaitable<Result<archive::Metadata>> work,
+                                  std::shared_ptr<MaybeResult> out) {
+  out->emplace(co_await std::move(work));
+}
+
+// Runs one zero-code capture coroutine and reports its result exactly once; no exception escapes.
+void spawn_method(std::shared_ptr<MethodRun> run, std::shared_ptr<bool> busy,
+                  asio::awaitable<Result<archive::Metadata>> work, CaptureCallback done) {
+  auto out = std::make_shared<MaybeResult>();
+  asio::co_spawn(
+      run->io, keep_result(std::move(work), out),
+      [run, busy, out, done = std::move(done)](std::exception_ptr ex) mutable {
+        Result<archive::Metadata> r = make_error("io", "capture did not complete");
+        if (out->has_value()) r = std::move(**out);
+        if (ex) {
+          std::string what = "unexpected failure";
+          try {
+            std::rethrow_exception(ex);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          r = make_error("io", "capture failed: " + peer_excerpt(what));
+        }
+        auto log = core::logger("capture");
+        if (r.ok())
+          log->info(
+              "event=capture_done id={} method={} bytes={} stored_bytes={} duration_s={:.2f} "
+              "sha256={}",
+              r->id, run->progress->method, r->size_bytes, r->stored_bytes, r->duration_seconds,
+              r->sha256);
+        else
+          log->warn("event=capture_failed target={} method={} code={} error=\"{}\"",
+                    run->request.target, run->progress->method, r.error().code, r.error().message);
+        *busy = false;
+        *run->progress = CaptureProgress{};
+        if (done) done(std::move(r));
+      });
+}
+
+}  // namespace
+
+void Capturer::start_method(CaptureRequest request, CaptureCallback done) {
+  auto run = std::make_shared<MethodRun>(io_, settings_, archive_, clock_, progress_);
+  run->request = std::move(request);
+  run->request.target = archive::Archive::sanitize_target(run->request.target);
+  run->started_wall = clock_.now();
+  *busy_ = true;
+  *progress_ = CaptureProgress{};
+  progress_->active = true;
+  progress_->method = method_name(settings_.method);
+  progress_->phase = "starting";
+  core::logger("capture")->info("event=capture_start target={} reason=\"{}\" method={} forced={}",
+                                run->request.target, run->request.reason.describe(),
+                                progress_->method, run->request.forced);
+  auto work = settings_.method == Method::inspector ? inspector_capture(run) : signal_capture(run);
+  spawn_method(run, busy_, std::move(work), std::move(done));
+}
+
+// The near-heap-limit pick-up: a periodic scan of watch_dir.
+struct Capturer::Watcher : std::enable_shared_from_this<Capturer::Watcher> {
+  Watcher(Capturer& c) : owner(c), timer(c.io_) {}
+  Capturer& owner;
+  asio::steady_timer timer;
+  CaptureRequest templ;
+  CaptureCallback found;
+  struct Seen {
+    std::uintmax_t size = 0;
+    fs::file_time_type mtime{};
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::map<std::string, Seen> seen;
+  std::set<std::string> failed;
+
+  void schedule() {
+    timer.expires_after(owner.settings_.watch_interval);
+    timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->tick();
+    });
+  }
+
+  void tick() {
+    const auto& s = owner.settings_;
+    const fs::path dir = s.watch_dir;
+    std::error_code ec;
+    auto names = snapshot_files(dir, ec);
+    if (ec) {
+      core::logger("capture")->warn("event=watch_dir_unreadable dir={} error=\"{}\"", s.watch_dir,
+                                    ec.message());
+      return schedule();
+    }
+    auto now = std::chrono::steady_clock::now();
+    std::map<std::string, Seen> next;
+    std::string ready;
+    for (const auto& n : names) {
+      if (failed.count(n)) continue;
+      std::error_code fec;
+      auto path = dir / n;
+      Seen cur{fs::file_size(path, fec), fs::last_write_time(path, fec), now};
+      if (fec) continue;
+      auto it = seen.find(n);
+      if (it != seen.end() && it->second.size == cur.size && it->second.mtime == cur.mtime)
+        cur.since = it->second.since;
+      next[n] = cur;
+      if (ready.empty() && cur.size > 0 && now - cur.since >= s.signal.settle && it != seen.end()) {
+        // Where the app's fd table is visible, a file it still holds open is not finished.
+        auto pid = resolve_pid(s);
+        if (pid.ok() && holds_open(*pid, path) == true) continue;
+        ready = n;
+      }
+    }
+    seen = std::move(next);
+    if (ready.empty() || *owner.busy_) return schedule();
+    take(ready);
+  }
+
+  void take(const std::string& name) {
+    auto run = std::make_shared<MethodRun>(owner.io_, owner.settings_, owner.archive_, owner.clock_,
+                                           owner.progress_);
+    run->request = templ;
+    run->request.reason = archive::Reason{};
+    run->request.reason.kind = "near_heap_limit";
+    run->request.target = archive::Archive::sanitize_target(run->request.target);
+    run->started_wall = owner.clock_.now();
+    *owner.busy_ = true;
+    *owner.progress_ = CaptureProgress{};
+    owner.progress_->active = true;
+    owner.progress_->method = "watch_dir";
+    owner.progress_->phase = "copying";
+    core::logger("capture")->info("event=near_heap_limit_snapshot file=\"{}\" dir={}",
+                                  peer_excerpt(name), owner.settings_.watch_dir);
+    auto work = archive_file(run, fs::path(owner.settings_.watch_dir) / name,
+                             "watch_dir:" + owner.settings_.watch_dir);
+    spawn_method(run, owner.busy_, std::move(work),
+                 [weak = weak_from_this(), name](Result<archive::Metadata> r) {
+                   auto self = weak.lock();
+                   if (!self) return;
+                   if (!r.ok()) self->failed.insert(name);
+                   self->seen.erase(name);
+                   if (self->found) self->found(std::move(r));
+                   self->schedule();
+                 });
+  }
+};
+
+void Capturer::watch(CaptureRequest templ, CaptureCallback found) {
+  if (settings_.watch_dir.empty()) return;
+  watcher_ = std::make_shared<Watcher>(*this);
+  watcher_->templ = std::move(templ);
+  watcher_->found = std::move(found);
+  watcher_->schedule();
+}
+
+Capturer::~Capturer() {
+  if (watcher_) watcher_->timer.cancel();
 }
 
 void Capturer::capture(CaptureRequest request, CaptureCallback done) {
@@ -237,6 +405,7 @@ void Capturer::capture(CaptureRequest request, CaptureCallback done) {
   };
   if (*busy_)
     return fail_soon(make_error("busy", "another capture is in progress (never two at once)"));
+  if (settings_.method != Method::http) return start_method(std::move(request), std::move(done));
   if (settings_.url.empty())
     return fail_soon(make_error("disabled", "capture.url is not configured"));
   for (char c : settings_.key.reveal())
@@ -251,6 +420,11 @@ void Capturer::capture(CaptureRequest request, CaptureCallback done) {
   run->request.target = archive::Archive::sanitize_target(run->request.target);
   run->done = std::move(done);
   run->busy = busy_;
+  run->progress = progress_;
+  *progress_ = CaptureProgress{};
+  progress_->active = true;
+  progress_->method = "http";
+  progress_->phase = "connecting";
   run->url = *url;
   run->started_wall = clock_.now();
   *busy_ = true;

@@ -4,13 +4,50 @@
 // recommended ones. `url`, `header` and `key` are fixed names (see DESIGN.md).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "leakwatch/core/secret.h"
 
 namespace leakwatch::capture {
 
+// How a snapshot is obtained (capture.method). Every method goes through the same guard rails,
+// archive, metadata and alerts.
+enum class Method {
+  http,       // GET the app's heap-dump endpoint (needs a route in the app)
+  inspector,  // the Chrome DevTools Protocol on the Node inspector (no app change)
+  signal,     // --heapsnapshot-signal: the app writes Heap.*.heapsnapshot itself (no app change)
+};
+
+// capture.inspector: an open inspector is code execution for whoever reaches it, so only
+// loopback URLs are accepted (the config check and the capture both refuse others).
+struct InspectorSettings {
+  // Where the inspector listens (its /json/list). Loopback only. Default http://127.0.0.1:9229.
+  std::string url = "http://127.0.0.1:9229";
+  // "none": the inspector must already be open (--inspect). "sigusr1": when it is not listening,
+  // send SIGUSR1 to the app's pid (Node opens the inspector), and close it again afterwards.
+  enum class Activate { none, sigusr1 } activate = Activate::none;
+  // How long to wait for the inspector to listen after SIGUSR1. Default 10s.
+  std::chrono::milliseconds activate_timeout{std::chrono::seconds(10)};
+  // Largest single CDP message accepted (Node sends snapshot chunks of about 100 KiB). Default 8Mi.
+  std::uint64_t max_message_bytes = 8ull << 20;
+};
+
+// capture.signal: the app was started with --heapsnapshot-signal=<name>.
+struct SignalSettings {
+  // Signal sent to the app's pid. Default SIGUSR2.
+  std::string name = "SIGUSR2";
+  // Where the app writes Heap.*.heapsnapshot: empty = its working directory, read through
+  // /proc/PID/cwd; or a shared volume mounted here (the app's --diagnostic-dir).
+  std::string dir;
+  // The file counts as finished when its size has not changed for this long (and, where
+  // /proc/PID/fd is visible, the app no longer holds it open). Default 1s.
+  std::chrono::milliseconds settle{std::chrono::seconds(1)};
+};
+
 struct CaptureSettings {
+  // How snapshots are taken. Default http.
+  Method method = Method::http;
   // --- the endpoint (fixed keys) ---------------------------------------------------------------
   // GET URL of the app's heap-dump endpoint, http:// or https://. Empty: capture disabled.
   std::string url;
@@ -70,15 +107,35 @@ struct CaptureSettings {
   // Wait before the first retry; doubled for each further retry. Default 10s.
   std::chrono::milliseconds retry_backoff{std::chrono::seconds(10)};
 
-  // --- TLS (https:// URLs)
-  // ------------------------------------------------------------------------- Verify the app's
-  // certificate chain and host name. Default true.
+  // --- TLS (https:// URLs) -----------------------------------------------------------------------
+  // Verify the app's certificate chain and host name. Default true.
   bool tls_verify = true;
   // PEM bundle of a private CA, added to the system CAs. Default empty.
   std::string ca_file;
   // Accept an http:// URL to a host other than loopback, which sends the key in clear. Default
   // false: such a URL is a configuration error.
   bool allow_insecure = false;
+
+  // --- zero-code methods (inspector, signal) and the near-heap-limit pick-up ---------------------
+  InspectorSettings inspector;
+  SignalSettings signal;
+  // The app's process, for signals (signal method, inspector activation): a pid, a pid file, or
+  // a pattern matched against /proc/*/cmdline (exactly one process must match). When none is set
+  // the target's pid / pid_file are used.
+  std::optional<int> pid;
+  std::string pid_file;
+  std::string process;
+  // Directory where the app writes --heapsnapshot-near-heap-limit snapshots (its cwd seen through
+  // a shared volume, or its --diagnostic-dir). Empty: no pick-up. Each new, finished
+  // *.heapsnapshot is archived with reason near_heap_limit, then removed.
+  std::string watch_dir;
+  // How often watch_dir is scanned. Default 5s.
+  std::chrono::milliseconds watch_interval{std::chrono::seconds(5)};
+
+  // True when some capture method is configured.
+  bool enabled() const { return method != Method::http || !url.empty(); }
 };
+
+const char* method_name(Method m);
 
 }  // namespace leakwatch::capture

@@ -5,7 +5,10 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "leakwatch/capture/inspector.h"
+#include "leakwatch/capture/process.h"
 #include "leakwatch/core/fs.h"
+#include "leakwatch/http/url.h"
 
 namespace leakwatch::config {
 namespace {
@@ -132,6 +135,45 @@ void read_capture(Section s, capture::CaptureSettings& c) {
   s.boolean("tls_verify", c.tls_verify);
   s.str("ca_file", c.ca_file);
   s.boolean("allow_insecure", c.allow_insecure);
+  s.choice("method", c.method,
+           {{"http", capture::Method::http},
+            {"inspector", capture::Method::inspector},
+            {"signal", capture::Method::signal}});
+  {
+    Section in = s.section("inspector");
+    in.str("url", c.inspector.url);
+    in.choice("activate", c.inspector.activate,
+              {{"none", capture::InspectorSettings::Activate::none},
+               {"sigusr1", capture::InspectorSettings::Activate::sigusr1}});
+    in.duration("activate_timeout", c.inspector.activate_timeout, 100ms, 10min);
+    in.size("max_message_bytes", c.inspector.max_message_bytes, 64 << 10, 1ull << 30);
+    in.finish();
+    auto url = http::Url::parse(c.inspector.url);
+    if (!url.ok() || url->tls())
+      in.problem("url", "must be an http:// URL such as http://127.0.0.1:9229");
+    else if (!capture::is_loopback_host(url->host))
+      in.problem("url",
+                 "must be a loopback address (127.0.0.1, ::1 or localhost): an open inspector is "
+                 "code execution for anyone who can reach it");
+  }
+  {
+    Section sg = s.section("signal");
+    sg.str("name", c.signal.name);
+    sg.str("dir", c.signal.dir);
+    sg.duration("settle", c.signal.settle, 100ms, 10min);
+    sg.finish();
+    if (auto n = capture::signal_number(c.signal.name); !n.ok())
+      sg.problem("name", n.error().message);
+  }
+  if (s.has("pid")) {
+    std::int64_t pid = 0;
+    s.integer("pid", pid, 1, 4194304);
+    if (pid > 0) c.pid = static_cast<int>(pid);
+  }
+  s.str("pid_file", c.pid_file);
+  s.str("process", c.process);
+  s.str("watch_dir", c.watch_dir);
+  s.duration("watch_interval", c.watch_interval, 100ms, 1h);
   s.finish();
   if (!c.url.empty()) {
     if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
@@ -142,6 +184,8 @@ void read_capture(Section s, capture::CaptureSettings& c) {
                 "https://, or set capture.allow_insecure: true on a network you trust");
     if (c.key.empty()) s.problem("key", "capture.url is set, so the heap-dump key is required");
   }
+  if (c.method == capture::Method::http && c.url.empty() && !c.watch_dir.empty())
+    s.problem("method", "watch_dir needs captures enabled: set url, or method inspector/signal");
   if (c.header.empty() || c.header.find_first_of(" :\r\n") != std::string::npos)
     s.problem("header", "must be a valid HTTP header name such as x-key");
   if (c.total_timeout < c.idle_timeout)
@@ -267,6 +311,11 @@ LoadResult load_node(Context& ctx, const YAML::Node& root) {
     top.str("state_dir", cfg.state_dir);
     read_detection(top.section("detection"), cfg.detection);
     read_capture(top.section("capture"), cfg.capture);
+    // The zero-code methods signal the watched process unless told otherwise.
+    if (!cfg.capture.pid && cfg.capture.pid_file.empty() && cfg.capture.process.empty()) {
+      cfg.capture.pid = cfg.target.pid;
+      cfg.capture.pid_file = cfg.target.pid_file;
+    }
     read_archive(top.section("archive"), cfg.archive);
     read_alerts(top.section("alerts"), cfg.alerts);
     read_server(top.section("server"), cfg.server);

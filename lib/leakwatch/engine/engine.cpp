@@ -63,7 +63,7 @@ core::Status Engine::start() {
   log()->info("watching target={} source=\"{}\" poll_interval={}ms", config_.target.name,
               source_->describe(), config_.poll_interval.count());
 
-  if (!config_.capture.url.empty()) {
+  if (config_.capture.enabled()) {
     archive_ = std::make_unique<archive::Archive>(config_.archive);
     auto cleaned = archive_->open();
     if (!cleaned.ok()) return cleaned.error();
@@ -72,6 +72,32 @@ core::Status Engine::start() {
           "archive cleanup after a crash: partial_removed={} recovered={} orphans_removed={}",
           cleaned->partial_removed, cleaned->recovered, cleaned->orphan_metadata_removed);
     capturer_ = std::make_unique<capture::Capturer>(io_, config_.capture, *archive_, clock_);
+    // Snapshots the app writes itself near its heap limit (capture.watch_dir): archived by the
+    // capturer, alerted on here. They are not part of a series and not counted by the guard rails.
+    capture::CaptureRequest near_limit;
+    near_limit.target = config_.target.name;
+    capturer_->watch(near_limit, [this, alive = alive_](core::Result<archive::Metadata> r) {
+      if (!*alive) return;
+      auto now = clock_.now();
+      if (!r.ok()) {
+        ++captures_["failed"];
+        auto e = base_event(alert::EventType::capture_failed, now);
+        e.reason = "near-heap-limit snapshot not archived: " + r.error().message;
+        e.dedupe_key = "capture_failed:near_heap_limit";
+        emit(std::move(e));
+        return;
+      }
+      ++captures_["ok"];
+      add_marker(r->started_at, "capture", "near-heap-limit snapshot");
+      auto e = base_event(alert::EventType::capture_completed, now);
+      e.reason = "near_heap_limit: the app wrote a heap snapshot near its heap limit";
+      alert::CaptureFigures cf;
+      cf.archive_ids = {r->id};
+      cf.size_bytes = r->stored_bytes;
+      cf.duration_seconds = r->duration_seconds;
+      e.capture = cf;
+      emit(std::move(e));
+    });
     log()->info("captures enabled: archive={} series={}x every {}", config_.archive.dir,
                 config_.capture.series_count,
                 core::format_duration(config_.capture.series_spacing));

@@ -1,0 +1,385 @@
+// The zero-code capture methods against real Node.js processes (tests/peers/zero-code/app.js):
+// the inspector on an ephemeral port, SIGUSR1 activation, --heapsnapshot-signal and
+// --heapsnapshot-near-heap-limit; and their faults against a hostile fake inspector
+// (fake_inspector.js), apps that exit mid-stream and files that never come or stop half-written.
+// Every archived snapshot must parse and hold the class the app grows; after every fault the
+// archive must be exactly as before and the next capture must work.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "leakwatch/archive/archive.h"
+#include "leakwatch/capture/capturer.h"
+#include "leakwatch/config/config.h"
+#include "leakwatch/core/log.h"
+#include "leakwatch/heapsnap/report.h"
+#include "leakwatch/http/client.h"
+#include "peers/zero-code/node_process.h"
+#include "support/temp_dir.h"
+
+namespace fs = std::filesystem;
+using namespace leakwatch;
+using namespace std::chrono_literals;
+using leakwatch::testing::NodeProcess;
+using leakwatch::testing::UniqueTempDir;
+
+namespace {
+
+constexpr const char* kLeakClass = "LeakwatchZeroCodeLeak";
+
+std::map<std::string, std::uintmax_t> tree(const fs::path& dir) {
+  std::map<std::string, std::uintmax_t> out;
+  std::error_code ec;
+  for (auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = e.file_size();
+  return out;
+}
+
+std::shared_ptr<std::ostringstream> g_log = std::make_shared<std::ostringstream>();
+
+class ZeroCode : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*g_log);
+    core::logger("capture")->sinks().push_back(sink);
+  }
+  void SetUp() override {
+    fs::create_directories(archive_dir());
+    archive::ArchiveSettings a;
+    a.dir = archive_dir().string();
+    archive_ = std::make_unique<archive::Archive>(a);
+    ASSERT_TRUE(archive_->open().ok());
+  }
+  fs::path archive_dir() const { return tmp_.path() / "archive"; }
+  fs::path app_dir() const {
+    auto d = tmp_.path() / "app";
+    fs::create_directories(d);
+    return d;
+  }
+
+  capture::CaptureSettings settings(capture::Method m) const {
+    capture::CaptureSettings s;
+    s.method = m;
+    s.connect_timeout = 2s;
+    s.idle_timeout = 5s;
+    s.total_timeout = 30s;
+    s.compress = true;
+    s.signal.settle = 200ms;
+    return s;
+  }
+
+  core::Result<archive::Metadata> capture(const capture::CaptureSettings& s) {
+    capture::CaptureRequest req;
+    req.target = "app";
+    clock_.advance(1s);
+    return capture::capture_sync(s, *archive_, clock_, req);
+  }
+
+  // The archived snapshot parses and its Summary holds the class the app grows.
+  void expect_holds_leak_class(const archive::Metadata& m, std::uint64_t min_count) {
+    auto out = tmp_.path() / "export.heapsnapshot";
+    ASSERT_TRUE(archive_->export_to(m.id, out).ok());
+    auto summary = heapsnap::summarize_file(out);
+    ASSERT_TRUE(summary.ok()) << summary.error().to_string();
+    std::uint64_t count = 0;
+    for (const auto& c : summary->classes)
+      if (c.name == kLeakClass) count = c.count;
+    EXPECT_GE(count, min_count) << "the snapshot's Summary lacks " << kLeakClass;
+    fs::remove(out);
+  }
+
+  UniqueTempDir tmp_{"lw-zero-code"};
+  std::unique_ptr<archive::Archive> archive_;
+  core::ManualClock clock_{core::from_unix_seconds(1'790'000'000)};
+};
+
+std::string inspector_url(NodeProcess& app) {
+  auto port = app.wait_stderr(R"(Debugger listening on ws://127\.0\.0\.1:(\d+)/)");
+  return port.empty() ? "" : "http://127.0.0.1:" + port;
+}
+
+bool json_list_answers(const std::string& base) {
+  http::Request req;
+  req.url = *http::Url::parse(base + "/json/list");
+  req.connect_timeout = 1s;
+  req.total_timeout = 2s;
+  auto r = http::fetch_sync(req);
+  return r.ok() && r->status == 200;
+}
+
+}  // namespace
+
+TEST_F(ZeroCode, InspectorOnAnEphemeralPortArchivesAParsableSnapshotAndLeavesTheInspectorOpen) {
+  NodeProcess app({"--inspect=127.0.0.1:0"}, "app.js", {"--objects", "3000"});
+  auto url = inspector_url(app);
+  ASSERT_FALSE(url.empty()) << app.stderr_text();
+  ASSERT_FALSE(app.wait_stdout(R"(READY (\d+))").empty());
+  auto s = settings(capture::Method::inspector);
+  s.inspector.url = url;
+  auto m = capture(s);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(m->source, "ws://127.0.0.1:" + url.substr(url.rfind(':') + 1));
+  EXPECT_GT(m->size_bytes, 100000u);
+  EXPECT_EQ(m->reason.kind, "manual");
+  expect_holds_leak_class(*m, 3000);
+  // leakwatch did not open this inspector, so it leaves it open.
+  EXPECT_TRUE(json_list_answers(url));
+  EXPECT_NE(g_log->str().find("event=capture_progress method=inspector"), std::string::npos);
+}
+
+TEST_F(ZeroCode, Sigusr1OpensTheInspectorForTheCaptureAndClosesItAfterwards) {
+  int port = leakwatch::testing::free_port();
+  ASSERT_GT(port, 0);
+  NodeProcess app({"--inspect-port=127.0.0.1:" + std::to_string(port)}, "app.js",
+                  {"--objects", "2500"});
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_FALSE(json_list_answers(url)) << "the inspector must start closed";
+  auto s = settings(capture::Method::inspector);
+  s.inspector.url = url;
+  s.inspector.activate = capture::InspectorSettings::Activate::sigusr1;
+  s.pid = std::stoi(pid);
+  auto m = capture(s);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  expect_holds_leak_class(*m, 2500);
+  EXPECT_FALSE(json_list_answers(url)) << "leakwatch opened the inspector, so it must close it";
+  EXPECT_NE(g_log->str().find("event=inspector_closed"), std::string::npos);
+  app.wait_stderr("(?!)", 300ms);  // collect what the app printed
+  EXPECT_FALSE(app.exited()) << "the app must survive the capture: " << app.stderr_text();
+}
+
+TEST_F(ZeroCode, HeapsnapshotSignalFileIsArchivedAndTheOriginalRemoved) {
+  NodeProcess app({"--heapsnapshot-signal=SIGUSR2"}, "app.js", {"--objects", "2200"},
+                  app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  auto s = settings(capture::Method::signal);
+  s.pid = std::stoi(pid);  // the file is read through /proc/PID/cwd
+  auto m = capture(s);
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(m->source, "signal:SIGUSR2");
+  EXPECT_TRUE(m->original_filename.starts_with("Heap.")) << m->original_filename;
+  expect_holds_leak_class(*m, 2200);
+  EXPECT_TRUE(tree(app_dir()).empty()) << "the app's original snapshot must be removed";
+  // And again (a second file is told apart from the first).
+  auto again = capture(s);
+  ASSERT_TRUE(again.ok()) << again.error().to_string();
+  EXPECT_NE(again->id, m->id);
+}
+
+TEST_F(ZeroCode, NearHeapLimitSnapshotsInWatchDirAreArchivedWithTheirReason) {
+  NodeProcess app({"--heapsnapshot-near-heap-limit=1", "--max-old-space-size=48"}, "app.js",
+                  {"--objects", "2000", "--grow-mb", "3"}, app_dir().string());
+  ASSERT_FALSE(app.wait_stdout(R"(READY (\d+))").empty());
+  auto s = settings(capture::Method::http);
+  s.url = "http://127.0.0.1:1/unused";
+  s.watch_dir = app_dir().string();
+  s.watch_interval = 200ms;
+  boost::asio::io_context io;
+  capture::Capturer capturer(io, s, *archive_, clock_);
+  std::optional<core::Result<archive::Metadata>> got;
+  capture::CaptureRequest templ;
+  templ.target = "app";
+  capturer.watch(templ, [&](core::Result<archive::Metadata> r) {
+    got.emplace(std::move(r));
+    io.stop();
+  });
+  auto deadline = std::chrono::steady_clock::now() + 45s;
+  while (!got && std::chrono::steady_clock::now() < deadline)
+    io.run_for(200ms);
+  ASSERT_TRUE(got.has_value()) << "no near-heap-limit snapshot was picked up";
+  ASSERT_TRUE(got->ok()) << got->error().to_string();
+  EXPECT_EQ((*got)->reason.kind, "near_heap_limit");
+  expect_holds_leak_class(**got, 2000);
+  auto left = tree(app_dir());
+  EXPECT_EQ(left.count((*got)->original_filename), 0u) << "the original must be removed";
+}
+
+// --- faults ----------------------------------------------------------------------------------
+
+class ZeroCodeFault : public ZeroCode {
+ protected:
+  // A failed capture leaves the archive exactly as it was, and the next capture works.
+  void expect_fault(const capture::CaptureSettings& s, const std::string& code,
+                    const std::string& words) {
+    auto before = tree(archive_dir());
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = capture(s);
+    auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(r.ok()) << "unexpectedly succeeded";
+    EXPECT_EQ(r.error().code, code) << r.error().message;
+    EXPECT_NE(r.error().message.find(words), std::string::npos) << r.error().message;
+    EXPECT_LT(took, 20s);
+    EXPECT_EQ(tree(archive_dir()), before) << "the archive changed after a failed capture";
+    NodeProcess good({}, "fake_inspector.js", {"ok"});
+    auto port = good.wait_stdout(R"(LISTENING (\d+))");
+    ASSERT_FALSE(port.empty());
+    auto ok = settings(capture::Method::inspector);
+    ok.inspector.url = "http://127.0.0.1:" + port;
+    auto next = capture(ok);
+    ASSERT_TRUE(next.ok()) << "next capture: " << next.error().to_string();
+  }
+
+  capture::CaptureSettings fake(NodeProcess& peer) {
+    auto port = peer.wait_stdout(R"(LISTENING (\d+))");
+    EXPECT_FALSE(port.empty());
+    auto s = settings(capture::Method::inspector);
+    s.inspector.url = "http://127.0.0.1:" + port;
+    s.idle_timeout = 1s;
+    s.total_timeout = 8s;
+    s.max_bytes = 4 << 20;
+    s.inspector.max_message_bytes = 2 << 20;
+    return s;
+  }
+};
+
+TEST_F(ZeroCodeFault, EndlessChunksHitTheSizeCap) {
+  NodeProcess peer({}, "fake_inspector.js", {"endless"});
+  expect_fault(fake(peer), "too_large", "capture.max_bytes");
+}
+
+TEST_F(ZeroCodeFault, EndlessChunksWithoutACapHitTheTotalTimeout) {
+  NodeProcess peer({}, "fake_inspector.js", {"endless"});
+  auto s = fake(peer);
+  s.max_bytes = 1ull << 40;
+  s.compress = false;
+  s.total_timeout = 2s;
+  expect_fault(s, "timeout", "total_timeout");
+}
+
+TEST_F(ZeroCodeFault, GarbageChunksAreNotASnapshot) {
+  NodeProcess peer({}, "fake_inspector.js", {"garbage"});
+  expect_fault(fake(peer), "not_a_snapshot", "not a heap snapshot");
+}
+
+TEST_F(ZeroCodeFault, WebSocketClosedEarlyIsTruncated) {
+  NodeProcess peer({}, "fake_inspector.js", {"close_early"});
+  expect_fault(fake(peer), "truncated", "ended after");
+}
+
+TEST_F(ZeroCodeFault, SilentInspectorHitsTheIdleTimeout) {
+  NodeProcess peer({}, "fake_inspector.js", {"stall"});
+  expect_fault(fake(peer), "timeout", "idle_timeout");
+}
+
+TEST_F(ZeroCodeFault, NonJsonMessageIsAProtocolError) {
+  NodeProcess peer({}, "fake_inspector.js", {"not_json"});
+  expect_fault(fake(peer), "protocol", "not a JSON object");
+}
+
+TEST_F(ZeroCodeFault, InvalidUtf8FrameIsAProtocolError) {
+  NodeProcess peer({}, "fake_inspector.js", {"bad_utf8"});
+  expect_fault(fake(peer), "protocol", "reading");
+}
+
+TEST_F(ZeroCodeFault, HugeFrameHitsTheMessageCap) {
+  NodeProcess peer({}, "fake_inspector.js", {"huge_frame"});
+  expect_fault(fake(peer), "too_large", "size limit");
+}
+
+TEST_F(ZeroCodeFault, NonNodeHttpListenerIsNotAnInspector) {
+  NodeProcess peer({}, "fake_inspector.js", {"http404"});
+  expect_fault(fake(peer), "not_inspector", "not a Node inspector");
+}
+
+TEST_F(ZeroCodeFault, NonHttpListenerIsNotAnInspector) {
+  NodeProcess peer({}, "fake_inspector.js", {"raw"});
+  expect_fault(fake(peer), "not_inspector", "not a Node inspector");
+}
+
+TEST_F(ZeroCodeFault, NonLoopbackInspectorIsRefusedBeforeAnyConnection) {
+  auto s = settings(capture::Method::inspector);
+  s.inspector.url = "http://192.0.2.1:9229";
+  expect_fault(s, "not_loopback", "loopback");
+}
+
+TEST_F(ZeroCodeFault, AppExitingMidStreamFailsTheCaptureAndTheDaemonGoesOn) {
+  // A heap big enough that the stream lasts a while; killed once bytes flow.
+  NodeProcess app({"--inspect=127.0.0.1:0"}, "app.js", {"--objects", "150000"});
+  auto url = inspector_url(app);
+  ASSERT_FALSE(url.empty());
+  ASSERT_FALSE(app.wait_stdout(R"(READY (\d+))", 30s).empty());
+  auto s = settings(capture::Method::inspector);
+  s.inspector.url = url;
+  s.compress = false;
+  auto before = tree(archive_dir());
+  boost::asio::io_context io;
+  capture::Capturer capturer(io, s, *archive_, clock_);
+  std::optional<core::Result<archive::Metadata>> got;
+  capturer.capture({}, [&](core::Result<archive::Metadata> r) { got.emplace(std::move(r)); });
+  bool killed = false;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!got && std::chrono::steady_clock::now() < deadline) {
+    io.run_for(5ms);
+    if (!killed && capturer.progress().bytes > 0) {
+      app.kill_now();
+      killed = true;
+    }
+  }
+  ASSERT_TRUE(killed) << "the stream never started";
+  ASSERT_TRUE(got.has_value());
+  ASSERT_FALSE(got->ok()) << "a snapshot cut by the app's death must not be archived";
+  EXPECT_EQ(got->error().code, "truncated") << got->error().message;
+  EXPECT_EQ(tree(archive_dir()), before);
+  EXPECT_FALSE(capturer.busy());
+}
+
+TEST_F(ZeroCodeFault, SignalFileThatNeverAppearsIsATimeout) {
+  // An app that ignores the signal (no --heapsnapshot-signal; SIGWINCH is ignored by default).
+  NodeProcess app({}, "app.js", {"--objects", "10"}, app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  auto s = settings(capture::Method::signal);
+  s.signal.name = "SIGWINCH";
+  s.pid = std::stoi(pid);
+  s.idle_timeout = 1500ms;
+  expect_fault(s, "timeout", "--heapsnapshot-signal=SIGWINCH");
+  EXPECT_FALSE(app.exited());
+}
+
+TEST_F(ZeroCodeFault, SignalFileThatStopsGrowingHalfWrittenIsTruncated) {
+  // The app writes half a snapshot on SIGUSR2 and keeps the file open, as a stuck writer would.
+  NodeProcess app({}, "app.js", {"--objects", "10", "--partial-on-usr2", "keep-open"},
+                  app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  auto s = settings(capture::Method::signal);
+  s.pid = std::stoi(pid);
+  s.idle_timeout = 1500ms;
+  expect_fault(s, "truncated", "stopped growing");
+}
+
+TEST_F(ZeroCodeFault, SignalFileClosedHalfWrittenIsTruncatedAndNotArchived) {
+  NodeProcess app({}, "app.js", {"--objects", "10", "--partial-on-usr2", "close"},
+                  app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  auto s = settings(capture::Method::signal);
+  s.pid = std::stoi(pid);
+  expect_fault(s, "truncated", "not a complete heap snapshot");
+}
+
+TEST(ZeroCodeConfig, CheckConfigRefusesANonLoopbackInspector) {
+  auto r = config::load_string(
+      "capture:\n  method: inspector\n  inspector:\n    url: http://10.1.2.3:9229\n", "t.yaml");
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems.front().to_string().find("capture.inspector.url"), std::string::npos)
+      << r.problems.front().to_string();
+  EXPECT_NE(r.problems.front().to_string().find("loopback"), std::string::npos);
+  auto ok = config::load_string(
+      "capture:\n  method: inspector\n  inspector:\n    url: http://[::1]:9229\n    activate: "
+      "sigusr1\n  signal:\n    name: SIGUSR2\n",
+      "t.yaml");
+  for (const auto& p : ok.problems)
+    ADD_FAILURE() << p.to_string();
+  auto bad_signal =
+      config::load_string("capture:\n  method: signal\n  signal:\n    name: SIGKILL\n", "t.yaml");
+  ASSERT_FALSE(bad_signal.problems.empty());
+  EXPECT_NE(bad_signal.problems.front().to_string().find("capture.signal.name"), std::string::npos);
+}
