@@ -14,15 +14,17 @@
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/units.h"
+#include "leakwatch/core/utf8.h"
 #include "leakwatch/heapsnap/report.h"
 
 namespace leakwatch::cli {
 
 namespace {
 
+// Cut on a character boundary: the names come from the heap and may be any UTF-8.
 std::string clip(const std::string& s, std::size_t width) {
   if (s.size() <= width) return s;
-  return s.substr(0, width - 3) + "...";
+  return std::string(core::utf8_prefix(s, width - 3)) + "...";
 }
 
 struct Options {
@@ -165,7 +167,9 @@ int run_summary(const Options& o) {
   auto r = heapsnap::summarize_file(*file);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& s = *r;
@@ -198,7 +202,9 @@ int run_diff(const Options& o) {
   auto r = heapsnap::diff_files(*base, *target, d);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& rep = *r;
@@ -239,7 +245,9 @@ int run_retainers(const Options& o) {
   auto r = heapsnap::retainers_file(*file, o.class_name, ro);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& rep = *r;
