@@ -368,9 +368,28 @@ std::vector<RealSet> load_real(const std::string& dir) {
 }
 
 void report_real(const std::string& dir,
-                 const std::vector<std::pair<std::string, Alerter>>& detectors, bool verbose) {
+                 const std::vector<std::pair<std::string, Alerter>>& detectors, bool verbose,
+                 const std::string& explain) {
   const auto sets = load_real(dir);
   if (sets.empty()) return;
+  if (!explain.empty()) {  // the detector's state changes on one trace, t in minutes
+    for (const auto& set : sets) {
+      for (const auto& t : set.traces) {
+        if (t.name != explain) continue;
+        ld::Detector d(g_settings);
+        const double t0 = to_unix_seconds(t.samples.front().time);
+        for (const auto& smp : t.samples) {
+          const auto dec = d.observe(smp);
+          if (dec.changed || dec.restarted) {
+            auto j = dec.to_json();
+            j["t"] = (to_unix_seconds(smp.time) - t0) / 60.0;
+            std::printf("%s\n", j.dump().c_str());
+          }
+        }
+      }
+    }
+    return;
+  }
   std::printf("## real-runtime traces (%s)\n\n", dir.c_str());
   for (const char* split : {"tune", "holdout"}) {
     for (const char* iv : {"1s", "10s", "60s"}) {
@@ -539,6 +558,6 @@ int main(int argc, char** argv) {
     for (const auto& o : pooled_out)
       print_row(o.name, tally(pooled, o, nullptr, false));
   }
-  if (!real_dir.empty() && explain.empty()) report_real(real_dir, detectors, verbose);
+  if (!real_dir.empty()) report_real(real_dir, detectors, verbose, explain);
   return 0;
 }

@@ -3,6 +3,8 @@
 // (never used to choose a setting; checked here, not tuned on) are both replayed.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -10,6 +12,7 @@
 #include "leakwatch/detect/detector.h"
 #include "leakwatch/detect/replay.h"
 #include "leakwatch/detect/trace_file.h"
+#include "support/temp_dir.h"
 
 namespace leakwatch::detect {
 namespace {
@@ -88,10 +91,26 @@ TEST(RealTraces, ReplayWritesTheUnchangedLineFormat) {
 }
 
 TEST(RealTraces, CorruptCompressedTraceIsAnError) {
-  auto text = read_trace_text(std::string(LEAKWATCH_REAL_TRACES) + "/README.md.zst");
-  EXPECT_FALSE(text.ok());
-  auto bad = read_trace_text(std::string(LEAKWATCH_REAL_TRACES) + "/MANIFEST.tsv", 16);
-  EXPECT_FALSE(bad.ok());  // over the size cap
+  const std::string good = std::string(LEAKWATCH_REAL_TRACES) + "/leak-node-seed-128m.60s.csv.zst";
+  std::ifstream in(good, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 64u);
+  testing::UniqueTempDir dir("lw-trace");
+  const std::string truncated = dir.file("truncated.csv.zst");
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  auto t = read_trace_text(truncated);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().message.find("truncated"), std::string::npos) << t.error().message;
+  const std::string garbage = dir.file("garbage.csv.zst");
+  std::ofstream(garbage, std::ios::binary) << "this is not zstd at all";
+  auto g = read_trace_text(garbage);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.error().message.find("bad zstd data"), std::string::npos) << g.error().message;
+  EXPECT_FALSE(read_trace_text(good, 100).ok());  // over the size cap: refused, not allocated
+  EXPECT_FALSE(read_trace_text(dir.file("absent.csv.zst")).ok());
+  auto l = load_trace(garbage);
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.error().message.find("garbage.csv.zst"), std::string::npos);  // names the file
 }
 
 }  // namespace
