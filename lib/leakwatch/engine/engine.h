@@ -96,6 +96,11 @@ class Engine {
   void diff_async(std::string base_id, std::string target_id,
                   std::function<void(core::Result<nlohmann::json>)> done);
 
+  // Called on the io thread with every capture once it is archived (the S3 uploader's queue).
+  void set_on_archived(std::function<void(const archive::Metadata&)> f) {
+    on_archived_ = std::move(f);
+  }
+
  private:
   void schedule_poll(std::chrono::milliseconds delay);
   void poll();
@@ -142,6 +147,7 @@ class Engine {
   std::string last_source_error_;
   std::vector<std::string> series_ids_;
   nlohmann::json last_diff_;
+  std::function<void(const archive::Metadata&)> on_archived_;
 };
 
 }  // namespace leakwatch::engine
