@@ -178,7 +178,8 @@ int run_capture(const CaptureOptions& o) {
   }
   const auto& m = *r;
   if (o.json) {
-    std::printf("%s\n", m.to_json().dump(2).c_str());
+    std::printf("%s\n",
+                m.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
     std::printf(
         "captured %s\n  file: %s\n  size: %s (%s stored, %s)\n  sha256: %s\n  took: %.1fs\n",
@@ -214,7 +215,7 @@ int run_list(const SnapOptions& o) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& m : *entries)
       a.push_back(m.to_json());
-    std::printf("%s\n", a.dump(2).c_str());
+    std::printf("%s\n", a.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
   if (entries->empty()) {
@@ -246,7 +247,7 @@ int run_show(const SnapOptions& o) {
   }
   auto j = m->to_json();
   j["path"] = (std::filesystem::path(l.archive.dir) / m->target / m->file).string();
-  std::printf("%s\n", j.dump(2).c_str());
+  std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return kExitOk;
 }
 

@@ -15,6 +15,7 @@
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/units.h"
+#include "leakwatch/core/utf8.h"
 #include "leakwatch/heapsnap/report.h"
 #include "leakwatch/s3/client.h"
 #include "leakwatch/s3/identity.h"
@@ -24,9 +25,10 @@ namespace leakwatch::cli {
 
 namespace {
 
+// Cut on a character boundary: the names come from the heap and may be any UTF-8.
 std::string clip(const std::string& s, std::size_t width) {
   if (s.size() <= width) return s;
-  return s.substr(0, width - 3) + "...";
+  return std::string(core::utf8_prefix(s, width - 3)) + "...";
 }
 
 struct Options {
@@ -216,7 +218,9 @@ int run_summary(const Options& o) {
   auto r = heapsnap::summarize_file(*file);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& s = *r;
@@ -249,7 +253,9 @@ int run_diff(const Options& o) {
   auto r = heapsnap::diff_files(*base, *target, d);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& rep = *r;
@@ -290,7 +296,9 @@ int run_retainers(const Options& o) {
   auto r = heapsnap::retainers_file(*file, o.class_name, ro);
   if (!r.ok()) return print_error(r.error());
   if (o.json) {
-    std::cout << heapsnap::to_json(*r).dump() << "\n";
+    std::cout << heapsnap::to_json(*r).dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace)
+              << "\n";
     return kExitOk;
   }
   const auto& rep = *r;

@@ -82,7 +82,7 @@ int run_sample(const SampleOptions& o) {
   auto j = source::sample_to_json(*sample);
   j["target"] = target.name;
   j["source"] = (*src)->describe();
-  std::printf("%s\n", j.dump(2).c_str());
+  std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   return kExitOk;
 }
 

@@ -1,6 +1,8 @@
 // Detection-quality benchmark: leakwatch's detector against two baselines on a seeded, labelled
-// corpus (bench/detect/tracegen.cpp). See docs/detection.md for the method and the results.
-//   detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--verbose]
+// corpus (bench/detect/tracegen.cpp) and on the recorded real-runtime traces
+// (tests/data/traces/real, tuning and held-out splits reported apart). See docs/detection.md.
+//   detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--real DIR | --no-real]
+//                [--real-only] [--verbose]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "leakwatch/detect/detector.h"
+#include "leakwatch/detect/trace_file.h"
 #include "tracegen.h"
 
 namespace lb = leakwatch::bench;
@@ -61,6 +64,14 @@ bool apply_setting(const std::string& kv) {
     s.confirm_window = secs;
   else if (k == "clear_after")
     s.clear_after = secs;
+  else if (k == "fast_window")
+    s.fast_window = secs;
+  else if (k == "pinned_fraction")
+    s.pinned_fraction = v;
+  else if (k == "pinned_after")
+    s.pinned_after = secs;
+  else if (k == "full_gc_drop_fraction")
+    s.full_gc_drop_fraction = v;
   else
     return false;
   return true;
@@ -292,6 +303,98 @@ void print_paired_delay(const std::vector<lb::Trace>& corpus, const Outcome& a, 
   }
 }
 
+// The recorded traces: MANIFEST.tsv lists name, split (tune / holdout), leak start (seconds) and
+// how it was recorded; each name has NAME.1s.csv.zst, NAME.10s.csv.zst, NAME.60s.csv.zst.
+struct RealSet {
+  std::string split, interval;
+  std::vector<lb::Trace> traces;
+};
+
+std::vector<RealSet> load_real(const std::string& dir) {
+  std::vector<RealSet> sets;
+  std::ifstream m(dir + "/MANIFEST.tsv");
+  if (!m) {
+    std::fprintf(stderr, "real traces: no %s/MANIFEST.tsv\n", dir.c_str());
+    return sets;
+  }
+  std::string line;
+  while (std::getline(m, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    for (std::size_t pos = 0; pos <= line.size();) {
+      const auto tab = std::min(line.find('\t', pos), line.size());
+      f.push_back(line.substr(pos, tab - pos));
+      pos = tab + 1;
+    }
+    if (f.size() < 3 || f[0] == "name") continue;
+    for (const char* iv : {"1s", "10s", "60s"}) {
+      const std::string path = dir + "/" + f[0] + "." + iv + ".csv.zst";
+      if (!std::filesystem::exists(path)) continue;
+      auto samples = ld::load_trace(path);
+      if (!samples || samples->size() < 2) {
+        std::fprintf(stderr, "real traces: %s: %s\n", path.c_str(),
+                     samples ? "too short" : samples.error().message.c_str());
+        continue;
+      }
+      lb::Trace t;
+      t.name = f[0] + "." + iv;
+      t.leak = f[0].rfind("leak-", 0) == 0;
+      t.family = f[0];
+      t.leak_start = std::strtod(f[2].c_str(), nullptr);
+      t.step = std::strtod(iv, nullptr);
+      t.samples = std::move(*samples);
+      const double t0 = to_unix_seconds(t.samples.front().time);
+      std::optional<std::uint64_t> kills;
+      for (const auto& s : t.samples) {
+        t.has_limit = t.has_limit || s.limit_bytes.has_value();
+        const bool killed = s.oom_kill_count && kills && *s.oom_kill_count > *kills;
+        if (s.oom_kill_count) kills = s.oom_kill_count;
+        // The first death: an OOM kill, or a restart (a runtime's own heap limit ends it too).
+        if (!t.first_oom && (killed || s.restarted) && t.leak)
+          t.first_oom = to_unix_seconds(s.time) - t0;
+      }
+      // Nominal speed class for the tally: the first death, else "slow".
+      t.time_to_oom_hours = t.first_oom ? (*t.first_oom - t.leak_start) / 3600.0 : 48;
+      auto it = std::find_if(sets.begin(), sets.end(),
+                             [&](const RealSet& r) { return r.split == f[1] && r.interval == iv; });
+      if (it == sets.end()) {
+        sets.push_back({f[1], iv, {}});
+        it = sets.end() - 1;
+      }
+      it->traces.push_back(std::move(t));
+    }
+  }
+  return sets;
+}
+
+void report_real(const std::string& dir,
+                 const std::vector<std::pair<std::string, Alerter>>& detectors, bool verbose) {
+  const auto sets = load_real(dir);
+  if (sets.empty()) return;
+  std::printf("## real-runtime traces (%s)\n\n", dir.c_str());
+  for (const char* split : {"tune", "holdout"}) {
+    for (const char* iv : {"1s", "10s", "60s"}) {
+      for (const auto& set : sets) {
+        if (set.split != split || set.interval != iv) continue;
+        std::size_t n = 0;
+        for (const auto& t : set.traces)
+          n += t.samples.size();
+        std::printf("real %s, %s samples: %zu traces, %zu samples\n", split, iv, set.traces.size(),
+                    n);
+        print_header();
+        for (const auto& [name, run] : detectors) {
+          Outcome o;
+          o.name = name;
+          for (const auto& t : set.traces)
+            o.alerts.push_back(run(t));
+          print_row(name, tally(set.traces, o, nullptr, verbose && name == "leakwatch"));
+        }
+        std::printf("\n");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,6 +404,12 @@ int main(int argc, char** argv) {
   bool summary = false;
   std::string explain;  // trace name: print the detector's state changes on it
   std::string write_csv;
+#ifdef LEAKWATCH_REAL_TRACES
+  std::string real_dir = LEAKWATCH_REAL_TRACES;
+#else
+  std::string real_dir;
+#endif
+  bool real_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seed" && i + 1 < argc) {
@@ -318,6 +427,12 @@ int main(int argc, char** argv) {
       ++i;
     } else if (a == "--explain" && i + 1 < argc) {
       explain = argv[++i];
+    } else if (a == "--real" && i + 1 < argc) {
+      real_dir = argv[++i];
+    } else if (a == "--no-real") {
+      real_dir.clear();
+    } else if (a == "--real-only") {
+      real_only = true;
     } else if (a == "--verbose") {
       verbose = true;
     } else if (a == "--summary") {
@@ -325,7 +440,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: detect_bench [--seed N[,N...]] [--per-family N] [--write-csv DIR] "
-                   "[--set key=value] [--summary] [--verbose]\n");
+                   "[--set key=value] [--real DIR | --no-real] [--real-only] [--summary] "
+                   "[--verbose]\n");
       return 2;
     }
   }
@@ -341,6 +457,7 @@ int main(int argc, char** argv) {
       {"predict_linear 1h/4h for 10m", run_predict_linear}};
   std::vector<lb::Trace> pooled;
   std::vector<Outcome> pooled_out(detectors.size());
+  if (real_only) seeds.clear();
   for (std::uint64_t seed : seeds) {
     const auto corpus = lb::generate_corpus(seed, per_family);
     if (!explain.empty()) {
@@ -422,5 +539,6 @@ int main(int argc, char** argv) {
     for (const auto& o : pooled_out)
       print_row(o.name, tally(pooled, o, nullptr, false));
   }
+  if (!real_dir.empty() && explain.empty()) report_real(real_dir, detectors, verbose);
   return 0;
 }

@@ -36,6 +36,9 @@ struct Params {
   bool cache_linear = true;
   double pagecache_rate = 0;  // page cache growth, bytes/s (usage only)
   double inactive = 5 * kMi;
+  double pagecache_ceiling = 0.97;  // page cache grows until usage reaches this x limit
+  double pagecache_start = 0;
+  bool counters = false;  // the source has failcnt and an OOM-kill counter
   double duration = 3600, step = 10;
   bool gaps = false;
   bool with_ws = true;
@@ -56,7 +59,9 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     gap_from = uni(rng) * p.duration * 0.8;
     gap_to = gap_from + std::min(p.duration * 0.1, 600 + uni(rng) * 3 * 3600);
   }
-  double pagecache = 0;
+  double pagecache = p.pagecache_start;
+  std::uint64_t hits = 0, kills = 0;
+  bool restarted = false;
   t.samples.reserve(static_cast<std::size_t>(p.duration / p.step) + 2);
   for (double x = 0; x <= p.duration; x += p.step) {
     const double ts = x + (p.step >= 10 ? (uni(rng) - 0.5) * 0.3 * p.step : 0.0);
@@ -103,14 +108,19 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     const double saw = p.A * frac((x + phase) / p.period);
     double ws = heap + saw + p.noise * gauss(rng);
     ws = std::max(ws, 16 * kMi);
+    bool at_limit = false;
     if (p.pagecache_rate > 0) {
       pagecache += p.pagecache_rate * p.step;
-      const double room = p.has_limit ? p.L * 0.97 - ws - p.inactive : 1e18;
+      const double room = p.has_limit ? p.L * p.pagecache_ceiling - ws - p.inactive : 1e18;
+      at_limit = pagecache >= room && p.pagecache_ceiling > 0.98;
       pagecache = std::clamp(pagecache, 0.0, std::max(0.0, room));
     }
+    if (at_limit) ++hits;
     if (p.has_limit && ws >= p.L) {
       // OOM kill: the container dies at the top of the sawtooth and restarts from scratch.
       if (!t.first_oom) t.first_oom = x;
+      ++kills;
+      restarted = true;
       restart_at = x + p.step;
       leak_acc = 0;
       last_step_bucket = -1;
@@ -123,6 +133,12 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     s.working_set_bytes = p.with_ws ? static_cast<std::uint64_t>(ws) : 0;
     s.usage_bytes = static_cast<std::uint64_t>(ws + p.inactive + pagecache);
     if (p.has_limit) s.limit_bytes = static_cast<std::uint64_t>(p.L);
+    if (p.counters) {
+      s.limit_hit_count = hits;
+      s.oom_kill_count = kills;
+      s.restarted = restarted;
+      restarted = false;
+    }
     if (!t.samples.empty() && s.time < t.samples.back().time) s.time = t.samples.back().time;
     t.samples.push_back(s);
   }
@@ -134,15 +150,18 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
 }  // namespace
 
 const std::vector<std::string>& healthy_families() {
-  static const std::vector<std::string> f = {"sawtooth",   "warmup",     "deploy_step",
-                                             "diurnal",    "bursts",     "batch",
-                                             "cache_fill", "near_limit", "page_cache"};
+  static const std::vector<std::string> f = {
+      "sawtooth", "warmup", "deploy_step", "diurnal", "bursts", "batch", "cache_fill", "near_limit",
+      "page_cache",
+      // Added with the real-runtime traces (issue 12).
+      "rare_full_gc", "page_cache_usage_only", "fast_warmup"};
   return f;
 }
 
 const std::vector<std::string>& leak_families() {
-  static const std::vector<std::string> f = {"leak_linear", "leak_traffic",    "leak_late",
-                                             "leak_steps",  "leak_oom_cycles", "leak_big_sawtooth"};
+  static const std::vector<std::string> f = {
+      "leak_linear",     "leak_traffic",      "leak_late",     "leak_steps",
+      "leak_oom_cycles", "leak_big_sawtooth", "leak_fast_seed"};
   return f;
 }
 
@@ -216,7 +235,66 @@ Trace generate(const std::string& family, std::uint64_t seed) {
     } else if (family == "page_cache") {
       p.pagecache_rate = U(0.05, 0.5) * p.L / 3600.0;
       p.with_ws = true;
+    } else if (family == "rare_full_gc") {
+      // JVM-like: the old generation climbs for 20 min to 4 h, then a full collection; -Xmx
+      // close to the limit, so the peaks come near it.
+      p.has_limit = true;
+      p.B = U(0.2, 0.35) * p.L;
+      p.warm = U(0.0, 0.05) * p.L;
+      p.A = U(0.7, 0.95) * (0.93 * p.L - p.B - p.warm);
+      p.period = std::exp(U(std::log(1200.0), std::log(4 * 3600.0)));
+      p.noise = 0.003 * p.L;
+      p.step = pick({10, 10, 60});
+      p.duration = std::max(U(12, 72) * 3600, 4 * p.period);
+    } else if (family == "page_cache_usage_only") {
+      // No working set: the page cache counts in usage, which reaches the limit and stays there;
+      // the kernel reclaims and nothing is killed. Half the sources also have the counters.
+      p.has_limit = true;
+      p.with_ws = false;
+      p.pagecache_rate = U(0.01, 0.3) * p.L / 3600.0;
+      p.pagecache_ceiling = 0.999;
+      p.pagecache_start = p.L;  // already full when watching starts: it sits at the limit
+      p.counters = uni(rng) < 0.5;
+    } else if (family == "fast_warmup") {
+      // The healthy twin of leak_fast_seed: a 1-4 minute warm-up sampled every 1-10 s.
+      p.L = pick({64, 128, 128, 256, 512}) * kMi;
+      p.has_limit = true;
+      p.B = U(0.2, 0.45) * p.L;
+      p.warm = U(0.1, 0.3) * p.L;
+      p.warm_tau = U(20, 80);
+      p.A = U(0.02, 0.1) * p.B;
+      p.period = U(3, 30);
+      p.noise = U(0.002, 0.01) * p.B;
+      p.step = pick({1, 1, 10});
+      p.duration = U(1, 3) * 3600;
+      p.inactive = U(0.01, 0.05) * p.B;
+      // Healthy: it settles with room under the limit (peaks at most 85 % of it).
+      const double over = (p.B + p.warm + p.A + 4 * p.noise) / (0.85 * p.L);
+      if (over > 1) {
+        p.B /= over;
+        p.warm /= over;
+        p.A /= over;
+      }
     }
+    return simulate(p, rng, t);
+  }
+  if (family == "leak_fast_seed") {
+    // The incident: a 1-4 minute warm-up, then a leak that reaches the limit 5-20 minutes later.
+    p.L = pick({64, 128, 128, 256, 512}) * kMi;
+    p.has_limit = true;
+    p.B = U(0.2, 0.4) * p.L;
+    p.warm = U(0.1, 0.25) * p.L;
+    p.warm_tau = U(20, 80);
+    p.A = U(0.02, 0.1) * p.B;
+    p.period = U(3, 30);
+    p.step = pick({1, 1, 10});
+    p.leak_start = U(60, 240);
+    const double toom = U(5, 20) / 60.0;
+    p.leak_rate = std::max(0.0, p.L - p.B - p.warm - p.A) / (toom * 3600.0);
+    p.duration = p.leak_start + toom * 3600 * 1.3;
+    t.leak = true;
+    t.leak_start = p.leak_start;
+    t.time_to_oom_hours = toom;
     return simulate(p, rng, t);
   }
   // Leaks: speed = hours from the start of the leak to the limit, log-uniform 0.5h..96h.

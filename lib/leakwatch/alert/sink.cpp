@@ -41,7 +41,8 @@ class SlackSink final : public Sink {
 
   http::Request build(const Event& e, core::TimePoint) const override {
     http::Request req = request_;
-    req.body = slack_message(e, options_).dump();
+    req.body =
+        slack_message(e, options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return req;
   }
 
@@ -69,7 +70,8 @@ class WebhookSink final : public Sink {
 
   http::Request build(const Event& e, core::TimePoint now) const override {
     http::Request req = request_;
-    req.body = webhook_payload(e, options_).dump();
+    req.body =
+        webhook_payload(e, options_).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     req.headers.emplace_back(kEventHeader, to_string(e.type));
     req.headers.emplace_back(kDeliveryHeader, e.id);
     if (!secret_.empty()) {

@@ -229,8 +229,10 @@ Result<Metadata> PendingCapture::commit(Metadata meta) {
   if (::rename(m.temp.c_str(), final_path.c_str()) != 0)
     return fail(errno_error("cannot rename to", final_path, errno));
   m.done = true;  // the temp file is gone; from here on undo means removing the final file
-  auto st = core::write_file_atomic(m.target_dir / (m.stem + ".json"),
-                                    meta.to_json().dump(2) + "\n", kFileMode);
+  auto st = core::write_file_atomic(
+      m.target_dir / (m.stem + ".json"),
+      meta.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+      kFileMode);
   if (!st.ok()) {
     ::unlink(final_path.c_str());
     core::fsync_dir(m.target_dir);
@@ -430,7 +432,10 @@ Result<CleanupReport> Archive::open() {
       m.stored_sha256 = stored.finish();
       m.sha256 = plain.finish();
       m.finished_at = m.started_at;
-      if (core::write_file_atomic(dir / (stem + ".json"), m.to_json().dump(2) + "\n", kFileMode)
+      if (core::write_file_atomic(
+              dir / (stem + ".json"),
+              m.to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+              kFileMode)
               .ok()) {
         ++report.recovered;
         log->warn("event=cleanup recovered={} note=\"snapshot without metadata\"", m.id);
@@ -554,7 +559,9 @@ Status Archive::annotate(const std::string& id, const nlohmann::json& analysis) 
   auto parts = split_id(id);
   if (!parts.ok()) return parts.error();
   fs::path p = fs::path(settings_.dir) / parts->first / (parts->second + ".json");
-  return core::write_file_atomic(p, m->to_json().dump(2) + "\n", kFileMode);
+  return core::write_file_atomic(
+      p, m->to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+      kFileMode);
 }
 
 Result<Metadata> Archive::get(const std::string& id) const {

@@ -31,6 +31,10 @@ void read_detection(Section s, detect::DetectorSettings& d) {
   s.duration("clear_after", d.clear_after, 1min, 24h * 30);
   s.duration("max_gap", d.max_gap, 1s, 24h * 30);
   s.number("growth_fraction", d.growth_fraction, 0.01, 100.0);
+  s.duration("fast_window", d.fast_window, 0s, 24h * 30);
+  s.percent("pinned_fraction", d.pinned_fraction);
+  s.duration("pinned_after", d.pinned_after, 0s, 24h * 30);
+  s.percent("full_gc_drop_fraction", d.full_gc_drop_fraction);
   s.finish();
   for (const auto& why : detect::validate(d))
     s.context().problem(s.node(), s.path(), why);

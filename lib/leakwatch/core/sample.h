@@ -16,6 +16,9 @@ struct Sample {
   std::optional<std::uint64_t> limit_bytes;     // none = no limit
   std::optional<std::uint64_t> peak_bytes;      // high-water mark where the source has one
   std::optional<std::uint64_t> oom_kill_count;  // cumulative OOM kills where known
+  // Cumulative times usage hit the limit and the kernel had to reclaim (cgroup v2 memory.events
+  // "max", v1 memory.failcnt) where known.
+  std::optional<std::uint64_t> limit_hit_count;
   bool restarted = false;  // the target restarted since the previous sample (new id, new pid, ...)
   std::string instance;    // identity of the current incarnation (container id, pid, ...)
 };

@@ -121,12 +121,24 @@ std::vector<std::string> validate(const DetectorSettings& s) {
     p.push_back("capture_settle must be between 0s and 1h");
   }
   if (s.clear_after < s.bucket) p.push_back("clear_after must be at least one bucket");
+  if (s.fast_window < seconds(0)) p.push_back("fast_window must not be negative");
+  if (!(s.pinned_fraction > 0 && s.pinned_fraction <= 1))
+    p.push_back("pinned_fraction must be in (0, 1]");
+  if (s.pinned_after < seconds(0)) p.push_back("pinned_after must not be negative");
+  if (!(s.full_gc_drop_fraction >= 0 && s.full_gc_drop_fraction < 1))
+    p.push_back("full_gc_drop_fraction must be in [0, 1)");
   if (s.max_gap < s.bucket) p.push_back("max_gap must be at least one bucket");
   return p;
 }
 
 Detector::Detector(DetectorSettings settings) : settings_(std::move(settings)) {
   std::int64_t w = settings_.min_window.count();
+  // Fast windows: at least 6 buckets (one per segment), shorter than min_window.
+  if (settings_.fast_window.count() > 0) {
+    for (std::int64_t f = std::max(settings_.fast_window.count(), 6 * settings_.bucket.count());
+         f < w; f *= 2)
+      windows_.push_back(f);
+  }
   std::int64_t max_w = settings_.max_window.count();
   while (w < max_w) {
     windows_.push_back(w);
@@ -155,6 +167,12 @@ void Detector::start_epoch(std::int64_t t) {
   capture_at_.reset();
   capture_measuring_ = false;
   offset_ = 0;
+  pinned_since_ = -1;
+  last_pinned_t_ = -1;
+  cache_bound_ = false;
+  last_drop_t_ = t;
+  tooth_ = 0;
+  troughs_ = 0;
 }
 
 void Detector::register_oom(std::int64_t t) {
@@ -202,6 +220,32 @@ void Detector::close_bucket() {
   const std::int64_t cb = b * kCoarseFactor;
   Bucket done = *open_;
   open_.reset();
+  // Pinned: the whole bucket (its minimum, not a sawtooth peak) sat at the limit, or near it while
+  // the kernel counted limit hits; an OOM kill starts a new epoch, so no kill happened here.
+  if (limit_) {
+    const double lim = static_cast<double>(*limit_);
+    if (done.min >= settings_.pinned_fraction * lim ||
+        (bucket_hit_ && done.min >= settings_.oom_peak_fraction * lim)) {
+      if (pinned_since_ < 0 || done.start - last_pinned_t_ > 2 * settings_.bucket.count())
+        pinned_since_ = done.start;
+      last_pinned_t_ = done.start;
+    }
+  }
+  bucket_hit_ = false;
+  if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
+    const double prev = fine_.back().min;
+    const double drop = prev - done.min;
+    if (drop >= static_cast<double>(settings_.min_rise_bytes) &&
+        drop >= settings_.full_gc_drop_fraction * prev) {
+      tooth_ = std::max(tooth_, done.start - last_drop_t_);
+      last_drop_t_ = done.start;
+      trough_prev_ = trough_last_;
+      trough_last_ = done.min;
+      ++troughs_;
+    } else if (troughs_ > 0 && done.start - last_drop_t_ <= settings_.bucket.count()) {
+      trough_last_ = std::min(trough_last_, done.min);  // the collection ended in this bucket
+    }
+  }
   fine_.push_back(done);
   while (!fine_.empty() && fine_.front().start < done.start - kFineSpan - b)
     fine_.pop_front();
@@ -349,6 +393,11 @@ void Detector::evaluate(std::int64_t now) {
   }
   if (any_rising) last_rise_seen_ = now;
 
+  // Pinned at the limit without a kill: the kernel reclaims (page cache in usage); a rise that
+  // got there this way says nothing about a leak.
+  const bool pinned = last_pinned_t_ >= 0 && now - last_pinned_t_ <= 2 * b;
+  if (pinned && now - pinned_since_ >= settings_.pinned_after.count()) cache_bound_ = true;
+  pinned_hold_ = false;
   // Pick the evidence: the longest window whose rise has held long enough and passes its gate.
   int alert_window = -1;
   for (std::size_t j = 0; j < windows_.size(); ++j) {
@@ -356,6 +405,20 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
     if (now - rising_since_[j] < hold) continue;
+    // After a full collection, a segment shorter than a climb between two of them sees the climb,
+    // not the floor: such a window counts only when the floors after the last two collections
+    // rose too.
+    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_) {
+      const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
+      const double need = std::max(static_cast<double>(settings_.min_rise_bytes),
+                                   settings_.min_rise_fraction * ref);
+      if (troughs_ < 2 || trough_last_ - trough_prev_ < need) continue;
+    }
+    if (pinned) {
+      pinned_hold_ = true;
+      continue;
+    }
+    const bool fast = windows_[j] < settings_.min_window.count();
     double t_lim = std::numeric_limits<double>::infinity();
     if (limit_ && ev.slope > 0)
       t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
@@ -366,10 +429,11 @@ void Detector::evaluate(std::int64_t now) {
         windows_[j] >= 2 * settings_.min_window.count() &&
         ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0) &&
         (!limit_ || t_lim <= kGrowthForecastWindows * static_cast<double>(windows_[j]));
-    bool gate = windows_[j] >= settings_.confirm_window.count() || growth;
-    if (!gate && limit_ && ev.slope > 0) {
+    // A fast window needs a few samples per bucket: six single samples are noise, not a trend.
+    if (fast && (fine_.empty() || fine_.back().count < 3)) continue;
+    bool gate = !fast && (windows_[j] >= settings_.confirm_window.count() || growth);
+    if (!gate && limit_ && ev.slope > 0 && !cache_bound_)
       gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);
-    }
     if (gate) alert_window = static_cast<int>(j);
   }
   while (!oom_times_.empty() && oom_times_.front() < now - settings_.oom_cycle_window.count()) {
@@ -445,6 +509,9 @@ void Detector::evaluate(std::int64_t now) {
           dur_text(static_cast<double>(settings_.oom_cycle_window.count())) +
           ", memory climbs back after each restart; " + e;
     }
+  } else if (pinned_hold_ || (pinned && cache_bound_)) {
+    e = "at the limit for " + dur_text(static_cast<double>(now - pinned_since_)) +
+        " with no OOM kill: the kernel reclaims (page cache), not a leak";
   } else if (state == State::learning) {
     e = "learning: " + dur_text(static_cast<double>(now - epoch_start_)) + " of " +
         dur_text(static_cast<double>(settings_.min_window.count())) + " history";
@@ -490,6 +557,11 @@ Decision Detector::observe(const core::Sample& sample) {
     restart = true;
   }
   if (!sample.instance.empty()) instance_ = sample.instance;
+  bool hit = false;
+  if (sample.limit_hit_count) {
+    hit = last_hit_count_ && *sample.limit_hit_count > *last_hit_count_;
+    last_hit_count_ = sample.limit_hit_count;
+  }
   if (started_ && t - last_t_ > static_cast<double>(settings_.max_gap.count())) {
     gaps_.emplace_back(static_cast<std::int64_t>(last_t_), ts);
   }
@@ -512,6 +584,7 @@ Decision Detector::observe(const core::Sample& sample) {
   }
   last_t_ = t;
   last_value_ = raw;
+  if (hit) bucket_hit_ = true;
 
   bool masked = false;
   if (capture_at_) {

@@ -130,6 +130,19 @@ class Detector {
   std::vector<std::int64_t> next_eval_;
   std::vector<WindowEval> evals_;
   std::int64_t last_rise_seen_ = 0;
+  // Pinned at the limit without an OOM kill (see DetectorSettings::pinned_fraction).
+  std::optional<std::uint64_t> last_hit_count_;
+  std::int64_t pinned_since_ = -1;  // start of the current pinned run (-1 = none)
+  std::int64_t last_pinned_t_ = -1;
+  bool cache_bound_ = false;  // pinned for pinned_after in this epoch without a kill
+  bool pinned_hold_ = false;  // the last evaluation held back an alert because of it
+  bool bucket_hit_ = false;   // the limit-hit counter rose during the open bucket
+  // Full collections (see DetectorSettings::full_gc_drop_fraction).
+  std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
+  std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)
+  int troughs_ = 0;               // collections seen in this epoch
+  double trough_prev_ = 0;        // the floor after the collection before the last one
+  double trough_last_ = 0;        // the floor after the last collection
   bool leak_ = false;
   std::string leak_reason_;
 };

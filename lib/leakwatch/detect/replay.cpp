@@ -28,7 +28,7 @@ core::Result<ReplaySummary> replay(std::istream& trace, const DetectorSettings& 
       nlohmann::json j = d.to_json();
       const double t = core::to_unix_seconds(sample.time);
       j["t"] = t;
-      line = j.dump();
+      line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       line.push_back('\n');
       out.write(line.data(), static_cast<std::streamsize>(line.size()));
       ++summary.lines_written;

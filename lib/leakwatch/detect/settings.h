@@ -63,6 +63,26 @@ struct DetectorSettings {
   std::chrono::seconds clear_after{std::chrono::hours(2)};
   // Samples further apart than this are a gap: the windows spanning it need fresh data.
   std::chrono::seconds max_gap{std::chrono::minutes(30)};
+  // Fast leaks: windows shorter than min_window, from this length up (doubling), are judged from
+  // the start of an epoch, learning or not. A rise they see alerts when the peaks are forecast to
+  // reach the limit within forecast_factor x the window (so always sooner than min_window): a
+  // leak that kills the container before the learning window is over is the one that matters
+  // most. Needs at least 3 samples per bucket. 0 = off; raised to 6 buckets when shorter; no
+  // fast window when it is not shorter than min_window.
+  std::chrono::seconds fast_window{std::chrono::minutes(6)};
+  // The tracked memory at or above this fraction of the limit (or past oom_peak_fraction while the
+  // kernel's limit-hit counter rises) with no OOM kill is "pinned": the kernel is reclaiming page
+  // cache, and a rise that reached the limit this way is no leak. No trend alert fires while
+  // pinned; after `pinned_after` pinned without a kill, the limit forecast stops counting as
+  // evidence for the rest of the epoch (only growth_fraction and confirm_window can alert).
+  double pinned_fraction = 0.97;
+  std::chrono::seconds pinned_after{std::chrono::minutes(5)};
+  // A fall of the floor by at least this fraction from one bucket to the next, without a restart,
+  // ends a climb: a full garbage collection. Once one is seen, a window only alerts when each of
+  // its segments is at least as long as the longest climb between collections, so that every
+  // segment floor is a post-collection floor (runtimes with rare full GCs climb for minutes to
+  // hours between them). 0 = off.
+  double full_gc_drop_fraction = 0.2;
 };
 
 // Human-readable problems with the settings ("min_window must be at least 2 buckets"); empty =

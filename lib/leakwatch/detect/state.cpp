@@ -60,6 +60,13 @@ nlohmann::json Detector::save() const {
   if (open_) j["open"] = buckets_to_json({*open_})[0];
   if (coarse_open_) j["coarse_open"] = buckets_to_json({*coarse_open_})[0];
   j["last_rise_seen"] = last_rise_seen_;
+  j["last_hit_count"] =
+      last_hit_count_ ? nlohmann::json(*last_hit_count_) : nlohmann::json(nullptr);
+  j["pinned_since"] = pinned_since_;
+  j["last_pinned_t"] = last_pinned_t_;
+  j["cache_bound"] = cache_bound_;
+  j["last_drop_t"] = last_drop_t_;
+  j["tooth"] = tooth_;
   j["leak"] = leak_;
   j["state"] = to_string(last_.state);
   j["last_decision"] = last_.to_json();
@@ -88,6 +95,13 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.restarts_ = j.value("restarts", 0);
     d.leak_ = j.at("leak").get<bool>();
     d.last_rise_seen_ = j.at("last_rise_seen").get<std::int64_t>();
+    // Added later: absent in older state files.
+    if (j.contains("last_hit_count") && !j.at("last_hit_count").is_null())
+      d.last_hit_count_ = j.at("last_hit_count").get<std::uint64_t>();
+    d.pinned_since_ = j.value("pinned_since", std::int64_t{-1});
+    d.last_pinned_t_ = j.value("last_pinned_t", std::int64_t{-1});
+    d.cache_bound_ = j.value("cache_bound", false);
+    d.tooth_ = j.value("tooth", std::int64_t{0});
     auto st = state_from_string(j.at("state").get<std::string>());
     if (!st) return core::make_error("detector_state", "unknown detector state");
     d.last_.state = *st;
@@ -100,6 +114,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     // History is only usable with the same bucket length; otherwise start a new epoch from here.
     if (j.at("bucket_seconds").get<std::int64_t>() == d.settings_.bucket.count()) {
       d.epoch_start_ = j.at("epoch_start").get<std::int64_t>();
+      d.last_drop_t_ = j.value("last_drop_t", d.epoch_start_);
       d.offset_ = j.at("offset").get<double>();
       for (const auto& g : j.at("gaps")) {
         d.gaps_.emplace_back(g.at(0).get<std::int64_t>(), g.at(1).get<std::int64_t>());
@@ -116,6 +131,8 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       }
     } else {
       d.epoch_start_ = static_cast<std::int64_t>(d.last_t_);
+      d.last_drop_t_ = d.epoch_start_;
+      d.tooth_ = 0;
     }
   } catch (const std::exception& e) {
     return core::make_error("detector_state", std::string("invalid detector state: ") + e.what());

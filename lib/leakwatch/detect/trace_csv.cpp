@@ -60,6 +60,8 @@ core::Result<TraceReader> TraceReader::open(std::istream& in) {
     if (f == "working_set_bytes") r.ws_ = static_cast<int>(i);
     if (f == "oom_kill" || f == "oom_kill_count") r.oom_ = static_cast<int>(i);
     if (f == "restarted") r.restarted_ = static_cast<int>(i);
+    if (f == "failcnt" || f == "limit_hit_count") r.hits_ = static_cast<int>(i);
+    if (f == "inactive_file_bytes") r.inactive_ = static_cast<int>(i);
   }
   std::string missing;
   if (r.ts_ < 0) missing = "timestamp";
@@ -122,6 +124,24 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
                           "bad oom_kill count '" + std::string(fields_[oom_].substr(0, 40)) + "'");
       }
       out.oom_kill_count = static_cast<std::uint64_t>(n);
+    }
+    if (hits_ >= 0 && !fields_[hits_].empty()) {
+      double n = 0;
+      if (!parse_number(fields_[hits_], n) || n < 0 || n != std::floor(n)) {
+        return line_error(line_,
+                          "bad failcnt count '" + std::string(fields_[hits_].substr(0, 40)) + "'");
+      }
+      out.limit_hit_count = static_cast<std::uint64_t>(n);
+    }
+    if (inactive_ >= 0 && !fields_[inactive_].empty()) {
+      double n = 0;
+      if (!parse_number(fields_[inactive_], n) || n < 0) {
+        return line_error(line_, "bad inactive_file_bytes '" +
+                                     std::string(fields_[inactive_].substr(0, 40)) + "'");
+      }
+      const auto inactive = static_cast<std::uint64_t>(n);
+      if (out.working_set_bytes == 0)
+        out.working_set_bytes = inactive >= out.usage_bytes ? 0 : out.usage_bytes - inactive;
     }
     if (restarted_ >= 0) {
       const auto f = fields_[restarted_];

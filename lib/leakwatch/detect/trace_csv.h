@@ -4,6 +4,9 @@
 // `working_set_bytes` optional; other columns ignored. Two more optional columns carry restarts:
 // `oom_kill` (or `oom_kill_count`; the cumulative OOM-kill counter, as cgroup memory.events and
 // memory.oom_control report it) and `restarted` (1/true on the first sample of a new incarnation).
+// Two more carry reclaim: `failcnt` (or `limit_hit_count`; the cumulative count of charges that
+// hit the limit, v1 memory.failcnt / v2 memory.events "max") and `inactive_file_bytes` (the
+// reclaimable page cache; without a working_set_bytes value, the working set is usage minus it).
 // Pure parsing: the caller owns the stream.
 #include <cstdint>
 #include <istream>
@@ -29,7 +32,8 @@ class TraceReader {
   std::istream* in_;
   std::uint64_t line_ = 0;
   std::size_t columns_ = 0;
-  int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1, oom_ = -1, restarted_ = -1;
+  int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1, oom_ = -1, restarted_ = -1, hits_ = -1,
+      inactive_ = -1;
   double last_t_ = -1e300;
   std::string buf_;
   std::vector<std::string_view> fields_;

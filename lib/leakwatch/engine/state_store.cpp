@@ -39,7 +39,8 @@ core::Status StateStore::save(const nlohmann::json& state, core::TimePoint now) 
   j["version"] = kStateVersion;
   j["target"] = target_;
   j["saved_at"] = core::to_unix_seconds(now);
-  return core::write_file_atomic(path_, j.dump(), 0600);
+  return core::write_file_atomic(
+      path_, j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), 0600);
 }
 
 }  // namespace leakwatch::engine

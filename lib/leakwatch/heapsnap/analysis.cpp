@@ -1,17 +1,34 @@
 #include "leakwatch/heapsnap/analysis.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
 
+#include "leakwatch/core/utf8.h"
+
 namespace leakwatch::heapsnap {
 
 namespace {
 
 constexpr std::size_t kMaxInterfaceNameLength = 120;
+// Class names longer than this are cut when shown (DevTools' own names stay far below it).
+constexpr std::size_t kMaxClassNameBytes = 512;
+
+// A stable 64-bit FNV-1a hash of `s` in hex, to tell apart names that show the same.
+std::string hex_hash(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
 constexpr std::size_t kMinObjectCountPerInterface = 2;
 constexpr double kMinObjectProportionPerInterface = 1000.0;
 
@@ -222,14 +239,37 @@ std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
   std::unordered_map<std::string, std::size_t> by_name;
   std::size_t total = 0;
   const std::size_t n = s.node_count();
-  std::string name;
-  std::vector<std::string_view> props;
   const PlainObjects is_plain_object(s);
-  // Candidate per property sequence (kNoCandidate: no property to name), so that the name is
-  // built once per shape rather than once per object.
+  // What naming needs from a property name, computed once per string index so that a long name
+  // shared by many shapes is read once, not once per shape: its formatted length and an id
+  // shared by every index with the same text.
+  constexpr std::uint32_t kUnknown = 0xffffffffu, kProto = 0xfffffffeu;
+  struct PropertyInfo {
+    std::uint32_t text = kUnknown;  // canonical string index, or kProto for "__proto__"
+    std::uint32_t length = 0;       // formatted length in UTF-16 units
+  };
+  std::vector<PropertyInfo> info;
+  std::unordered_map<std::string_view, std::uint32_t> text_id;
+  auto property = [&](std::uint32_t si) -> const PropertyInfo& {
+    if (info.empty()) info.resize(s.string_count());
+    PropertyInfo& p = info[si];
+    if (p.text != kUnknown) return p;
+    const std::string_view text = s.str(si);
+    if (text == "__proto__") {
+      p.text = kProto;
+      return p;
+    }
+    p.text = text_id.emplace(text, si).first->second;
+    p.length = static_cast<std::uint32_t>(
+        std::min<std::size_t>(js_length(format_property_name(text)), 0x7fffffff));
+    return p;
+  };
+  // Candidate per property sequence (kNoCandidate: no property to name), and per sequence of
+  // the properties the name shows, so that a name is built once per distinct name.
   constexpr std::size_t kNoCandidate = ~std::size_t{0};
-  std::unordered_map<std::string, std::size_t> by_shape;
-  std::string key;
+  std::unordered_map<std::string, std::size_t> by_shape, by_shown;
+  std::string key, shown;
+  std::vector<std::uint32_t> props;
   for (std::uint32_t v = 0; v < n; ++v) {
     if (!is_plain_object(v)) continue;
     ++total;
@@ -238,39 +278,48 @@ std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
       if (known->second != kNoCandidate) ++candidates[known->second].count;
       continue;
     }
-    name = "{";
     std::size_t name_len = 1;  // in UTF-16 units
     props.clear();
+    shown.clear();
     for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e) {
       if (s.edge_kind(e) != EdgeKind::property) continue;
-      std::string_view edge_name = s.str(s.edge_name[e]);
-      if (edge_name == "__proto__") continue;
-      std::string formatted = format_property_name(edge_name);
-      std::size_t flen = js_length(formatted);
-      if (name_len > 1 && name_len + flen > kMaxInterfaceNameLength) break;
-      if (name_len != 1) {
-        name += ", ";
-        name_len += 2;
-      }
-      name += formatted;
-      name_len += flen;
-      props.push_back(edge_name);
+      const PropertyInfo& p = property(s.edge_name[e]);
+      if (p.text == kProto) continue;
+      if (name_len > 1 && name_len + p.length > kMaxInterfaceNameLength) break;
+      if (name_len != 1) name_len += 2;
+      name_len += p.length;
+      props.push_back(s.edge_name[e]);
+      shown.append(reinterpret_cast<const char*>(&p.text), sizeof p.text);
     }
     if (props.empty()) {
       by_shape.emplace(key, kNoCandidate);
       continue;
     }
-    name += "}";
-    auto it = by_name.find(name);
-    if (it != by_name.end()) {
-      ++candidates[it->second].count;
-      by_shape.emplace(key, it->second);
+    std::size_t c;
+    if (auto it = by_shown.find(shown); it != by_shown.end()) {
+      c = it->second;
+      ++candidates[c].count;
     } else {
-      by_shape.emplace(key, candidates.size());
-      by_name.emplace(name, candidates.size());
-      candidates.push_back(
-          Candidate{name, std::vector<std::string>(props.begin(), props.end()), 1});
+      std::string name = "{";
+      for (std::size_t i = 0; i < props.size(); ++i) {
+        if (i) name += ", ";
+        name += format_property_name(s.str(props[i]));
+      }
+      name += "}";
+      if (auto named = by_name.find(name); named != by_name.end()) {
+        c = named->second;
+        ++candidates[c].count;
+      } else {
+        c = candidates.size();
+        std::vector<std::string> properties;
+        for (std::uint32_t si : props)
+          properties.emplace_back(s.str(si));
+        by_name.emplace(name, c);
+        candidates.push_back(Candidate{std::move(name), std::move(properties), 1});
+      }
+      by_shown.emplace(shown, c);
     }
+    by_shape.emplace(key, c);
   }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) { return a.count > b.count; });
@@ -286,16 +335,28 @@ std::vector<InterfaceDefinition> infer_interfaces(const HeapSnapshot& s) {
 
 namespace {
 
-// The property tree DevTools uses to match plain objects against interface definitions.
+// The property tree DevTools uses to match plain objects against interface definitions. Property
+// names are compared through ranks among the definitions' sorted property names, computed once per
+// string index of the snapshot: 2i+1 for the i-th name itself, 2i for names between the (i-1)-th
+// and the i-th. Sorting ranks orders names as sorting the names does (names that match no
+// definition and share a rank are interchangeable here), so matching a shape reads no string.
 class InterfaceMatcher {
  public:
-  explicit InterfaceMatcher(const std::vector<InterfaceDefinition>& defs) {
+  InterfaceMatcher(const HeapSnapshot& s, const std::vector<InterfaceDefinition>& defs) : s_(s) {
+    for (const auto& d : defs)
+      for (const auto& p : d.properties)
+        names_.push_back(p);
+    std::sort(names_.begin(), names_.end());
+    names_.erase(std::unique(names_.begin(), names_.end()), names_.end());
     nodes_.emplace_back();
+    std::vector<std::uint32_t> props;
     for (std::size_t d = 0; d < defs.size(); ++d) {
-      std::vector<std::string> props = defs[d].properties;
+      props.clear();
+      for (const auto& p : defs[d].properties)
+        props.push_back(rank_of(p));
       std::sort(props.begin(), props.end());
       std::size_t cur = 0;
-      for (const auto& p : props) {
+      for (std::uint32_t p : props) {
         auto it = nodes_[cur].next.find(p);
         if (it == nodes_[cur].next.end()) {
           std::size_t idx = nodes_.size();
@@ -313,8 +374,16 @@ class InterfaceMatcher {
     }
   }
 
-  // Returns the index of the best definition for the (sorted) property list, or -1.
-  int match(const std::vector<std::string_view>& sorted_props) {
+  // The rank of the snapshot's string `si`.
+  std::uint32_t rank(std::uint32_t si) {
+    if (ranks_.empty()) ranks_.assign(s_.string_count(), kUnset);
+    std::uint32_t& r = ranks_[si];
+    if (r == kUnset) r = rank_of(s_.str(si));
+    return r;
+  }
+
+  // Returns the index of the best definition for the (sorted) property ranks, or -1.
+  int match(const std::vector<std::uint32_t>& sorted_props) {
     int best = -1;
     std::size_t best_props = 0;
     auto better = [&](const Node& nd) {
@@ -327,7 +396,7 @@ class InterfaceMatcher {
     };
     better(nodes_[0]);
     states_.assign(1, 0);
-    for (std::string_view p : sorted_props) {
+    for (std::uint32_t p : sorted_props) {
       std::size_t count = states_.size();
       for (std::size_t i = 0; i < count; ++i) {
         std::size_t st = states_[i];
@@ -352,11 +421,21 @@ class InterfaceMatcher {
   }
 
  private:
+  static constexpr std::uint32_t kUnset = 0xffffffffu;
   struct Node {
-    std::map<std::string, std::size_t, std::less<>> next;
+    std::map<std::uint32_t, std::size_t> next;
     int match = -1;
     std::size_t match_props = 0;
   };
+  std::uint32_t rank_of(std::string_view p) const {
+    auto it = std::lower_bound(names_.begin(), names_.end(), p,
+                               [](const std::string& a, std::string_view b) { return a < b; });
+    const auto i = static_cast<std::uint32_t>(it - names_.begin());
+    return (it != names_.end() && *it == p) ? 2 * i + 1 : 2 * i;
+  }
+  const HeapSnapshot& s_;
+  std::vector<std::string> names_;
+  std::vector<std::uint32_t> ranks_;
   std::vector<Node> nodes_;
   std::vector<std::size_t> states_;
   std::vector<std::size_t> removed_;
@@ -383,13 +462,21 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   const std::size_t n = s.node_count();
   out.class_of = std::vector<std::uint32_t>(n);
   // Class names first (a "name id" per distinct display name), then keys with locations.
+  // Names are shown valid and cut (kMaxClassNameBytes); a name that had to be changed is told
+  // apart in its key by a hash of the original, so distinct classes stay distinct. Each class
+  // then holds a name of bounded size, however long and however shared the original is.
   std::unordered_map<std::string, std::uint32_t> name_ids;
-  std::vector<std::string> names;
+  std::vector<std::string> names;      // per name id, as shown
+  std::vector<std::string> key_names;  // per name id, as written in keys
   auto name_id = [&](std::string name) -> std::uint32_t {
     auto it = name_ids.find(name);
     if (it != name_ids.end()) return it->second;
     std::uint32_t id = static_cast<std::uint32_t>(names.size());
-    names.push_back(name);
+    std::string shown = core::display_text(name, kMaxClassNameBytes);
+    std::string keyed = shown;
+    if (shown != name) keyed += "#" + hex_hash(name);
+    names.push_back(std::move(shown));
+    key_names.push_back(std::move(keyed));
     name_ids.emplace(std::move(name), id);
     return id;
   };
@@ -397,8 +484,8 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
   std::vector<std::uint32_t> string_name, string_name_detached;
   const std::vector<std::uint8_t> renamed = detached_renamed(s);
   std::vector<std::uint32_t> interface_name(interfaces.size(), UINT32_MAX);
-  InterfaceMatcher matcher(interfaces);
-  std::vector<std::string_view> props;
+  InterfaceMatcher matcher(s, interfaces);
+  std::vector<std::uint32_t> props;
   const PlainObjects is_plain_object(s);
   // The matched interface per property sequence (the match depends on the names only).
   std::unordered_map<std::string, int> match_of_shape;
@@ -417,7 +504,8 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
           if (known == match_of_shape.end()) {
             props.clear();
             for (std::uint32_t e = s.first_edge[v]; e < s.first_edge[v + 1]; ++e)
-              if (s.edge_kind(e) == EdgeKind::property) props.push_back(s.str(s.edge_name[e]));
+              if (s.edge_kind(e) == EdgeKind::property)
+                props.push_back(matcher.rank(s.edge_name[e]));
             std::sort(props.begin(), props.end());
             known = match_of_shape.emplace(key, matcher.match(props)).first;
           }
@@ -498,13 +586,13 @@ Classification classify(const HeapSnapshot& s, const std::vector<InterfaceDefini
       auto it = loc_class.find(k);
       if (it == loc_class.end()) {
         std::string key = std::to_string(loc->script_id) + "," + std::to_string(loc->line) + "," +
-                          std::to_string(loc->column) + "," + names[nid];
+                          std::to_string(loc->column) + "," + key_names[nid];
         it = loc_class.emplace(k, class_for_key(std::move(key), names[nid])).first;
       }
       out.class_of[v] = it->second;
     } else {
       if (plain_class[nid] == UINT32_MAX)
-        plain_class[nid] = class_for_key("," + names[nid], names[nid]);
+        plain_class[nid] = class_for_key("," + key_names[nid], names[nid]);
       out.class_of[v] = plain_class[nid];
     }
   }

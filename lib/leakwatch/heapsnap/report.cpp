@@ -7,6 +7,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "leakwatch/core/utf8.h"
+
 namespace leakwatch::heapsnap {
 
 namespace {
@@ -261,7 +263,7 @@ nlohmann::json to_json(const RetainerReport& report) {
   nlohmann::json paths = nlohmann::json::array();
   for (const auto& p : report.paths)
     paths.push_back(to_json(p));
-  return {{"class", report.class_name},
+  return {{"class", core::to_valid_utf8(report.class_name)},
           {"instances", report.instances},
           {"unreachable", report.unreachable},
           {"paths", std::move(paths)}};

@@ -6,11 +6,15 @@
 #include <optional>
 #include <unordered_map>
 
+#include "leakwatch/core/utf8.h"
+
 namespace leakwatch::heapsnap {
 
 namespace {
 
 constexpr std::uint32_t kNone = 0xffffffffu;
+// Node and edge names in paths are cut to this many bytes, on a character boundary.
+constexpr std::size_t kMaxNameBytes = 80;
 
 bool is_user_root(const HeapSnapshot& s, std::uint32_t v) {
   return s.kind(v) != NodeKind::synthetic || s.name(v) == "(Document DOM trees)";
@@ -45,7 +49,7 @@ std::string display_name(const HeapSnapshot& s, const Classification& c, std::ui
       return c.names[c.class_of[v]];
     case NodeKind::closure: {
       std::string_view n = s.name(v);
-      return n.empty() ? std::string("Function") : std::string(n) + "()";
+      return n.empty() ? std::string("Function") : core::display_text(n, kMaxNameBytes) + "()";
     }
     case NodeKind::hidden:
     case NodeKind::synthetic:
@@ -53,7 +57,7 @@ std::string display_name(const HeapSnapshot& s, const Classification& c, std::ui
     case NodeKind::code: {
       std::string_view n = s.name(v);
       if (n.empty()) return c.names[c.class_of[v]];
-      return std::string(n.substr(0, 80));
+      return core::display_text(n, kMaxNameBytes);
     }
     default:
       return c.names[c.class_of[v]];
@@ -64,7 +68,7 @@ std::string edge_text(const HeapSnapshot& s, std::uint32_t e, bool aggregate_ind
   EdgeKind k = s.edge_kind(e);
   std::string name;
   if (s.edge_has_string_name(e)) {
-    name = std::string(s.str(s.edge_name[e]).substr(0, 80));
+    name = core::display_text(s.str(s.edge_name[e]), kMaxNameBytes);
   } else {
     name = aggregate_indexes ? std::string() : std::to_string(s.edge_name[e]);
   }

@@ -202,6 +202,11 @@ Result<core::Sample> sample_from_v1(const CgroupV1Texts& t) {
     if (!kv) return kv.error();
     s.oom_kill_count = get(*kv, "oom_kill");
   }
+  if (t.failcnt) {
+    auto fc = prefix(parse_u64(*t.failcnt), "memory.failcnt");
+    if (!fc) return fc.error();
+    s.limit_hit_count = *fc;
+  }
   return s;
 }
 
@@ -232,6 +237,7 @@ Result<core::Sample> sample_from_v2(const CgroupV2Texts& t) {
     auto kv = prefix(parse_key_values(*t.events), "memory.events");
     if (!kv) return kv.error();
     s.oom_kill_count = get(*kv, "oom_kill");
+    s.limit_hit_count = get(*kv, "max");
   }
   return s;
 }

@@ -40,6 +40,7 @@ struct CgroupV1Texts {
   std::optional<std::string> stat;
   std::optional<std::string> max_usage_in_bytes;
   std::optional<std::string> oom_control;
+  std::optional<std::string> failcnt;  // memory.failcnt -> limit_hit_count
 };
 struct CgroupV2Texts {
   std::string current;
@@ -53,7 +54,8 @@ struct CgroupV2Texts {
 // max_usage_in_bytes; oom_kill_count from oom_control's "oom_kill" (absent on kernels < 4.13).
 core::Result<core::Sample> sample_from_v1(const CgroupV1Texts& texts);
 // usage = memory.current; working set = usage - inactive_file; anon = anon; limit = memory.max;
-// peak = memory.peak; oom_kill_count = memory.events "oom_kill".
+// peak = memory.peak; oom_kill_count = memory.events "oom_kill"; limit_hit_count = memory.events
+// "max".
 core::Result<core::Sample> sample_from_v2(const CgroupV2Texts& texts);
 
 // ---- own-cgroup discovery ----------------------------------------------------------------------

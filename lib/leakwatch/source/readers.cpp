@@ -135,6 +135,9 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
   auto oc = read_optional(dir / "memory.oom_control");
   if (!oc) return oc.error();
   t.oom_control = std::move(*oc);
+  auto fc = read_optional(dir / "memory.failcnt");
+  if (!fc) return fc.error();
+  t.failcnt = std::move(*fc);
   auto s = sample_from_v1(t);
   if (!s) return make_error(s.error().code, dir.string() + "/" + s.error().message);
   return s;

@@ -19,6 +19,9 @@
 #include "commands.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/core/clock.h"
+#include "leakwatch/core/utf8.h"
+#include "support/temp_dir.h"
+#include "unit/heapsnap/hostile_snapshots.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,8 +42,8 @@ CliRun leakwatch(const std::string& args) {
   CliRun r;
   r.exit_code = 0;
   register_heapsnap_commands(app, r.exit_code);
-  testing::internal::CaptureStdout();
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
   try {
     app.parse(args, false);
   } catch (const CLI::ParseError& e) {
@@ -50,8 +53,8 @@ CliRun leakwatch(const std::string& args) {
   std::fflush(stdout);
   std::cout.flush();
   std::cerr.flush();
-  r.out = testing::internal::GetCapturedStdout();
-  r.err = testing::internal::GetCapturedStderr();
+  r.out = ::testing::internal::GetCapturedStdout();
+  r.err = ::testing::internal::GetCapturedStderr();
   return r;
 }
 
@@ -179,6 +182,38 @@ TEST_F(ArchiveIds, MissingPlainFileIsAClearError) {
   CliRun r = leakwatch("summary " + (dir_ / "nope.heapsnapshot").string());
   EXPECT_EQ(r.exit_code, kExitFailure);
   EXPECT_NE(r.err.find("nope.heapsnapshot"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace leakwatch::cli
+
+namespace leakwatch::cli {
+namespace {
+
+// Issue 13, case 1: class and property names holding a lone \uD800 surrogate, raw 0xFF bytes and a
+// 42-character Japanese key: summary, diff and retainers (JSON and tables) exit 0 and print valid
+// UTF-8 with U+FFFD in place of the invalid sequences.
+TEST(InvalidText, EveryOutputIsValidUtf8) {
+  leakwatch::testing::UniqueTempDir dir("leakwatch-cli-text");
+  const std::string base = dir.file("base.heapsnapshot"), target = dir.file("target.heapsnapshot");
+  std::ofstream(base, std::ios::binary) << heapsnap::hostile::hostile_text(6);
+  std::ofstream(target, std::ios::binary) << heapsnap::hostile::hostile_text(60);
+  for (const std::string& args :
+       {"summary " + target + " --json", "summary " + target, "diff " + base + " " + target,
+        "diff " + base + " " + target + " --json",
+        "retainers " + target + " --json --class Bad\xef\xbf\xbdName",
+        "retainers " + target + " --class Raw\xef\xbf\xbd\xef\xbf\xbdName"}) {
+    CliRun r = leakwatch(args);
+    ASSERT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    EXPECT_TRUE(core::is_valid_utf8(r.out)) << args;
+    EXPECT_NE(r.out.find("\xef\xbf\xbd"), std::string::npos) << args << "\n" << r.out;
+    if (args.find("--json") == std::string::npos) continue;
+    json j = json::parse(r.out);
+    if (j.contains("paths")) {
+      ASSERT_FALSE(j["paths"].empty()) << r.out;
+      EXPECT_GT(j["instances"].get<int>(), 0) << r.out;
+    }
+  }
 }
 
 }  // namespace

@@ -324,5 +324,196 @@ TEST(TraceCsv, ErrorsNameTheLine) {
   }
 }
 
+// ---- Fast leaks: the seed incident (128 MiB, ~2 min warm-up, OOM at ~10 min, 1 s samples) ----
+
+// Node-like service: a 2-minute warm-up to ~45 MiB under a young-generation sawtooth.
+double warm_node(double x) {
+  return 14 * kMi + 31 * kMi * std::min(1.0, x / 120.0) + saw(x, 6 * kMi, 8);
+}
+
+TEST(Detector, SeedLikeFastLeakAlertsBeforeTheOomWhileLearning) {
+  Detector d;
+  // After the warm-up the floor climbs 10 MiB/min: the peaks touch 128 MiB at ~10 min.
+  const double rate = 10 * kMi / 60;
+  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
+  auto r = feed(
+      d, oom - 1, 1, [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); },
+      128 * kMi);
+  ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom << " s";
+  EXPECT_LT(*r.first_leak, oom - 30);  // a useful lead, not a last-second alarm
+  EXPECT_LT(*r.first_leak, 15 * 60);   // within what used to be the learning time
+  EXPECT_NE(r.at_alert.explanation.find("floor rising"), std::string::npos);
+  EXPECT_NE(r.at_alert.explanation.find("limit in ~"), std::string::npos);
+}
+
+TEST(Detector, SeedLikeFastLeakWaitsOutLearningWithoutFastWindows) {
+  DetectorSettings s;
+  s.fast_window = std::chrono::seconds(0);
+  Detector d(s);
+  const double rate = 10 * kMi / 60;
+  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
+  auto r = feed(
+      d, oom - 1, 1, [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); },
+      128 * kMi);
+  EXPECT_FALSE(r.first_leak);  // what the fast windows change
+}
+
+TEST(Detector, HealthyTwinWarmupStaysSilent) {
+  Detector d;
+  auto r = feed(d, 3600, 1, warm_node, 128 * kMi);
+  EXPECT_FALSE(r.first_leak);
+  EXPECT_EQ(r.final_state, State::ok);
+}
+
+TEST(Detector, SlowWarmupNearTheLimitStaysSilent) {
+  // A JIT/cache warm-up that ends 20 MiB under the limit, levelling off over 10 minutes.
+  Detector d;
+  auto r = feed(
+      d, 3600, 1,
+      [](double x) { return 60 * kMi + 48 * kMi * (1 - std::exp(-x / 240)) + saw(x, 6 * kMi, 8); },
+      128 * kMi);
+  EXPECT_FALSE(r.first_leak);
+}
+
+// ---- Usage at the limit with no OOM kill: page cache in usage, reclaimed by the kernel ----
+
+TEST(Detector, UsageOnlyPageCacheAtTheLimitIsNotALeak) {
+  // No working set column: usage = heap + page cache. The cache grows 24 MiB/h until usage
+  // reaches the limit, then the kernel reclaims (failcnt rises) and nothing is ever killed.
+  Detector d;
+  std::uint64_t hits = 0;
+  auto r = feed(
+      d, 24 * 3600, 10, [](double x) { return 300 * kMi + saw(x); }, 1024 * kMi,
+      [&](double x, core::Sample& s) {
+        const double cache = std::min(690 * kMi, 600 * kMi + 24 * kMi * x / 3600);
+        const double usage = std::min(1024 * kMi - 64 * 1024, s.usage_bytes + cache);
+        if (usage >= 1020 * kMi) ++hits;
+        s.usage_bytes = static_cast<std::uint64_t>(usage);
+        s.working_set_bytes = 0;
+        s.limit_hit_count = hits;
+        s.oom_kill_count = 0;
+      });
+  EXPECT_FALSE(r.first_leak) << r.at_alert.explanation;
+}
+
+TEST(Detector, PinnedAtTheLimitExplainsItself) {
+  Detector d;
+  core::Sample s;
+  const double t0 = 1.8e9;
+  Decision last;
+  for (int i = 0; i < 4 * 360; ++i) {
+    s.time = core::from_unix_seconds(t0 + i * 10.0);
+    s.usage_bytes = static_cast<std::uint64_t>(1024 * kMi - 4096 - (i % 3) * 8192);
+    s.limit_bytes = static_cast<std::uint64_t>(1024 * kMi);
+    s.oom_kill_count = 0;
+    last = d.observe(s);
+  }
+  EXPECT_EQ(last.state, State::ok);
+  EXPECT_NE(last.explanation.find("no OOM kill"), std::string::npos) << last.explanation;
+}
+
+TEST(Detector, UsageOnlyLeakIsStillCaughtByItsKills) {
+  // The same usage-only source, but the rise is a leak: the container is killed at the limit and
+  // climbs again; the kills count, pinned or not.
+  Detector d;
+  std::uint64_t kills = 0;
+  double base = 0;
+  auto r = feed(
+      d, 12 * 3600, 10, [](double) { return 0.0; }, 1024 * kMi,
+      [&](double x, core::Sample& s) {
+        double usage = 300 * kMi + 300 * kMi * (x - base) / 3600 + saw(x);
+        if (usage >= 1024 * kMi) {
+          ++kills;
+          base = x;
+          usage = 300 * kMi;
+          s.restarted = true;
+        }
+        s.usage_bytes = static_cast<std::uint64_t>(usage);
+        s.working_set_bytes = 0;
+        s.oom_kill_count = kills;
+      });
+  ASSERT_TRUE(r.first_leak);
+}
+
+// ---- Runtimes with rare full collections: the old generation climbs between them ----
+
+// Post-GC floor 200 MiB; the old generation climbs 350 MiB over `period` s before each full
+// collection (the first one 15 min in: the detector starts mid-cycle); young-GC sawtooth on top.
+double rare_gc(double x, double period, double floor_rise_per_cycle = 0) {
+  const double first = 900;
+  const double cycle = x < first ? 0 : std::floor((x - first) / period) + 1;
+  const double into = x < first ? x + period - first : x - first - (cycle - 1) * period;
+  return 200 * kMi + cycle * floor_rise_per_cycle + 350 * kMi * into / period +
+         saw(x, 12 * kMi, 20);
+}
+
+TEST(Detector, RareFullGcSawtoothIsNotALeak) {
+  Detector d;
+  auto r = feed(
+      d, 12 * 3600, 10, [](double x) { return rare_gc(x, 2400); }, 700 * kMi);
+  EXPECT_FALSE(r.first_leak) << "alert at " << (r.first_leak ? *r.first_leak : 0) << ": "
+                             << r.at_alert.explanation;
+}
+
+TEST(Detector, RareFullGcSawtoothAlertsWithoutTheCollectionRule) {
+  DetectorSettings s;
+  s.full_gc_drop_fraction = 0;
+  Detector d(s);
+  auto r = feed(
+      d, 12 * 3600, 10, [](double x) { return rare_gc(x, 2400); }, 700 * kMi);
+  EXPECT_TRUE(r.first_leak);  // the trap the rule removes
+}
+
+TEST(Detector, LeakUnderARareFullGcSawtoothIsCaught) {
+  // Same sawtooth, but each full collection leaves 12 MiB more behind.
+  Detector d;
+  auto r = feed(
+      d, 24 * 3600, 10, [](double x) { return rare_gc(x, 2400, 12 * kMi); }, 1024 * kMi);
+  ASSERT_TRUE(r.first_leak);
+}
+
+// ---- The trace format's reclaim columns ----
+
+TEST(TraceReader, ReadsFailcntAndDerivesTheWorkingSetFromInactiveFile) {
+  std::istringstream in(
+      "timestamp,usage_bytes,limit_bytes,failcnt,inactive_file_bytes\n"
+      "1,1000,2000,0,300\n"
+      "2,1990,2000,17,1500\n"
+      "3,1000,2000,,\n");
+  auto r = TraceReader::open(in);
+  ASSERT_TRUE(r.ok());
+  core::Sample s;
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(s.working_set_bytes, 700u);
+  EXPECT_EQ(s.limit_hit_count, 0u);
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(s.working_set_bytes, 490u);
+  EXPECT_EQ(s.limit_hit_count, 17u);
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(s.working_set_bytes, 0u);  // unknown: the detector falls back to usage
+  EXPECT_FALSE(s.limit_hit_count);
+  std::istringstream bad("timestamp,usage_bytes,failcnt\n1,2,x\n");
+  auto rb = TraceReader::open(bad);
+  ASSERT_TRUE(rb.ok());
+  auto e = rb->next(s);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("line 2"), std::string::npos);
+  EXPECT_NE(e.error().message.find("failcnt"), std::string::npos);
+}
+
+TEST(Detector, NewSettingsAreValidated) {
+  DetectorSettings s;
+  EXPECT_TRUE(validate(s).empty());
+  s.fast_window = std::chrono::seconds(-1);
+  s.pinned_fraction = 0;
+  s.full_gc_drop_fraction = 1.5;
+  const auto p = validate(s);
+  EXPECT_EQ(p.size(), 3u);
+  s = DetectorSettings{};
+  s.fast_window = std::chrono::seconds(120);  // raised to 6 buckets, not an error
+  s.min_window = std::chrono::minutes(6);     // no room for a fast window, not an error either
+  EXPECT_TRUE(validate(s).empty());
+}
+
 }  // namespace
 }  // namespace leakwatch::detect

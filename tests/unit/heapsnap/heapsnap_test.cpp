@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "leakwatch/core/utf8.h"
 #include "leakwatch/heapsnap/parser.h"
 #include "leakwatch/heapsnap/report.h"
 
@@ -234,6 +235,70 @@ TEST(HeapSnapDiff, MatchesObjectsById) {
   auto j = to_json(r);
   EXPECT_EQ(j["classes"][0]["name"], "Socket");
   EXPECT_EQ(j["classes"][0]["size_delta"], 100);
+}
+
+// Issue 13, case 1: a 42-character Japanese property key (126 bytes) on the retainer path is cut
+// for display on a character boundary, and every JSON form dumps strictly (no exception, valid
+// UTF-8) as the daemon writes a series' diff.
+TEST(HeapSnapDiff, JapanesePropertyKeyOnThePathGivesValidJson) {
+  std::string jp;
+  for (int i = 0; i < 42; ++i)
+    jp += (i % 2) ? "鍵" : "値";
+  auto make = [&](unsigned items) {
+    Builder b;
+    int r = b.add(9, "", 1, 0);
+    int g = b.add(3, "global", 3, 8);
+    b.edge(r, 5, "global", g);
+    int holder = b.add(3, "Holder", 5, 16);
+    b.edge(g, 2, jp, holder);
+    for (unsigned i = 0; i < items; ++i)
+      b.edge(holder, 2, jp + std::to_string(i), b.add(3, "Session", 100 + 2 * i, 64));
+    return b.json();
+  };
+  auto base = parse_snapshot(make(2));
+  auto target = parse_snapshot(make(12));
+  ASSERT_TRUE(base.ok() && target.ok());
+  DiffOptions o;
+  o.retainer_paths_for = 3;
+  DiffReport r = diff_snapshots(*base, *target, o);
+  ASSERT_FALSE(r.top_growers.empty());
+  ASSERT_TRUE(r.top_growers[0].top_path.has_value());
+  const RetainerPath& p = *r.top_growers[0].top_path;
+  EXPECT_TRUE(leakwatch::core::is_valid_utf8(p.text)) << p.text;
+  // The key is cut after 26 characters (78 bytes), never inside one.
+  EXPECT_NE(p.text.find(std::string(leakwatch::core::utf8_prefix(jp, 80)) + "…"), std::string::npos)
+      << p.text;
+  std::string dumped;
+  ASSERT_NO_THROW(dumped = to_json(r).dump());  // strict: throws on invalid UTF-8
+  EXPECT_TRUE(leakwatch::core::is_valid_utf8(dumped));
+  auto ret = find_retainers(*target, classify(*target, infer_interfaces(*target)),
+                            shallow_sizes(*target), {}, shortest_path_tree(*target), "Session");
+  ASSERT_NO_THROW((void)to_json(ret).dump());
+}
+
+// A class name with a lone surrogate escape or raw 0xFF bytes (the parser keeps both as they
+// are) is shown with U+FFFD; distinct raw names stay distinct classes.
+TEST(HeapSnapNames, InvalidUtf8NamesAreShownValidAndKeptApart) {
+  Builder b;
+  int r = b.add(9, "", 1, 0);
+  int g = b.add(3, "global", 3, 8);
+  b.edge(r, 5, "global", g);
+  b.edge(g, 2, "a", b.add(3, "X\\uD800", 5, 10));
+  b.edge(g, 2, "b", b.add(3, "X\\uD801", 7, 20));
+  b.edge(g, 2, "c", b.add(3, "Raw\xff", 9, 30));
+  std::string json = b.json();
+  auto snap = parse_snapshot(json);
+  ASSERT_TRUE(snap.ok()) << snap.error().to_string();
+  Summary s = summarize(*snap);
+  std::size_t replaced = 0;
+  for (const auto& c : s.classes) {
+    EXPECT_TRUE(leakwatch::core::is_valid_utf8(c.name)) << c.name;
+    EXPECT_TRUE(leakwatch::core::is_valid_utf8(c.key)) << c.key;
+    if (c.name.find("\xef\xbf\xbd") != std::string::npos) ++replaced;
+  }
+  EXPECT_EQ(replaced, 3u);
+  EXPECT_EQ(s.classes.size(), 4u);  // global and the three, none merged
+  ASSERT_NO_THROW((void)to_json(s).dump());
 }
 
 TEST(HeapSnapRetainers, AggregatesPathsByShape) {

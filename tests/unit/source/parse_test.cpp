@@ -89,6 +89,13 @@ TEST(SampleFromV1, LiteralWithPageCache) {
   EXPECT_FALSE(s->limit_bytes.has_value());
   EXPECT_EQ(s->peak_bytes, 2000u);
   EXPECT_EQ(s->oom_kill_count, 3u);
+  EXPECT_FALSE(s->limit_hit_count.has_value());  // no memory.failcnt read
+  t.failcnt = "17053\n";
+  EXPECT_EQ(sample_from_v1(t)->limit_hit_count, 17053u);
+  t.failcnt = "many";
+  auto bad = sample_from_v1(t);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("memory.failcnt"), std::string::npos);
 }
 
 TEST(SampleFromV1, OldKernelWithoutOomKillAndInactiveAboveUsage) {
@@ -140,6 +147,7 @@ TEST(SampleFromV2, LiteralMaxAndEvents) {
   EXPECT_FALSE(s->limit_bytes.has_value());
   EXPECT_EQ(s->peak_bytes, 7000u);
   EXPECT_EQ(s->oom_kill_count, 2u);
+  EXPECT_EQ(s->limit_hit_count, 9u);  // memory.events "max"
   t.max = "1073741824\n";
   EXPECT_EQ(sample_from_v2(t)->limit_bytes, 1073741824u);
   t.max = "unlimited";
