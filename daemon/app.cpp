@@ -22,6 +22,7 @@
 #include "leakwatch/engine/engine.h"
 #include "leakwatch/engine/sd_notify.h"
 #include "leakwatch/http/server.h"
+#include "leakwatch/s3/uploader.h"
 
 namespace leakwatch::cli {
 
@@ -138,6 +139,7 @@ void apply_logging(const config::Config& c) {
 // Everything built from one configuration. A reload builds a new Runtime and retires the old one.
 struct Runtime {
   config::Config config;
+  std::unique_ptr<s3::Uploader> uploader;  // outlives the engine, which feeds it
   std::unique_ptr<alert::Alerter> alerter;
   std::unique_ptr<engine::Engine> engine;
 };
@@ -178,6 +180,13 @@ int run_daemon(const RunOptions& options) {
                   alert::headline(e));
       if (alerter) alerter->publish(std::move(e));
     });
+    if (!r->config.archive.s3.bucket.empty()) {
+      auto up = s3::make_archive_uploader(r->config.archive, r->config.state_dir);
+      if (!up.ok()) return up.error();
+      r->uploader = std::move(*up);
+      r->engine->set_on_archived(
+          [u = r->uploader.get()](const archive::Metadata& m) { u->enqueue(m); });
+    }
     if (auto st = r->engine->start(); !st.ok()) return st.error();
     return r;
   };

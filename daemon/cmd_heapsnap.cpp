@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -16,6 +17,9 @@
 #include "leakwatch/core/units.h"
 #include "leakwatch/core/utf8.h"
 #include "leakwatch/heapsnap/report.h"
+#include "leakwatch/s3/client.h"
+#include "leakwatch/s3/identity.h"
+#include "leakwatch/s3/uploader.h"
 
 namespace leakwatch::cli {
 
@@ -70,11 +74,56 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
 // it exists. The configuration is read only when an id has to be resolved.
 class SnapshotResolver {
  public:
+  // s3://bucket/key: streamed into a private temporary directory, removed at exit. Region from
+  // $AWS_REGION/$AWS_DEFAULT_REGION, endpoint from $AWS_ENDPOINT_URL_S3/$AWS_ENDPOINT_URL (as the
+  // AWS CLI), credentials from the usual chain.
+  std::optional<std::filesystem::path> download(const std::string& url) {
+    auto loc = s3::parse_s3_url(url);
+    if (!loc.ok() || loc->second.empty()) {
+      fail(kExitUsage, "expected s3://bucket/key, got " + url);
+      return std::nullopt;
+    }
+    archive::S3ArchiveSettings st;
+    st.bucket = loc->first;
+    for (const char* e : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
+      if (const char* v = std::getenv(e); v && *v && st.endpoint.empty()) st.endpoint = v;
+    s3::Client client(s3::client_options(st, {}), std::make_shared<s3::CredentialsProvider>());
+    if (s3_tmp_.empty()) {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "leakwatch-s3-XXXXXX").string();
+      if (!mkdtemp(tmpl.data())) {
+        fail(kExitFailure, "cannot create a temporary directory");
+        return std::nullopt;
+      }
+      s3_tmp_ = tmpl;
+    }
+    std::string base = s3::key_segment(loc->second.substr(loc->second.rfind('/') + 1));
+    auto dest = s3_tmp_ / (std::to_string(++s3_count_) + "-" + base);
+    std::ofstream out(dest, std::ios::binary);
+    auto got = client.get_object(loc->second, [&](std::string_view chunk) -> core::Status {
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      if (!out) return core::make_error("io", "cannot write " + dest.string());
+      return core::ok_status();
+    });
+    out.close();
+    if (!got.ok()) {
+      fail(kExitFailure, "cannot read " + url + ": " + got.error().to_string());
+      return std::nullopt;
+    }
+    return dest;
+  }
+
   explicit SnapshotResolver(const Options& o) : o_(o) {}
+  ~SnapshotResolver() {
+    std::error_code ec;
+    if (!s3_tmp_.empty()) std::filesystem::remove_all(s3_tmp_, ec);
+  }
+  SnapshotResolver(const SnapshotResolver&) = delete;
+  SnapshotResolver& operator=(const SnapshotResolver&) = delete;
 
   // The file to read, or the exit code after printing why there is none.
   std::optional<std::filesystem::path> resolve(const std::string& arg) {
     std::error_code ec;
+    if (arg.rfind("s3://", 0) == 0) return download(arg);
     if (std::filesystem::is_regular_file(arg, ec)) return std::filesystem::path(arg);
     if (!archive::Archive::split_id(arg).ok()) {
       // Not an id: let the parser report the missing or unreadable file.
@@ -156,6 +205,8 @@ class SnapshotResolver {
   }
 
   const Options& o_;
+  std::filesystem::path s3_tmp_;
+  int s3_count_ = 0;
   bool loaded_ = false;
   int exit_code_ = kExitOk;
   std::optional<archive::ArchiveSettings> settings_;

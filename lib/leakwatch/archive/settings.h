@@ -8,6 +8,18 @@
 
 namespace leakwatch::archive {
 
+// Optional copy of every completed capture to S3 (archive.s3; the s3 module uploads).
+struct S3ArchiveSettings {
+  std::string bucket;  // empty: no upload
+  std::string prefix;  // key prefix, without leading or trailing '/'
+  // Default: $AWS_REGION, then $AWS_DEFAULT_REGION, then the ECS task's availability zone.
+  std::string region;
+  std::string endpoint;  // S3-compatible store (path-style), e.g. https://minio.internal:9000
+  // Files larger than this go up in parts of this size (5Mi..512Mi); memory use is about 3x it.
+  std::uint64_t part_size = 5ull << 20;
+  std::string ca_file;  // extra CA bundle (PEM) for the endpoint
+};
+
 struct ArchiveSettings {
   // Root of the archive tree: <dir>/<target>/<UTC time>-<reason>.heapsnapshot[.zst] + .json.
   // Default /var/lib/leakwatch/archive.
@@ -18,6 +30,7 @@ struct ArchiveSettings {
   std::uint64_t max_total_bytes = 20ull << 30;
   // Remove captures older than this. Default 30 days.
   std::chrono::seconds max_age{std::chrono::hours(24 * 30)};
+  S3ArchiveSettings s3;
 };
 
 }  // namespace leakwatch::archive

@@ -199,6 +199,30 @@ void read_archive(Section s, archive::ArchiveSettings& a) {
   s.integer("max_per_target", a.max_per_target, 0, 100000);
   s.size("max_total_bytes", a.max_total_bytes);
   s.duration("max_age", a.max_age, 0s, 24h * 3650);
+  if (s.has("s3")) {
+    Section b = s.section("s3");
+    auto& k = a.s3;
+    if (b.require("bucket")) b.str("bucket", k.bucket);
+    b.str("prefix", k.prefix);
+    b.str("region", k.region);
+    b.str("endpoint", k.endpoint);
+    b.size("part_size", k.part_size, 5ull << 20, 512ull << 20);
+    b.str("ca_file", k.ca_file);
+    b.finish();
+    if (!k.bucket.empty() &&
+        (k.bucket.size() < 3 || k.bucket.size() > 63 ||
+         k.bucket.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string::npos))
+      b.problem("bucket", "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')");
+    if (!k.endpoint.empty() && k.endpoint.rfind("http://", 0) != 0 &&
+        k.endpoint.rfind("https://", 0) != 0)
+      b.problem("endpoint", "must start with http:// or https://");
+    while (!k.prefix.empty() && k.prefix.back() == '/')
+      k.prefix.pop_back();
+    while (!k.prefix.empty() && k.prefix.front() == '/')
+      k.prefix.erase(0, 1);
+    if (!k.ca_file.empty() && !std::filesystem::exists(k.ca_file))
+      b.problem("ca_file", "file " + k.ca_file + " does not exist");
+  }
   s.finish();
   if (a.dir.empty()) s.problem("dir", "must not be empty");
 }

@@ -377,6 +377,7 @@ void Engine::on_capture_done(core::Result<archive::Metadata> r, int index, int c
         log()->info("archive retention removed={} freed={}", pruned->removed.size(),
                     core::format_bytes(static_cast<double>(pruned->freed_bytes)));
     }
+    if (on_archived_) on_archived_(m);
     auto e = base_event(alert::EventType::capture_completed, now);
     alert::CaptureFigures cf;
     cf.archive_ids = series_ids_;

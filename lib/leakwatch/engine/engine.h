@@ -113,6 +113,11 @@ class Engine {
   // The command that runs the same diff by hand (e.g. on a bigger machine).
   std::string diff_command_line(const std::string& base_id, const std::string& target_id) const;
 
+  // Called on the io thread with every capture once it is archived (the S3 uploader's queue).
+  void set_on_archived(std::function<void(const archive::Metadata&)> f) {
+    on_archived_ = std::move(f);
+  }
+
  private:
   void schedule_poll(std::chrono::milliseconds delay);
   void poll();
@@ -169,6 +174,7 @@ class Engine {
   std::string last_source_error_;
   std::vector<std::string> series_ids_;
   nlohmann::json last_diff_;
+  std::function<void(const archive::Metadata&)> on_archived_;
 };
 
 }  // namespace leakwatch::engine

@@ -63,6 +63,8 @@ class Client {
   Client(ClientOptions options, std::shared_ptr<CredentialsProvider> credentials);
 
   const ClientOptions& options() const { return options_; }
+  // Set before the client is shared between threads.
+  void set_cancelled(std::function<bool()> f) { options_.cancelled = std::move(f); }
 
   core::Status head_bucket();
   core::Status put_object(const std::string& key, std::string body,
