@@ -230,6 +230,21 @@ void Section::size(const std::string& key, std::uint64_t& out, std::uint64_t min
   out = *r;
 }
 
+void Section::optional_size(const std::string& key, std::optional<std::uint64_t>& out) {
+  std::string s;
+  if (!scalar(key, s)) return;
+  if (s == "none" || s == "max" || s == "unlimited") {
+    out.reset();
+    return;
+  }
+  auto r = core::parse_size(s);
+  if (!r.ok()) {
+    problem(key, r.error().message + " (got '" + s + "')");
+    return;
+  }
+  out = *r;
+}
+
 void Section::percent(const std::string& key, double& out, double min, double max) {
   std::string s;
   if (!scalar(key, s)) return;

@@ -67,6 +67,7 @@ class Section {
   void number(const std::string& key, double& out, double min, double max);
   void size(const std::string& key, std::uint64_t& out, std::uint64_t min = 0,
             std::uint64_t max = UINT64_MAX);
+  void optional_size(const std::string& key, std::optional<std::uint64_t>& out);
   void percent(const std::string& key, double& out, double min = 0.0, double max = 1.0);
   template <typename Rep, typename Period>
   void duration(const std::string& key, std::chrono::duration<Rep, Period>& out,
