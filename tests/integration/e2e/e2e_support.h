@@ -329,8 +329,10 @@ inline std::vector<fs::path> files_in(const fs::path& dir,
 inline bool is_snapshot_file(const std::string& name) {
   return name[0] != '.' && (name.ends_with(".heapsnapshot") || name.ends_with(".heapsnapshot.zst"));
 }
+// A capture in progress is a dot file; the capture lock (archive/capture_lock.h) is a dot file
+// too but holds no snapshot.
 inline bool is_partial_file(const std::string& name) {
-  return name[0] == '.';
+  return name[0] == '.' && name != ".capture.lock";
 }
 
 // A scratch directory, removed at the end unless the test failed (then its path is printed).

@@ -147,8 +147,8 @@ bool is_leak_state(const std::string& s) {
 // the receiver gets the alerts with the archive ids and the leaking constructor; the healthy twin
 // under the same load, watched the same way at the same time, gets no alert and no capture.
 TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
-  Cgroup cg_leaky("leakwatch-e2e-leaky", 256 * kMiB),
-      cg_healthy("leakwatch-e2e-healthy", 256 * kMiB);
+  Cgroup cg_leaky("leakwatch-e2e-leaky", 512 * kMiB),
+      cg_healthy("leakwatch-e2e-healthy", 512 * kMiB);
   ASSERT_TRUE(cg_leaky.ok() && cg_healthy.ok());
   int receiver_port = 0;
   auto receiver = start_receiver(receiver_port);
@@ -206,7 +206,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   const auto& leak = leaks[0];
   EXPECT_GT(leak["leak"]["slope_bytes_per_hour"].get<double>(), 0);
   EXPECT_FALSE(leak["leak"]["explanation"].get<std::string>().empty());
-  EXPECT_EQ(leak["memory"]["limit_bytes"].get<std::uint64_t>(), 256 * kMiB);
+  EXPECT_EQ(leak["memory"]["limit_bytes"].get<std::uint64_t>(), 512 * kMiB);
   EXPECT_LE(leak["time_unix"].get<double>(), (*completed)["time_unix"].get<double>());
   for (const auto& a : alerts_of(all, "e2e-leaky"))
     EXPECT_EQ(a["_signature"], "signature valid");

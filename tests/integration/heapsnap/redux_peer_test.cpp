@@ -47,8 +47,11 @@ TEST(ReduxPeer, AlertHeadlineIsSocketHeldByTheLibrary) {
   // broadcast-channel's node method keeps its reader clients by random token.
   EXPECT_NE(text.find("otherReaderClients"), std::string::npos) << text;
   EXPECT_NE(text.find("Object.<id>"), std::string::npos) << text;
-  // One group for one cause: most Sockets the library holds are in it.
-  EXPECT_GE(g.top_path->instances * 2, g.count) << text;
+  // One group for one cause: most Sockets whose shortest path runs through JavaScript objects
+  // (the rest are reached first through their open native handles) are in it.
+  ASSERT_LT(g.native_instances, g.count);
+  EXPECT_GE(g.top_path->instances * 2, g.count - g.native_instances)
+      << text << " (" << g.native_instances << " through native handles)";
   ASSERT_TRUE(g.native_path.has_value());
   EXPECT_NE(g.native_path->text.find("Node / PipeWrap"), std::string::npos);
   EXPECT_GT(g.native_instances, 0u);
