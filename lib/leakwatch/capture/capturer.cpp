@@ -264,6 +264,7 @@ void spawn_method(std::shared_ptr<MethodRun> run, std::shared_ptr<bool> busy,
           }
           r = make_error("io", "capture failed: " + peer_excerpt(what));
         }
+        run->lock.reset();
         auto log = core::logger("capture");
         if (r.ok())
           log->info(
@@ -287,6 +288,14 @@ void Capturer::start_method(CaptureRequest request, CaptureCallback done) {
   run->request = std::move(request);
   run->request.target = archive::Archive::sanitize_target(run->request.target);
   run->started_wall = clock_.now();
+  auto lock = archive::CaptureLock::try_acquire(archive_.root());
+  if (!lock.ok()) {
+    asio::post(io_, [done = std::move(done), e = lock.error()]() mutable {
+      if (done) done(e);
+    });
+    return;
+  }
+  run->lock.emplace(std::move(*lock));
   *busy_ = true;
   *progress_ = CaptureProgress{};
   progress_->active = true;

@@ -5,10 +5,12 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "leakwatch/archive/archive.h"
+#include "leakwatch/archive/capture_lock.h"
 #include "leakwatch/capture/capturer.h"
 #include "leakwatch/capture/inspector.h"
 #include "leakwatch/capture/settings.h"
@@ -28,6 +30,9 @@ struct MethodRun {
   std::shared_ptr<CaptureProgress> progress;
   CaptureRequest request;
   core::TimePoint started_wall{};
+  // Held while the app is asked for a snapshot, so that the daemon and the CLI never take two
+  // at once (archive/capture_lock.h).
+  std::optional<archive::CaptureLock> lock;
   std::chrono::steady_clock::time_point started_steady = std::chrono::steady_clock::now();
 
   double elapsed_seconds() const {

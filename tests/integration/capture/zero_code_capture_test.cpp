@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "leakwatch/archive/archive.h"
+#include "leakwatch/archive/capture_lock.h"
 #include "leakwatch/capture/capturer.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/log.h"
@@ -35,8 +36,10 @@ constexpr const char* kLeakClass = "LeakwatchZeroCodeLeak";
 std::map<std::string, std::uintmax_t> tree(const fs::path& dir) {
   std::map<std::string, std::uintmax_t> out;
   std::error_code ec;
+  // The empty capture lock file (archive/capture_lock.h) stays by design: it holds no snapshot.
   for (auto& e : fs::recursive_directory_iterator(dir, ec))
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = e.file_size();
+    if (e.is_regular_file() && e.path().filename() != ".capture.lock")
+      out[fs::relative(e.path(), dir).string()] = e.file_size();
   return out;
 }
 
@@ -171,6 +174,27 @@ TEST_F(ZeroCode, HeapsnapshotSignalFileIsArchivedAndTheOriginalRemoved) {
   auto again = capture(s);
   ASSERT_TRUE(again.ok()) << again.error().to_string();
   EXPECT_NE(again->id, m->id);
+}
+
+// One capture at a time across processes: while another holder (the CLI's `capture`, or a
+// daemon) has the archive's capture lock, a zero-code capture does not signal the app at all.
+TEST_F(ZeroCode, SignalCaptureWaitsForNoOneWhileTheArchiveLockIsHeld) {
+  NodeProcess app({"--heapsnapshot-signal=SIGUSR2"}, "app.js", {"--objects", "200"},
+                  app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  auto s = settings(capture::Method::signal);
+  s.pid = std::stoi(pid);
+  {
+    auto held = archive::CaptureLock::try_acquire(archive_dir());
+    ASSERT_TRUE(held.ok()) << held.error().to_string();
+    auto m = capture(s);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.error().code, "busy") << m.error().to_string();
+    EXPECT_TRUE(tree(app_dir()).empty()) << "the app was signalled despite the lock";
+  }
+  auto m = capture(s);  // the lock is free again
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
 }
 
 TEST_F(ZeroCode, NearHeapLimitSnapshotsInWatchDirAreArchivedWithTheirReason) {
