@@ -31,11 +31,12 @@ fi
 mkdir -p "$build"
 # -fno-sanitize=function: clang 14 cannot emit its prologue data for split coroutines (the http
 # client and the capture methods): "Cannot represent a difference across sections".
-if ! { CC=clang CXX=clang++ CXXFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer" \
-  cmake -S . -B "$build" -G Ninja -DLEAKWATCH_FUZZ=ON -DLEAKWATCH_BUILD_TESTS=OFF \
+if ! { CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
+  "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer" \
+  -DLEAKWATCH_FUZZ=ON -DLEAKWATCH_BUILD_TESTS=OFF \
   -DLEAKWATCH_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 &&
   cmake --build "$build" --target heapsnap_fuzz config_fuzz ecs_fuzz -j2 >"$build/build.log" 2>&1; }; then
-  tail -30 "$build/configure.log" "$build/build.log" >&2
+  tail -n 30 "$build/configure.log" "$build/build.log" >&2
   echo "FUZZ: ERROR build failed (see $build/build.log)"
   exit 2
 fi
