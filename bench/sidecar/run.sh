@@ -6,11 +6,11 @@
 #     --binary P       the leakwatch binary (default: builds out/release, target leakwatch)
 #     --sidecar-mib N  the sidecar cgroup's memory limit (default 128; swap 0)
 #     --heap-mb N      the app's JS heap at start, before its leak (default 560)
-#     --timeout-min N  give up after N minutes (default 30)
+#     --timeout-min N  give up after N minutes (default 45)
 #     --keep           keep the work directory (logs, archive, alerts) instead of deleting it
 #
 # Needs root (it creates two memory cgroups, v2 or v1) and node. It starts bench/sidecar/
-# big_heap_app.js in an app cgroup (4 GiB: the app needs room to write its snapshots),
+# big_heap_app.js in an app cgroup (8 GiB: V8 needs several times the heap to write a snapshot),
 # demo/receiver.js as the alert webhook, and `leakwatch run` in the sidecar cgroup, with fast
 # detection settings and a capture series of 2. Then it checks:
 #   1. the sidecar cgroup saw no OOM kill, and the daemon is alive and answers /healthz at the end;
@@ -28,7 +28,7 @@ ROOT=$(pwd)
 binary=""
 sidecar_mib=128
 heap_mb=560
-timeout_min=30
+timeout_min=45
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -62,7 +62,8 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for cg in "${CGS[@]}"; do
     [ -d "$cg" ] || continue
-    for _ in $(seq 1 50); do
+    # A killed process with gigabytes to free can take seconds to leave its cgroup.
+    for _ in $(seq 1 300); do
       while read -r p; do kill -9 "$p" 2>/dev/null || true; done <"$cg/cgroup.procs"
       rmdir "$cg" 2>/dev/null && break
       sleep 0.1
@@ -131,7 +132,7 @@ wait_line() {  # file pattern seconds pid -> the first matching line
 }
 
 MIB=$((1024 * 1024))
-APP_CG=$(make_cgroup app $((4096 * MIB)))
+APP_CG=$(make_cgroup app $((8192 * MIB)))
 CGS+=("$APP_CG")
 SIDE_CG=$(make_cgroup sidecar $((sidecar_mib * MIB)))
 CGS+=("$SIDE_CG")
