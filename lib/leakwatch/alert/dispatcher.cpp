@@ -168,7 +168,8 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     } else if (e.type == EventType::leak_suspected || e.type == EventType::source_unavailable) {
       if (s.firing.size() >= kMaxFiring && !s.firing.count(e.incident_id))
         s.firing.erase(s.firing.begin());
-      s.firing[e.incident_id] = e;
+      Event& kept = s.firing[e.incident_id] = e;
+      kept.escalated = false;  // what the escalation ended needs no ending again on every re-post
       arm_resend(i);
     }
   }

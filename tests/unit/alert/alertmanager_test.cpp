@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+
+#include "leakwatch/alert/alerter.h"
 #include "leakwatch/alert/sink.h"
 
 using namespace leakwatch;
@@ -254,4 +257,24 @@ TEST(AlertmanagerSettings, ProblemsNameTheKeyNeverTheSecret) {
   s.alertmanager[0].name = "";
   assign_default_names(s);
   EXPECT_EQ(s.alertmanager[0].name, "alertmanager-1");
+}
+
+TEST(AlertmanagerSink, AlerterStampsTheTaskIdentityOnEventsWithoutOne) {
+  boost::asio::io_context io;  // never run: nothing leaves the process
+  core::ManualClock clock(kOpened);
+  auto a = Alerter::create(io, clock, am_settings("http://127.0.0.1:9"), 3);
+  ASSERT_TRUE(a);
+  (*a)->set_task({"prod", "t-1", "arn:aws:ecs:eu-west-1:1:task/prod/t-1", "web:3", "app"});
+  Event e = leak();
+  e.task = {};
+  auto out = (*a)->publish(e);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->task.task_id, "t-1");
+  EXPECT_EQ(out->task.container, "app");
+  EXPECT_EQ(alertmanager_alerts(*out, opts(), kOpened)[0]["labels"]["task"], "t-1");
+  Event own = leak();
+  own.type = EventType::oom_kill;
+  out = (*a)->publish(own);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->task.task_id, "5f2c9d");  // an event's own identity wins
 }
