@@ -173,6 +173,23 @@ int run_daemon(const RunOptions& options) {
       auto a = alert::Alerter::create(io, clock, r->config.alerts);
       if (!a.ok()) return a.error();
       r->alerter = std::move(*a);
+      // Fleet receivers (Alertmanager) label alerts with the ECS task they come from.
+      if (r->config.target.source == source::SourceKind::ecs &&
+          !r->config.alerts.alertmanager.empty()) {
+        std::string uri = r->config.target.ecs_metadata_uri;
+        if (const char* env = std::getenv("ECS_CONTAINER_METADATA_URI_V4"); uri.empty() && env)
+          uri = env;
+        if (auto id = uri.empty() ? core::Result<s3::TaskIdentity>(core::make_error(
+                                        "config", "ECS_CONTAINER_METADATA_URI_V4 is not set"))
+                                  : s3::fetch_ecs_identity(uri);
+            id.ok()) {
+          r->alerter->set_task({id->cluster, id->task_id, id->task_arn,
+                                id->revision.empty() ? id->family : id->family + ":" + id->revision,
+                                r->config.target.ecs_container});
+        } else {
+          log()->warn("alerts carry no ECS task identity: {}", id.error().to_string());
+        }
+      }
     }
     alert::Alerter* alerter = r->alerter.get();
     r->engine = std::make_unique<engine::Engine>(io, r->config, clock, [alerter](alert::Event e) {

@@ -76,9 +76,11 @@ int run_alert_test(const AlertTestOptions& o) {
     return o.config_file.empty() ? kExitUsage : kExitConfig;
   }
   if (settings.empty()) {
-    std::fprintf(stderr,
-                 "leakwatch alert test: no alert sinks configured (alerts.slack / alerts.webhooks, "
-                 "or --slack-url-env / --webhook)\n");
+    std::fprintf(
+        stderr,
+        "leakwatch alert test: no alert sinks configured (alerts.slack / alerts.webhooks / "
+        "alerts.alertmanager, "
+        "or --slack-url-env / --webhook)\n");
     return kExitUsage;
   }
   auto timeout = core::parse_duration(o.timeout);
@@ -111,7 +113,7 @@ int run_alert_test(const AlertTestOptions& o) {
 }  // namespace
 
 void register_alert_commands(CLI::App& app, int& exit_code) {
-  auto* alert = app.add_subcommand("alert", "Alert sinks (Slack, webhooks)");
+  auto* alert = app.add_subcommand("alert", "Alert sinks (Slack, webhooks, Alertmanager)");
   alert->require_subcommand(1);
   auto* test = alert->add_subcommand(
       "test", "Send a test message to every configured alert sink and report each result");

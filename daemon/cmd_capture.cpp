@@ -17,6 +17,7 @@
 #include "leakwatch/core/fs.h"
 #include "leakwatch/core/units.h"
 #include "leakwatch/source/source.h"
+#include "s3_list.h"
 
 namespace leakwatch::cli {
 
@@ -197,9 +198,13 @@ struct SnapOptions {
   std::string output;
   bool json = false;
   bool dry_run = false;
+  std::string cluster, family, task;  // list --archive s3://…: filters
 };
 
 int run_list(const SnapOptions& o) {
+  if (o.common.archive_dir.rfind("s3://", 0) == 0)
+    return run_s3_list(
+        {o.common.archive_dir, o.cluster, o.family, o.task, o.common.target, o.json});
   Loaded l;
   if (auto rc = load("snapshots list", o.common, l, true)) return *rc;
   archive::Archive arch(l.archive);
@@ -338,7 +343,8 @@ int run_prune(const SnapOptions& o) {
 void add_common(CLI::App* c, CommonOptions& o) {
   c->add_option("--config", o.config_file,
                 "configuration file (archive, capture and target settings)");
-  c->add_option("--archive", o.archive_dir, "archive directory (overrides archive.dir)");
+  c->add_option("--archive", o.archive_dir,
+                "archive directory (overrides archive.dir); for list also s3://bucket/prefix");
   c->add_option("--target", o.target,
                 "target name (archive folder; default: target.name from the config)");
 }
@@ -369,6 +375,11 @@ void register_capture_commands(CLI::App& app, int& exit_code) {
   auto* list = snaps->add_subcommand("list", "list archived snapshots with sizes and reasons");
   add_common(list, sopts->common);
   list->add_flag("--json", sopts->json, "print the metadata of every snapshot as a JSON array");
+  // With --archive s3://bucket/prefix: the fleet's snapshots, grouped by cluster, family, task and
+  // target (--target filters too).
+  list->add_option("--cluster", sopts->cluster, "with --archive s3://…: only this ECS cluster");
+  list->add_option("--family", sopts->family, "with --archive s3://…: only this task family");
+  list->add_option("--task", sopts->task, "with --archive s3://…: only this task id");
   list->callback([sopts, &exit_code] { exit_code = run_list(*sopts); });
 
   auto* show = snaps->add_subcommand("show", "print one snapshot's metadata");

@@ -18,6 +18,7 @@
 #include "leakwatch/core/utf8.h"
 #include "leakwatch/heapsnap/report.h"
 #include "leakwatch/s3/client.h"
+#include "leakwatch/s3/fleet.h"
 #include "leakwatch/s3/identity.h"
 #include "leakwatch/s3/uploader.h"
 
@@ -83,11 +84,8 @@ class SnapshotResolver {
       fail(kExitUsage, "expected s3://bucket/key, got " + url);
       return std::nullopt;
     }
-    archive::S3ArchiveSettings st;
-    st.bucket = loc->first;
-    for (const char* e : {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
-      if (const char* v = std::getenv(e); v && *v && st.endpoint.empty()) st.endpoint = v;
-    s3::Client client(s3::client_options(st, {}), std::make_shared<s3::CredentialsProvider>());
+    s3::Client client(s3::cli_client_options(loc->first),
+                      std::make_shared<s3::CredentialsProvider>());
     if (s3_tmp_.empty()) {
       std::string tmpl = (std::filesystem::temp_directory_path() / "leakwatch-s3-XXXXXX").string();
       if (!mkdtemp(tmpl.data())) {

@@ -52,8 +52,8 @@ std::string summarize_config(const config::Config& c, const std::string& file) {
                    c.archive.max_per_target,
                    core::format_bytes(static_cast<double>(c.archive.max_total_bytes)),
                    core::format_duration(c.archive.max_age));
-  s += fmt::format("  alerts          {} slack, {} webhook sink(s)\n", c.alerts.slack.size(),
-                   c.alerts.webhooks.size());
+  s += fmt::format("  alerts          {} slack, {} webhook, {} alertmanager sink(s)\n",
+                   c.alerts.slack.size(), c.alerts.webhooks.size(), c.alerts.alertmanager.size());
   s += fmt::format("  api             {}{}\n", c.server.enabled ? c.server.listen : "disabled",
                    c.server.token.empty()
                        ? " (no token: snapshot downloads disabled)"

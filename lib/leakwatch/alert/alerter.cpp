@@ -34,6 +34,7 @@ core::Result<std::unique_ptr<Alerter>> Alerter::create(boost::asio::io_context& 
 }
 
 std::optional<Event> Alerter::publish(Event e) {
+  if (e.task.empty()) e.task = task_;
   auto accepted = tracker_.accept(std::move(e), clock_.now());
   if (!accepted) return std::nullopt;
   if (dispatcher_.submit(*accepted) == 0) return std::nullopt;

@@ -22,6 +22,9 @@ class Alerter {
 
   // Returns the event as queued (ids filled), or nullopt when it was a repeat or no sink wants it.
   std::optional<Event> publish(Event e);
+  // The ECS task the target runs in: stamped on every published event that does not carry one
+  // (fleet labels for Alertmanager).
+  void set_task(TaskInfo task) { task_ = std::move(task); }
   // Shutdown: pending messages get delivery.shutdown_grace.
   void shutdown(std::function<void()> done);
 
@@ -36,6 +39,7 @@ class Alerter {
   AlertSettings settings_;
   IncidentTracker tracker_;
   Dispatcher dispatcher_;
+  TaskInfo task_;
 };
 
 // `leakwatch alert test`: sends one test event to every sink on a private io_context and waits

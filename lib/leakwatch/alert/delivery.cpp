@@ -116,6 +116,7 @@ Report DeliveryQueue::report(const Pending& p, Fate fate) const {
   r.event_type = p.event.type;
   r.fate = fate;
   r.attempts = p.attempts;
+  r.resend = p.event.resend;
   return r;
 }
 

@@ -65,6 +65,7 @@ struct Report {
   int status = 0;
   std::string detail;
   std::optional<core::TimePoint> next_attempt;  // retrying
+  bool resend = false;                          // the message is a periodic re-post
 };
 
 struct SinkStats {

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdio>
+#include <map>
 
 #include "leakwatch/core/log.h"
 
@@ -32,6 +33,10 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     std::unique_ptr<Sink> sink;
     DeliveryQueue queue;
     asio::steady_timer timer;
+    // Sinks with a resend interval: the latest event of each open incident, by incident id.
+    std::map<std::string, Event> firing;
+    std::unique_ptr<asio::steady_timer> resend_timer;
+    bool resend_armed = false;
   };
 
   Impl(asio::io_context& io, const core::Clock& clock, DeliverySettings settings,
@@ -64,6 +69,11 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     const char* type = to_string(r.event_type);
     switch (r.fate) {
       case Fate::delivered:
+        if (r.resend) {
+          log->debug("alert re-posted sink={} dest={} event={} id={}", name, dest, type,
+                     r.event_id);
+          break;
+        }
         log->info("alert delivered sink={} dest={} event={} id={} attempts={}", name, dest, type,
                   r.event_id, r.attempts);
         break;
@@ -147,6 +157,54 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
     pump(i);
   }
 
+  // Keeps the open incidents of a resending sink: the latest firing event per incident; a
+  // recovery forgets it. Bounded: a target has at most a leak and a source incident open, and a
+  // dispatcher serves one target.
+  void track(std::size_t i, const Event& e) {
+    auto& s = *sinks[i];
+    if (!s.resend_timer || e.incident_id.empty() || e.resend) return;
+    if (e.type == EventType::recovered) {
+      s.firing.erase(e.incident_id);
+    } else if (e.type == EventType::leak_suspected || e.type == EventType::source_unavailable) {
+      if (s.firing.size() >= kMaxFiring && !s.firing.count(e.incident_id))
+        s.firing.erase(s.firing.begin());
+      Event& kept = s.firing[e.incident_id] = e;
+      kept.escalated = false;  // what the escalation ended needs no ending again on every re-post
+      arm_resend(i);
+    }
+  }
+
+  void arm_resend(std::size_t i) {
+    auto& s = *sinks[i];
+    if (s.resend_armed || closed || flushing) return;
+    s.resend_armed = true;
+    s.resend_timer->expires_after(*s.sink->resend_interval());
+    s.resend_timer->async_wait([weak = weak_from_this(), i](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->resend(i);
+    });
+  }
+
+  void resend(std::size_t i) {
+    auto& s = *sinks[i];
+    s.resend_armed = false;
+    if (closed || flushing || s.firing.empty()) return;
+    // While earlier messages still wait (the receiver is down), a re-post adds nothing: each
+    // attempt computes endsAt afresh.
+    if (s.queue.empty()) {
+      auto now = clock.now();
+      for (const auto& [id, e] : s.firing) {
+        Event copy = e;
+        copy.resend = true;
+        if (auto dropped = s.queue.push(std::move(copy), now)) emit(s, *dropped);
+      }
+      pump(i);
+    }
+    arm_resend(i);
+  }
+
+  static constexpr std::size_t kMaxFiring = 16;
+
   void check_flush_done() {
     if (!flushing || !flush_done) return;
     for (const auto& s : sinks)
@@ -178,8 +236,10 @@ Dispatcher::Dispatcher(asio::io_context& io, const core::Clock& clock, DeliveryS
 
 Dispatcher::~Dispatcher() {
   impl_->closed = true;
-  for (auto& s : impl_->sinks)
+  for (auto& s : impl_->sinks) {
     s->timer.cancel();
+    if (s->resend_timer) s->resend_timer->cancel();
+  }
   impl_->flush_timer.cancel();
 }
 
@@ -190,7 +250,13 @@ void Dispatcher::add_sink(std::unique_ptr<Sink> sink) {
   impl_->sinks.push_back(std::make_unique<Impl::SinkState>(Impl::SinkState{
       std::move(sink),
       DeliveryQueue(name, retry_policy(impl_->settings, kind), impl_->settings.queue_size, seed),
-      asio::steady_timer(impl_->io)}));
+      asio::steady_timer(impl_->io),
+      {},
+      nullptr,
+      false}));
+  auto& added = *impl_->sinks.back();
+  if (added.sink->resend_interval())
+    added.resend_timer = std::make_unique<asio::steady_timer>(impl_->io);
 }
 
 std::size_t Dispatcher::submit(const Event& e) {
@@ -204,6 +270,7 @@ std::size_t Dispatcher::submit(const Event& e) {
     auto& s = *impl_->sinks[i];
     if (!s.sink->wants(e)) continue;
     ++queued;
+    impl_->track(i, e);
     if (auto dropped = s.queue.push(e, now)) impl_->emit(s, *dropped);
     // Start on the next turn of the loop: the caller's tick is never delayed by I/O set-up.
     asio::post(impl_->io, [weak = impl_->weak_from_this(), i] {
@@ -233,6 +300,7 @@ void Dispatcher::flush(std::chrono::milliseconds grace, std::function<void()> do
   });
   auto now = im.clock.now();
   for (std::size_t i = 0; i < im.sinks.size(); ++i) {
+    if (im.sinks[i]->resend_timer) im.sinks[i]->resend_timer->cancel();
     im.sinks[i]->queue.hurry(now);
     im.pump(i);
   }

@@ -68,11 +68,27 @@ struct CaptureFigures {
   std::string diff_command;                 // overrides the proposed diff command when set
 };
 
+// Where the target runs, when known (the ECS task metadata); empty fields are unknown. Fleet
+// receivers (Alertmanager) label alerts with it so that the tasks of one service group together.
+struct TaskInfo {
+  std::string cluster;    // short cluster name
+  std::string task_id;    // the task ARN's last segment
+  std::string task_arn;   // full task ARN
+  std::string family;     // task definition family[:revision]
+  std::string container;  // the target's container name in the task
+
+  bool empty() const {
+    return cluster.empty() && task_id.empty() && task_arn.empty() && family.empty() &&
+           container.empty();
+  }
+};
+
 struct Event {
   EventType type = EventType::test;
   core::TimePoint time{};  // when it happened (sample time)
   std::string target;      // target name from the config (target.name)
   std::string instance;    // container id / pid when known
+  TaskInfo task;           // the ECS task the target runs in (empty outside ECS)
   MemoryFigures memory;
   std::optional<LeakFigures> leak;
   std::optional<CaptureFigures> capture;
@@ -93,6 +109,9 @@ struct Event {
   bool reminder = false;  // a reminder of an open incident
   int reminder_count = 0;
   bool escalated = false;  // severity rose within an open incident (sent before the interval)
+  // A periodic re-post of an open incident's latest event to a sink that holds alert states
+  // (Alertmanager), set by the Dispatcher; logged at debug level only.
+  bool resend = false;
   // recovered: the severity of the incident it closes (so it reaches every sink that got the
   // alert). Set by the tracker.
   std::optional<Severity> severity_override;

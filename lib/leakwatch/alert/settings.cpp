@@ -31,6 +31,9 @@ void assign_default_names(AlertSettings& settings) {
   for (std::size_t i = 0; i < settings.webhooks.size(); ++i)
     if (settings.webhooks[i].name.empty())
       settings.webhooks[i].name = "webhook-" + std::to_string(i + 1);
+  for (std::size_t i = 0; i < settings.alertmanager.size(); ++i)
+    if (settings.alertmanager[i].name.empty())
+      settings.alertmanager[i].name = "alertmanager-" + std::to_string(i + 1);
 }
 
 namespace {
@@ -98,6 +101,33 @@ std::vector<std::string> validate(const AlertSettings& s) {
     }
     auto u = http::Url::parse(sink.url);
     if (!u) problems.push_back(key + ".url: not a valid URL: " + u.error().message);
+  }
+  for (std::size_t i = 0; i < s.alertmanager.size(); ++i) {
+    const auto& sink = s.alertmanager[i];
+    std::string key = "alerts.alertmanager[" + std::to_string(i) + "]";
+    check_name(sink.name, key);
+    if (sink.resend_interval.count() <= 0)
+      problems.push_back(key + ".resend_interval: must be positive");
+    bool basic = !sink.username.empty() || !sink.password.empty();
+    if (basic && (sink.username.empty() || sink.password.empty()))
+      problems.push_back(key + ": basic auth needs both username and password");
+    if (basic && !sink.bearer_token.empty())
+      problems.push_back(key + ": use either username/password or bearer_token, not both");
+    if (sink.url.empty()) {
+      problems.push_back(key + ".url: required (the Alertmanager's base URL)");
+      continue;
+    }
+    auto u = http::Url::parse(sink.url);
+    if (!u) {
+      problems.push_back(key + ".url: not a valid URL: " + u.error().message);
+      continue;
+    }
+    if (u->target.find_first_of("?#") != std::string::npos)
+      problems.push_back(key + ".url: must be a base URL without query (alerts go to " +
+                         u->origin() + "/…/api/v2/alerts)");
+    if ((basic || !sink.bearer_token.empty()) && !u->tls() && !loopback(u->host))
+      problems.push_back(key + ".url (" + u->origin() +
+                         "): credentials need an https URL (or a loopback address)");
   }
   return problems;
 }

@@ -12,6 +12,8 @@
 //     slack:    [ { name: team-slack, webhook_url: { env: SLACK_WEBHOOK_URL } } ]
 //     webhooks: [ { name: pager, url: https://example.internal/hooks/leakwatch,
 //                   secret: { env: LEAKWATCH_WEBHOOK_SECRET } } ]
+//     alertmanager: [ { name: fleet, url: https://alertmanager.internal:9093,
+//                       bearer_token: { env: ALERTMANAGER_TOKEN }, resend_interval: 1m } ]
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -67,6 +69,27 @@ struct WebhookSinkSettings {
   std::string ca_file;
 };
 
+// Prometheus Alertmanager (API v2). Alerts carry fleet labels (service, cluster, task, container)
+// so that the tasks of one service group and deduplicate there; see alertmanager.h.
+struct AlertmanagerSinkSettings {
+  std::string name;  // default "alertmanager-1", ...
+  // The Alertmanager's base URL (http or https, may end in a path prefix); alerts go to
+  // <url>/api/v2/alerts. Logged as its origin only.
+  std::string url;
+  // Optional credentials: HTTP basic auth (username + password) or a bearer token, not both. They
+  // need https unless the Alertmanager is on loopback.
+  std::string username;
+  core::Secret password;
+  core::Secret bearer_token;
+  // Firing alerts are posted again this often while their incident is open, each time with
+  // endsAt = now + 4 x resend_interval: Alertmanager keeps them active without depending on its
+  // resolve_timeout, and resolves them by itself if leakwatch stops.
+  std::chrono::milliseconds resend_interval{std::chrono::minutes(1)};
+  std::optional<Severity> min_severity;  // absent: alerts.min_severity
+  bool tls_verify = true;
+  std::string ca_file;
+};
+
 struct AlertSettings {
   // While an incident stays open (a suspected leak, an unreachable source), a reminder goes out at
   // most this often, with fresh figures. The same interval suppresses repeats of one-off events
@@ -82,11 +105,12 @@ struct AlertSettings {
   DeliverySettings delivery;
   std::vector<SlackSinkSettings> slack;
   std::vector<WebhookSinkSettings> webhooks;
+  std::vector<AlertmanagerSinkSettings> alertmanager;
 
-  bool empty() const { return slack.empty() && webhooks.empty(); }
+  bool empty() const { return slack.empty() && webhooks.empty() && alertmanager.empty(); }
 };
 
-// Gives sinks without a name their default ("slack-1", "webhook-2", ...).
+// Gives sinks without a name their default ("slack-1", "webhook-2", "alertmanager-1", ...).
 void assign_default_names(AlertSettings& settings);
 
 // Human-readable problems ("alerts.slack[0].webhook_url: must be an https URL"); empty = valid.

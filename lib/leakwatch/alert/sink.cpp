@@ -1,11 +1,22 @@
 #include "leakwatch/alert/sink.h"
 
+#include <openssl/evp.h>
+
+#include "leakwatch/alert/alertmanager.h"
 #include "leakwatch/alert/webhook.h"
 
 namespace leakwatch::alert {
 
 const char* to_string(SinkKind k) {
-  return k == SinkKind::slack ? "slack" : "webhook";
+  switch (k) {
+    case SinkKind::slack:
+      return "slack";
+    case SinkKind::webhook:
+      return "webhook";
+    case SinkKind::alertmanager:
+      return "alertmanager";
+  }
+  return "webhook";
 }
 
 bool Sink::wants(const Event& e) const {
@@ -94,6 +105,62 @@ class WebhookSink final : public Sink {
   RenderOptions options_;
 };
 
+std::string base64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(std::max(n, 0)));
+  return out;
+}
+
+class AlertmanagerSink final : public Sink {
+ public:
+  AlertmanagerSink(const AlertmanagerSinkSettings& sink, const AlertSettings& s, http::Url url)
+      : Sink(sink.name, url.redacted(), sink.min_severity.value_or(s.min_severity)),
+        request_(base_request(url, s, sink.tls_verify, sink.ca_file)),
+        options_{s.dashboard_url, sink.resend_interval} {
+    // Alertmanager answers 400 with a JSON error that names the bad field; keep room for it.
+    request_.max_body_bytes = 64 * 1024;
+    if (!sink.bearer_token.empty()) {
+      credential_ = core::Secret("Bearer " + sink.bearer_token.reveal(), "");
+      secrets_ = {sink.bearer_token};
+    } else if (!sink.username.empty()) {
+      auto encoded = base64(sink.username + ":" + sink.password.reveal());
+      credential_ = core::Secret("Basic " + encoded, "");
+      secrets_ = {sink.password, core::Secret(encoded, "")};
+    }
+  }
+
+  SinkKind kind() const override { return SinkKind::alertmanager; }
+
+  bool wants(const Event& e) const override { return alertmanager_wants(e) && Sink::wants(e); }
+
+  std::optional<std::chrono::milliseconds> resend_interval() const override {
+    return options_.resend_interval;
+  }
+
+  http::Request build(const Event& e, core::TimePoint now) const override {
+    http::Request req = request_;
+    req.body = alertmanager_alerts(e, options_, now)
+                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!credential_.empty()) req.headers.emplace_back("Authorization", credential_.reveal());
+    return req;
+  }
+
+  std::string scrub(std::string text) const override {
+    for (const auto& s : secrets_)
+      text = core::redact(std::move(text), s);
+    return text;
+  }
+
+ private:
+  http::Request request_;
+  AlertmanagerOptions options_;
+  core::Secret credential_;  // the Authorization header's value
+  std::vector<core::Secret> secrets_;
+};
+
 }  // namespace
 
 core::Result<std::unique_ptr<Sink>> make_slack_sink(const SlackSinkSettings& sink,
@@ -114,6 +181,18 @@ core::Result<std::unique_ptr<Sink>> make_webhook_sink(const WebhookSinkSettings&
   return std::unique_ptr<Sink>(std::make_unique<WebhookSink>(sink, settings, *url));
 }
 
+core::Result<std::unique_ptr<Sink>> make_alertmanager_sink(const AlertmanagerSinkSettings& sink,
+                                                           const AlertSettings& settings) {
+  std::string base = sink.url;
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  auto url = http::Url::parse(base + kAlertmanagerAlertsPath);
+  if (!url)
+    return core::make_error("config",
+                            "alerts sink " + sink.name + ": invalid url: " + url.error().message);
+  return std::unique_ptr<Sink>(std::make_unique<AlertmanagerSink>(sink, settings, *url));
+}
+
 core::Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const AlertSettings& in) {
   AlertSettings settings = in;
   assign_default_names(settings);
@@ -125,6 +204,11 @@ core::Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const AlertSettings&
   }
   for (const auto& s : settings.webhooks) {
     auto sink = make_webhook_sink(s, settings);
+    if (!sink) return sink.error();
+    sinks.push_back(std::move(*sink));
+  }
+  for (const auto& s : settings.alertmanager) {
+    auto sink = make_alertmanager_sink(s, settings);
     if (!sink) return sink.error();
     sinks.push_back(std::move(*sink));
   }

@@ -1,6 +1,8 @@
 #pragma once
 // Alert sinks: turn an event into the HTTP request for one delivery attempt.
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,7 +14,7 @@
 
 namespace leakwatch::alert {
 
-enum class SinkKind { slack, webhook };
+enum class SinkKind { slack, webhook, alertmanager };
 const char* to_string(SinkKind k);
 
 class Sink {
@@ -30,7 +32,10 @@ class Sink {
   const std::string& destination() const { return destination_; }
   Severity min_severity() const { return min_severity_; }
   // Whether the sink wants the event (test events go everywhere).
-  bool wants(const Event& e) const;
+  virtual bool wants(const Event& e) const;
+  // Sinks that hold alert states (Alertmanager) get the open incidents' latest events again this
+  // often; nullopt: events are sent once.
+  virtual std::optional<std::chrono::milliseconds> resend_interval() const { return std::nullopt; }
 
  protected:
   Sink(std::string name, std::string destination, Severity min_severity)
@@ -47,6 +52,8 @@ core::Result<std::unique_ptr<Sink>> make_slack_sink(const SlackSinkSettings& sin
                                                     const AlertSettings& settings);
 core::Result<std::unique_ptr<Sink>> make_webhook_sink(const WebhookSinkSettings& sink,
                                                       const AlertSettings& settings);
+core::Result<std::unique_ptr<Sink>> make_alertmanager_sink(const AlertmanagerSinkSettings& sink,
+                                                           const AlertSettings& settings);
 core::Result<std::vector<std::unique_ptr<Sink>>> make_sinks(const AlertSettings& settings);
 
 }  // namespace leakwatch::alert

@@ -15,7 +15,7 @@ struct S3ArchiveSettings {
   // Default: $AWS_REGION, then $AWS_DEFAULT_REGION, then the ECS task's availability zone.
   std::string region;
   std::string endpoint;  // S3-compatible store (path-style), e.g. https://minio.internal:9000
-  // Files larger than this go up in parts of this size (5Mi..512Mi); memory use is about 3x it.
+  // Files larger than this go up in parts of this size (5Mi..512Mi); memory use is about 1x it.
   std::uint64_t part_size = 5ull << 20;
   std::string ca_file;  // extra CA bundle (PEM) for the endpoint
 };

@@ -281,6 +281,20 @@ void read_alerts(Section s, alert::AlertSettings& a) {
     item.finish();
     a.webhooks.push_back(std::move(w));
   }
+  for (auto& item : s.list("alertmanager")) {
+    alert::AlertmanagerSinkSettings m;
+    item.str("name", m.name);
+    if (item.require("url")) item.str("url", m.url);
+    item.str("username", m.username);
+    item.secret("password", m.password);
+    item.secret("bearer_token", m.bearer_token);
+    item.duration("resend_interval", m.resend_interval, 1s, 24h);
+    m.min_severity = read_severity(item, "min_severity");
+    item.boolean("tls_verify", m.tls_verify);
+    item.str("ca_file", m.ca_file);
+    item.finish();
+    a.alertmanager.push_back(std::move(m));
+  }
   s.finish();
   alert::assign_default_names(a);
   if (s.context().problems.size() == problems_before)

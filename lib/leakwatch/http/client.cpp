@@ -101,7 +101,11 @@ template <class Stream>
 asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
                                            StreamHandler* handler, const Deadline& dl) {
   beast::error_code ec;
-  bhttp::request<bhttp::string_body> msg{bhttp::string_to_verb(req.method), req.url.target, 11};
+  // A span over the caller's bytes: the body is serialized from where it is, never copied.
+  const std::string_view payload =
+      req.body_view.empty() ? std::string_view(req.body) : req.body_view;
+  bhttp::request<bhttp::span_body<const char>> msg{bhttp::string_to_verb(req.method),
+                                                   req.url.target, 11};
   if (msg.method() == bhttp::verb::unknown) msg.method_string(req.method);
   bool default_port =
       (req.url.port == 80 && !req.url.tls()) || (req.url.port == 443 && req.url.tls());
@@ -113,7 +117,7 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
   for (const auto& [k, v] : req.headers)
     msg.set(k, v);
   if (!req.content_type.empty()) msg.set(bhttp::field::content_type, req.content_type);
-  msg.body() = req.body;
+  msg.body() = beast::span<const char>(payload.data(), payload.size());
   msg.prepare_payload();
 
   auto d = dl.next();

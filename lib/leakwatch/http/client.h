@@ -35,6 +35,9 @@ struct Request {
   Url url;
   Headers headers;  // may carry secrets (x-key): never logged
   std::string body;
+  // Sent instead of `body` when non-empty, without a copy (multi-MiB upload parts): the caller
+  // keeps the bytes alive until the request completes (the *_sync helpers return only then).
+  std::string_view body_view;
   std::string content_type;  // set Content-Type when non-empty
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{10000};

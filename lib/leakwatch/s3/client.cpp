@@ -3,9 +3,11 @@
 #include <openssl/evp.h>
 #include <openssl/md5.h>
 
+#include <algorithm>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -23,8 +25,59 @@ bool token_expired(const std::string& code) {
          code == "ExpiredTokenException";
 }
 
-// Parses an XML body; nullopt when it is not XML.
+// The deepest element nesting of an XML text, or -1 when it holds a DOCTYPE (S3 never sends one;
+// entity declarations are refused rather than trusted) or an unterminated construct. Comments,
+// CDATA, processing instructions and quoted attribute values are skipped, so a "</" inside them
+// cannot hide real depth. rapidxml (behind property_tree) recurses once per level: this check keeps
+// a hostile body from exhausting the stack.
+int xml_depth(std::string_view s) {
+  int depth = 0, deepest = 0;
+  std::size_t i = 0;
+  auto skip_to = [&](std::string_view end) {
+    auto e = s.find(end, i);
+    if (e == std::string_view::npos) return false;
+    i = e + end.size();
+    return true;
+  };
+  while ((i = s.find('<', i)) != std::string_view::npos) {
+    std::string_view rest = s.substr(i);
+    if (rest.starts_with("<!--")) {
+      if (!skip_to("-->")) return -1;
+    } else if (rest.starts_with("<![CDATA[")) {
+      if (!skip_to("]]>")) return -1;
+    } else if (rest.starts_with("<?")) {
+      if (!skip_to("?>")) return -1;
+    } else if (rest.starts_with("<!")) {
+      return -1;
+    } else if (rest.starts_with("</")) {
+      if (depth == 0) return -1;  // a close without an open: not XML
+      --depth;
+      if (!skip_to(">")) return -1;
+    } else {
+      // A start tag: find its end outside quoted attribute values.
+      char quote = 0;
+      std::size_t j = i + 1;
+      for (; j < s.size(); ++j) {
+        if (quote) {
+          if (s[j] == quote) quote = 0;
+        } else if (s[j] == '"' || s[j] == '\'') {
+          quote = s[j];
+        } else if (s[j] == '>') {
+          break;
+        }
+      }
+      if (j >= s.size()) return -1;
+      if (s[j - 1] != '/') deepest = std::max(deepest, ++depth);
+      i = j + 1;
+    }
+  }
+  return deepest;
+}
+
+// Parses an XML body; nullopt when it is not XML or nests deeper than S3's documents do.
 std::optional<boost::property_tree::ptree> parse_xml(std::string_view body) {
+  int depth = xml_depth(body);
+  if (depth < 0 || depth > 16) return std::nullopt;
   try {
     std::istringstream in{std::string(body)};
     boost::property_tree::ptree pt;
@@ -142,7 +195,7 @@ core::Result<http::Request> Client::build(
 
 core::Result<http::Response> Client::send(const std::string& method, const std::string& key,
                                           std::vector<std::pair<std::string, std::string>> query,
-                                          http::Headers headers, std::string body,
+                                          http::Headers headers, std::string_view body,
                                           const http::StreamHandler* stream,
                                           std::uint64_t max_response) {
   const std::string payload_hash = sha256_hex(body);
@@ -176,7 +229,7 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
     }
     auto req = build(method, key, query, headers, payload_hash, *creds);
     if (!req.ok()) return req.error();
-    req->body = body;
+    req->body_view = body;
     req->max_body_bytes = max_response;
     core::Result<http::Response> r = core::make_error("aborted", "");
     if (stream) {
@@ -227,9 +280,9 @@ core::Status Client::head_bucket() {
   return core::ok_status();
 }
 
-core::Status Client::put_object(const std::string& key, std::string body,
+core::Status Client::put_object(const std::string& key, std::string_view body,
                                 const std::string& content_type) {
-  auto r = send("PUT", key, {}, {{"content-type", content_type}}, std::move(body));
+  auto r = send("PUT", key, {}, {{"content-type", content_type}}, body);
   if (!r.ok()) return r.error();
   return core::ok_status();
 }
@@ -244,9 +297,9 @@ core::Result<std::string> Client::create_multipart(const std::string& key,
 }
 
 core::Result<std::string> Client::upload_part(const std::string& key, const std::string& upload_id,
-                                              int number, std::string body) {
-  auto r = send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, {},
-                std::move(body));
+                                              int number, std::string_view body) {
+  auto r =
+      send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, {}, body);
   if (!r.ok()) return r.error();
   std::string etag = r->header("ETag");
   if (etag.empty()) return core::make_error("protocol", "UploadPart returned no ETag");
@@ -260,8 +313,7 @@ core::Status Client::complete_multipart(const std::string& key, const std::strin
     xml += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>" + p.etag +
            "</ETag></Part>";
   xml += "</CompleteMultipartUpload>";
-  auto r = send("POST", key, {{"uploadId", upload_id}}, {{"content-type", "application/xml"}},
-                std::move(xml));
+  auto r = send("POST", key, {{"uploadId", upload_id}}, {{"content-type", "application/xml"}}, xml);
   if (!r.ok()) return r.error();
   // S3 can answer 200 with an error document when the completion fails late.
   if (r->body.find("<Error>") != std::string::npos)
@@ -275,38 +327,68 @@ core::Status Client::abort_multipart(const std::string& key, const std::string& 
   return core::ok_status();
 }
 
+core::Result<ListPage> parse_list_page(std::string_view xml) {
+  auto pt = parse_xml(xml);
+  if (!pt) return core::make_error("protocol", "ListObjectsV2 returned something that is not XML");
+  auto root = pt->get_child_optional("ListBucketResult");
+  if (!root) return core::make_error("protocol", "ListObjectsV2 returned no ListBucketResult");
+  ListPage page;
+  for (const auto& [name, node] : *root) {
+    if (name == "Contents") {
+      ++page.entries;
+      ObjectInfo o;
+      o.key = node.get<std::string>("Key", "");
+      // Digits only (a stream would read "-1" as 2^64-1); S3 objects are at most 5 TiB.
+      auto size = node.get<std::string>("Size", "");
+      if (!size.empty() && size.size() <= 15 &&
+          std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        o.size = std::stoull(size);
+      o.last_modified = clean(node.get<std::string>("LastModified", ""));
+      o.etag = clean(node.get<std::string>("ETag", ""));
+      if (!o.key.empty() && o.key.size() <= 1024) page.objects.push_back(std::move(o));
+    } else if (name == "CommonPrefixes") {
+      ++page.entries;
+      auto p = node.get<std::string>("Prefix", "");
+      if (!p.empty() && p.size() <= 1024) page.prefixes.push_back(std::move(p));
+    }
+  }
+  page.truncated = root->get<std::string>("IsTruncated", "false") == "true";
+  page.next_token = root->get<std::string>("NextContinuationToken", "");
+  return page;
+}
+
 core::Result<ListResult> Client::list(const std::string& prefix, const std::string& delimiter,
                                       std::size_t max_objects) {
   ListResult out;
   std::string token;
-  for (int page = 0; page < 10000; ++page) {
+  std::set<std::string> seen_tokens;
+  for (int page = 0;; ++page) {
+    if (page >= 10000)
+      return core::make_error("protocol", "ListObjectsV2 still truncated after 10000 pages");
     std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix}};
     if (!delimiter.empty()) q.emplace_back("delimiter", delimiter);
+    if (options_.list_max_keys > 0)
+      q.emplace_back("max-keys", std::to_string(std::min(options_.list_max_keys, 1000)));
     if (!token.empty()) q.emplace_back("continuation-token", token);
     auto r = send("GET", "", q, {}, {});
     if (!r.ok()) return r.error();
-    auto pt = parse_xml(r->body);
-    if (!pt)
-      return core::make_error("protocol", "ListObjectsV2 returned something that is not XML");
-    auto root = pt->get_child_optional("ListBucketResult");
-    if (!root) return core::make_error("protocol", "ListObjectsV2 returned no ListBucketResult");
-    for (const auto& [name, node] : *root) {
-      if (name == "Contents") {
-        ObjectInfo o;
-        o.key = node.get<std::string>("Key", "");
-        o.size = node.get<std::uint64_t>("Size", 0);
-        o.last_modified = node.get<std::string>("LastModified", "");
-        o.etag = node.get<std::string>("ETag", "");
-        if (!o.key.empty()) out.objects.push_back(std::move(o));
-      } else if (name == "CommonPrefixes") {
-        auto p = node.get<std::string>("Prefix", "");
-        if (!p.empty()) out.prefixes.push_back(std::move(p));
-      }
+    auto p = parse_list_page(r->body);
+    if (!p.ok()) return p.error();
+    for (auto& o : p->objects)
+      if (out.objects.size() < max_objects) out.objects.push_back(std::move(o));
+    for (auto& x : p->prefixes)
+      if (out.prefixes.size() < max_objects) out.prefixes.push_back(std::move(x));
+    if (!p->truncated) break;
+    if (out.objects.size() >= max_objects || out.prefixes.size() >= max_objects) {
+      out.complete = false;
+      break;
     }
-    if (out.objects.size() >= max_objects) break;
-    if (root->get<std::string>("IsTruncated", "false") != "true") break;
-    token = root->get<std::string>("NextContinuationToken", "");
-    if (token.empty()) break;
+    token = std::move(p->next_token);
+    if (token.empty() || token.size() > 4096)
+      return core::make_error("protocol", "ListObjectsV2 is truncated but gave no usable token");
+    if (p->entries == 0 || !seen_tokens.insert(token).second)
+      return core::make_error(
+          "protocol", "ListObjectsV2 repeats itself (an empty page or a token seen before)");
   }
   return out;
 }

@@ -21,13 +21,15 @@ auto log() {
   return l;
 }
 
-// Reads `len` bytes at `offset`; errors "io" / "not_found".
-core::Result<std::string> read_range(const fs::path& path, std::uint64_t offset, std::size_t len) {
+// Reads `len` bytes at `offset` into `buf` (reused from part to part, so its memory is allocated
+// once per file); errors "io" / "not_found".
+core::Status read_range(const fs::path& path, std::uint64_t offset, std::size_t len,
+                        std::string& buf) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return core::make_error(errno == ENOENT ? "not_found" : "io",
                             "cannot open " + path.string() + ": " + core::errno_message(errno));
-  std::string buf(len, '\0');
+  buf.resize(len);
   std::size_t got = 0;
   while (got < len) {
     ssize_t n = ::pread(fd, buf.data() + got, len - got, static_cast<off_t>(offset + got));
@@ -38,7 +40,7 @@ core::Result<std::string> read_range(const fs::path& path, std::uint64_t offset,
   ::close(fd);
   if (got != len)
     return core::make_error("io", "short read of " + path.string() + " (the file changed?)");
-  return buf;
+  return core::ok_status();
 }
 
 std::string content_type_of(const std::string& file) {
@@ -180,10 +182,10 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
   const std::uint64_t part =
       std::clamp<std::uint64_t>(options_.s3.part_size, 5ull << 20, 512ull << 20);
   const std::string ctype = content_type_of(path.filename().string());
+  std::string buf;  // one part's bytes, sent from here without a copy
   if (size <= part) {
-    auto body = read_range(path, 0, static_cast<std::size_t>(size));
-    if (!body.ok()) return body.error();
-    if (auto st = client_->put_object(key, std::move(*body), ctype); !st.ok()) return st;
+    if (auto st = read_range(path, 0, static_cast<std::size_t>(size), buf); !st.ok()) return st;
+    if (auto st = client_->put_object(key, buf, ctype); !st.ok()) return st;
   } else {
     // S3 allows 10000 parts: very large files get larger parts.
     std::uint64_t part_size = std::max<std::uint64_t>(part, (size + 9999) / 10000);
@@ -205,9 +207,11 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
     for (std::uint64_t n = mp["etags"].size() + 1; n <= parts; ++n) {
       if (stop_flag_) return core::make_error("aborted", "stopping");
       std::uint64_t off = (n - 1) * part_size;
-      auto body = read_range(path, off, static_cast<std::size_t>(std::min(part_size, size - off)));
-      if (!body.ok()) return body.error();
-      auto etag = client_->upload_part(key, upload_id, static_cast<int>(n), std::move(*body));
+      if (auto st =
+              read_range(path, off, static_cast<std::size_t>(std::min(part_size, size - off)), buf);
+          !st.ok())
+        return st;
+      auto etag = client_->upload_part(key, upload_id, static_cast<int>(n), buf);
       if (!etag.ok()) {
         if (etag.error().code == "s3_NoSuchUpload") f.erase("multipart");
         return etag.error();

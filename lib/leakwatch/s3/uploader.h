@@ -7,7 +7,8 @@
 // A job records the object keys, and for a multipart upload its UploadId and the ETags of the parts
 // already sent, so a restarted daemon resumes where it stopped (or starts the object again when S3
 // no longer knows the upload). Files go up streamed: a single PUT up to `part_size`, parts of
-// `part_size` above it, so memory stays near two parts whatever the snapshot's size. Each request
+// `part_size` above it, read into one reused buffer and sent from it without a copy, so memory
+// stays near one part whatever the snapshot's size. Each request
 // carries the payload's SHA-256 (signed; S3 rejects a mismatch) and Content-MD5.
 //
 // The .json goes up last: an object with a .json beside it is complete, as in the local archive.

@@ -8,6 +8,7 @@
 
 #include "leakwatch/core/fs.h"
 #include "leakwatch/s3/client.h"
+#include "leakwatch/s3/fleet.h"
 #include "leakwatch/s3/uploader.h"
 #include "peers.h"
 #include "support/temp_dir.h"
@@ -31,9 +32,11 @@ class S3Peers : public ::testing::Test {
       GTEST_SKIP() << "s3rver is not installed: run scripts/setup";
     int port = test::free_port();
     fs::create_directories(dir_.path() / "s3data");
+    // s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider.
     s3rver_ = std::make_unique<test::Child>(std::vector<std::string>{
-        kPeers + "/node_modules/.bin/s3rver", "-d", (dir_.path() / "s3data").string(), "-p",
-        std::to_string(port), "-a", "127.0.0.1", "--configure-bucket", kBucket});
+        "env", "NODE_OPTIONS=--openssl-legacy-provider", kPeers + "/node_modules/.bin/s3rver", "-d",
+        (dir_.path() / "s3data").string(), "-p", std::to_string(port), "-a", "127.0.0.1",
+        "--configure-bucket", kBucket});
     ASSERT_FALSE(s3rver_->wait_line("S3rver listening", 20s).empty());
     proxy_ = std::make_unique<test::Child>(std::vector<std::string>{
         "python3", kPeers + "/verify_proxy.py", "--upstream", std::to_string(port), "--ecs-token",
@@ -82,7 +85,8 @@ class S3Peers : public ::testing::Test {
     return std::make_shared<Client>(o, std::move(creds));
   }
 
-  std::unique_ptr<Uploader> uploader(std::shared_ptr<Client> c) {
+  std::unique_ptr<Uploader> uploader(std::shared_ptr<Client> c,
+                                     const std::string& task = "0123abcd") {
     UploaderOptions o;
     o.s3.bucket = c->options().bucket;
     o.s3.prefix = "fleet";
@@ -91,25 +95,30 @@ class S3Peers : public ::testing::Test {
     o.queue_dir = queue_;
     o.identity.cluster = "prod";
     o.identity.family = "web-api";
-    o.identity.task_id = "0123abcd";
+    o.identity.task_id = task;
     o.retry_initial = 0ms;
     return std::make_unique<Uploader>(o, std::move(c));
   }
 
   // A capture in the archive layout: <archive>/<target>/<stem>.heapsnapshot + <stem>.json.
-  archive::Metadata capture(const std::string& stem, std::size_t bytes) {
-    fs::create_directories(archive_ / "web");
+  archive::Metadata capture(const std::string& stem, std::size_t bytes,
+                            const std::string& target = "web") {
     std::string data(bytes, '\0');
     std::mt19937_64 rng(bytes);
     for (auto& c : data)
       c = static_cast<char>(rng());
-    std::ofstream(archive_ / "web" / (stem + ".heapsnapshot"), std::ios::binary) << data;
+    return capture_file(stem, data, target);
+  }
+  archive::Metadata capture_file(const std::string& stem, const std::string& data,
+                                 const std::string& target = "web") {
+    fs::create_directories(archive_ / target);
+    std::ofstream(archive_ / target / (stem + ".heapsnapshot"), std::ios::binary) << data;
     archive::Metadata m;
-    m.id = "web/" + stem;
-    m.target = "web";
+    m.id = target + "/" + stem;
+    m.target = target;
     m.file = stem + ".heapsnapshot";
-    m.size_bytes = bytes;
-    std::ofstream(archive_ / "web" / (stem + ".json")) << m.to_json().dump();
+    m.size_bytes = data.size();
+    std::ofstream(archive_ / target / (stem + ".json")) << m.to_json().dump();
     return m;
   }
 
@@ -265,6 +274,139 @@ TEST_F(S3Peers, AFullLocalDiskKeepsTheJobInMemoryAndTheUploadGoesOn) {
   auto [snap, meta] = up->keys_for(m);
   EXPECT_EQ(boto3_sha256(snap), file_sha256(archive_ / "web" / m.file));
   umount2(queue_.c_str(), MNT_DETACH);
+}
+
+TEST_F(S3Peers, ListsTheFleetByClusterFamilyTaskAndTargetOverSeveralPages) {
+  auto a1 = capture("20261203T180000Z-leak-series-1of3", 1000);
+  auto a2 = capture("20261203T180500Z-leak-series-2of3", 2000);
+  auto up_a = uploader(client(static_keys()), "task-a");
+  up_a->enqueue(a1);
+  up_a->enqueue(a2);
+  EXPECT_EQ(up_a->run_once(), 2) << up_a->stats().last_error;
+  auto b1 = capture("20261203T181000Z-manual", 3000, "worker");
+  auto up_b = uploader(client(static_keys()), "task-b");
+  up_b->enqueue(b1);
+  EXPECT_EQ(up_b->run_once(), 1) << up_b->stats().last_error;
+  auto c = client(static_keys());
+  // A snapshot whose .json is not up yet, and an object outside the layout.
+  ASSERT_TRUE(c->put_object(
+                   "fleet/prod/web-api/task-b/worker/20261203T181500Z-manual.heapsnapshot.zst", "z")
+                  .ok());
+  ASSERT_TRUE(c->put_object("fleet/README.txt", "not a snapshot").ok());
+
+  // 8 objects, 3 a page: three ListObjectsV2 requests joined by continuation tokens.
+  auto o = c->options();
+  o.list_max_keys = 3;
+  Client lister(o, static_keys());
+  int before = proxy_stats()["verified"];
+  auto l = list_fleet(lister, "fleet");
+  ASSERT_TRUE(l.ok()) << l.error().to_string();
+  EXPECT_EQ(proxy_stats()["verified"].get<int>() - before, 3);
+  EXPECT_TRUE(l->complete);
+  EXPECT_EQ(l->other_objects, 1u);
+  ASSERT_EQ(l->snapshots.size(), 4u);
+  const std::string base = "s3://" + kBucket + "/fleet/prod/web-api/";
+  EXPECT_EQ(l->snapshots[0].task, "task-a");
+  EXPECT_EQ(l->snapshots[0].target, "web");
+  EXPECT_EQ(l->snapshots[0].id(kBucket),
+            base + "task-a/web/20261203T180000Z-leak-series-1of3.heapsnapshot");
+  EXPECT_EQ(l->snapshots[0].metadata_key,
+            "fleet/prod/web-api/task-a/web/20261203T180000Z-leak-series-1of3.json");
+  EXPECT_EQ(l->snapshots[0].size, 1000u);
+  EXPECT_EQ(l->snapshots[1].id(kBucket),
+            base + "task-a/web/20261203T180500Z-leak-series-2of3.heapsnapshot");
+  EXPECT_EQ(l->snapshots[2].cluster, "prod");
+  EXPECT_EQ(l->snapshots[2].family, "web-api");
+  EXPECT_EQ(l->snapshots[2].task, "task-b");
+  EXPECT_EQ(l->snapshots[2].target, "worker");
+  EXPECT_EQ(l->snapshots[2].reason, "manual");
+  EXPECT_FALSE(l->snapshots[2].metadata_key.empty());
+  EXPECT_EQ(l->snapshots[3].id(kBucket),
+            base + "task-b/worker/20261203T181500Z-manual.heapsnapshot.zst");
+  EXPECT_TRUE(l->snapshots[3].metadata_key.empty());
+
+  // Filters; a prefix deeper than the archive's groups the same way.
+  auto only_b = list_fleet(lister, "fleet", FleetFilter{"", "", "task-b", "worker"});
+  ASSERT_TRUE(only_b.ok());
+  EXPECT_EQ(only_b->snapshots.size(), 2u);
+  auto deeper = list_fleet(lister, "fleet/prod/web-api/task-a/");
+  ASSERT_TRUE(deeper.ok());
+  ASSERT_EQ(deeper->snapshots.size(), 2u);
+  EXPECT_EQ(deeper->snapshots[0].task, "task-a");
+  // A cap on the number of objects says the listing is incomplete.
+  auto capped = lister.list("fleet/", {}, 4);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_FALSE(capped->complete);
+  EXPECT_EQ(proxy_stats()["rejected"], 0);
+}
+
+// What an engineer does after an alert for a task that is gone: list the fleet from a laptop, then
+// diff two of its snapshots by the ids the listing printed, through the leakwatch binary.
+TEST_F(S3Peers, TheCliListsTheFleetAndDiffsTwoSnapshotsOfAGoneTask) {
+  if (test::run("node -e 'process.stdout.write(\"ok\")' 2>/dev/null") != "ok")
+    GTEST_SKIP() << "node is not installed";
+  // Two real V8 snapshots, the second with 3000 more instances of class LeakedThing.
+  auto snap = [&](int n, const std::string& stem) {
+    auto path = dir_.path() / (stem + ".tmp");
+    test::run(
+        "node -e 'class LeakedThing { constructor(i) { this.i = i; } }"
+        " globalThis.keep = []; for (let i = 0; i < " +
+        std::to_string(n) +
+        "; i++) keep.push(new LeakedThing(i));"
+        " require(\"v8\").writeHeapSnapshot(process.argv[1])' " +
+        path.string());
+    auto data = core::read_file(path, 256 << 20);
+    EXPECT_TRUE(data.ok()) << "node wrote no snapshot";
+    return capture_file(stem, data.ok() ? *data : std::string(), "app");
+  };
+  auto first = snap(1000, "20261203T200000Z-leak-series-1of3");
+  auto second = snap(4000, "20261203T201000Z-leak-series-2of3");
+  auto up = uploader(client(static_keys()), "gone-task");
+  up->enqueue(first);
+  up->enqueue(second);
+  ASSERT_EQ(up->run_once(), 2) << up->stats().last_error;
+
+  const std::string env = "env -u AWS_PROFILE AWS_ENDPOINT_URL=" + endpoint() +
+                          " AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=" + kAkid +
+                          " AWS_SECRET_ACCESS_KEY='" + kSecret + "' LEAKWATCH_S3_LIST_MAX_KEYS=2 " +
+                          LEAKWATCH_BIN;
+  int status = -1;
+  auto json_out =
+      test::run(env + " snapshots list --archive s3://" + kBucket + "/fleet --json", &status);
+  ASSERT_EQ(status, 0) << json_out;
+  auto listing = nlohmann::json::parse(json_out, nullptr, false);
+  ASSERT_TRUE(listing.is_array()) << json_out;
+  ASSERT_EQ(listing.size(), 2u) << json_out;
+  EXPECT_EQ(listing[0]["cluster"], "prod");
+  EXPECT_EQ(listing[0]["family"], "web-api");
+  EXPECT_EQ(listing[0]["task"], "gone-task");
+  EXPECT_EQ(listing[0]["target"], "app");
+  EXPECT_EQ(listing[0]["complete"], true);
+  const std::string id1 = listing[0]["id"], id2 = listing[1]["id"];
+  EXPECT_EQ(id1,
+            "s3://" + kBucket +
+                "/fleet/prod/web-api/gone-task/app/20261203T200000Z-leak-series-1of3.heapsnapshot");
+
+  auto text = test::run(
+      env + " snapshots list --archive s3://" + kBucket + "/fleet --task gone-task", &status);
+  ASSERT_EQ(status, 0) << text;
+  EXPECT_NE(text.find("cluster prod, family web-api"), std::string::npos) << text;
+  EXPECT_NE(text.find("task gone-task, target app"), std::string::npos) << text;
+  EXPECT_NE(text.find(id2), std::string::npos) << text;
+  EXPECT_NE(text.find("2026-12-03 20:10:00"), std::string::npos) << text;
+
+  auto diff = test::run(env + " diff --json " + id1 + " " + id2, &status);
+  ASSERT_EQ(status, 0) << diff;
+  auto rep = nlohmann::json::parse(diff, nullptr, false);
+  ASSERT_TRUE(rep.is_object()) << diff.substr(0, 500);
+  bool found = false;
+  for (const auto& c : rep["classes"])
+    if (c.value("name", "") == "LeakedThing") {
+      found = true;
+      EXPECT_EQ(c.value("delta_count", 0), 3000) << c.dump();
+    }
+  EXPECT_TRUE(found) << diff.substr(0, 500);
+  EXPECT_EQ(proxy_stats()["rejected"], 0);
 }
 
 }  // namespace

@@ -1,0 +1,217 @@
+// The Alertmanager sink against a real Prometheus Alertmanager (Debian's prometheus-alertmanager)
+// on 127.0.0.1: alerts of one service deduplicate and group there, firing alerts are re-posted
+// while their incident is open, and a recovery resolves them. Skipped when the binary is missing.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "integration/s3/peers.h"
+#include "leakwatch/alert/dispatcher.h"
+#include "leakwatch/core/log.h"
+#include "leakwatch/http/client.h"
+#include "receiver.h"
+
+using namespace leakwatch;
+using namespace leakwatch::alert;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+const char* kBinary = "/usr/bin/prometheus-alertmanager";
+const std::string kToken = "am-BEARER-TOKEN-7c1e55";
+
+template <class Pred>
+bool run_until(boost::asio::io_context& io, Pred done, std::chrono::milliseconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    io.restart();
+    io.run_for(20ms);
+  }
+  return done();
+}
+
+class Alertmanager {
+ public:
+  Alertmanager() {
+    dir_ = test::make_temp_dir("am");
+    std::ofstream(dir_ / "am.yml") << "route:\n"
+                                      "  receiver: devnull\n"
+                                      "  group_by: [service]\n"
+                                      "  group_wait: 1s\n"
+                                      "  group_interval: 1s\n"
+                                      "receivers:\n"
+                                      "  - name: devnull\n";
+    port_ = test::free_port();
+    // An empty cluster address turns gossip off: one instance, loopback only.
+    child_ = std::make_unique<test::Child>(std::vector<std::string>{
+        kBinary, "--config.file=" + (dir_ / "am.yml").string(),
+        "--storage.path=" + (dir_ / "data").string(),
+        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--cluster.listen-address="});
+  }
+  ~Alertmanager() {
+    child_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  core::Result<http::Response> get(const std::string& path) const {
+    http::Request r;
+    r.url = *http::Url::parse(url() + path);
+    r.total_timeout = 2s;
+    r.connect_timeout = 1s;
+    return http::fetch_sync(std::move(r));
+  }
+  json get_json(const std::string& path) const {
+    auto r = get(path);
+    if (!r || r->status != 200) return json();
+    return json::parse(r->body, nullptr, false);
+  }
+  bool wait_ready(std::chrono::milliseconds limit) const {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (auto r = get("/-/ready"); r && r->status == 200) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+  std::unique_ptr<test::Child> child_;
+};
+
+Event leak_event(const std::string& task, const std::string& incident, core::TimePoint now) {
+  Event e;
+  e.type = EventType::leak_suspected;
+  e.time = now;
+  e.target = "web";
+  e.task = {"prod", task, "arn:aws:ecs:eu-west-1:1:task/prod/" + task, "web:7", "app"};
+  e.memory = {812u << 20, 700u << 20, 1024u << 20};
+  e.leak = LeakFigures{};
+  e.leak->slope_bytes_per_hour = 38.0 * (1 << 20);
+  e.leak->forecast_seconds = 7800;
+  e.id = "evt_" + task;
+  e.incident_id = incident;
+  e.incident_opened = now - 60s;
+  return e;
+}
+
+Event recovered(Event e, core::TimePoint now) {
+  e.type = EventType::recovered;
+  e.time = now;
+  e.leak.reset();
+  e.severity_override = Severity::warning;
+  e.id += "_ok";
+  return e;
+}
+
+}  // namespace
+
+TEST(AlertmanagerReal, GroupsDedupesResendsAndResolves) {
+  if (!std::filesystem::exists(kBinary)) GTEST_SKIP() << kBinary << " is not installed";
+  auto capture = std::make_shared<test::CaptureSink>();
+  core::logger("alert")->sinks().push_back(capture);
+
+  Alertmanager am;
+  ASSERT_TRUE(am.wait_ready(10s)) << "alertmanager did not become ready";
+
+  boost::asio::io_context io;
+  core::SystemClock clock;
+  AlertSettings s;
+  s.delivery.initial_backoff = 100ms;
+  s.delivery.max_backoff = 400ms;
+  s.delivery.give_up_after = 5s;
+  s.delivery.connect_timeout = 1s;
+  s.delivery.request_timeout = 2s;
+  s.dashboard_url = "http://127.0.0.1:9464";
+  AlertmanagerSinkSettings m;
+  m.name = "fleet";
+  m.url = am.url() + "/";
+  m.resend_interval = 1s;
+  // Alertmanager does not check it here; the point is that it never reaches a log line.
+  m.bearer_token = core::Secret(kToken, "env AM_TOKEN");
+  s.alertmanager.push_back(m);
+  Dispatcher d(io, clock, s.delivery, 5);
+  auto sink = make_alertmanager_sink(m, s);
+  ASSERT_TRUE(sink);
+  d.add_sink(std::move(sink.value()));
+  int delivered = 0, resent = 0, failed = 0;
+  d.set_observer([&](const Report& r) {
+    if (r.fate == Fate::delivered) (r.resend ? resent : delivered)++;
+    if (r.fate != Fate::delivered && r.fate != Fate::retrying) ++failed;
+  });
+  auto active = [&] {
+    return am.get_json("/api/v2/alerts?active=true&filter=service%3D%22web%22");
+  };
+
+  // Task A reports its leak twice (the alert, then a reminder): one alert in Alertmanager.
+  Event a = leak_event("task-a", "inc_a", clock.now());
+  d.submit(a);
+  ASSERT_TRUE(run_until(
+      io, [&] { return delivered == 1; }, 5s));
+  a.reminder = true;
+  a.reminder_count = 1;
+  d.submit(a);
+  ASSERT_TRUE(run_until(
+      io, [&] { return delivered == 2; }, 5s));
+  json alerts = active();
+  ASSERT_TRUE(alerts.is_array()) << alerts;
+  ASSERT_EQ(alerts.size(), 1u) << alerts.dump(2);
+  EXPECT_EQ(alerts[0]["labels"], (json{{"alertname", "LeakwatchMemoryLeak"},
+                                       {"service", "web"},
+                                       {"cluster", "prod"},
+                                       {"task", "task-a"},
+                                       {"container", "app"},
+                                       {"severity", "warning"}}));
+  EXPECT_EQ(alerts[0]["status"]["state"], "active");
+  EXPECT_EQ(alerts[0]["annotations"]["summary"],
+            "Memory leak suspected in web: +38 MiB/h, limit in ~2h 10m");
+  EXPECT_EQ(alerts[0]["generatorURL"], "http://127.0.0.1:9464/");
+  EXPECT_EQ(alerts[0]["startsAt"], core::format_utc(a.incident_opened.value()).insert(19, ".000"));
+
+  // Task B of the same service: a second alert, in the same group (group_by: [service]).
+  Event b = leak_event("task-b", "inc_b", clock.now());
+  d.submit(b);
+  ASSERT_TRUE(run_until(
+      io, [&] { return delivered == 3; }, 5s));
+  EXPECT_EQ(active().size(), 2u);
+  json groups = am.get_json("/api/v2/alerts/groups");
+  ASSERT_TRUE(groups.is_array()) << groups;
+  ASSERT_EQ(groups.size(), 1u) << groups.dump(2);
+  EXPECT_EQ(groups[0]["labels"], (json{{"service", "web"}}));
+  EXPECT_EQ(groups[0]["alerts"].size(), 2u);
+
+  // While the incidents are open the sink re-posts them, pushing endsAt forward.
+  std::string ends_before = active()[0]["endsAt"];
+  ASSERT_TRUE(run_until(
+      io, [&] { return resent >= 2; }, 4s))
+      << "no re-post";
+  json now_active = active();
+  ASSERT_EQ(now_active.size(), 2u);
+  EXPECT_GT(now_active[0]["endsAt"].get<std::string>(), ends_before);
+
+  // Recovery: endsAt set, Alertmanager resolves both; no re-post brings them back.
+  d.submit(recovered(a, clock.now()));
+  d.submit(recovered(b, clock.now()));
+  ASSERT_TRUE(run_until(
+      io, [&] { return delivered == 5; }, 5s));
+  EXPECT_TRUE(active().empty()) << active().dump(2);
+  int resent_at_recovery = resent;
+  run_until(
+      io, [] { return false; }, 1500ms);
+  EXPECT_EQ(resent, resent_at_recovery);
+  EXPECT_TRUE(active().empty()) << active().dump(2);
+  EXPECT_EQ(failed, 0);
+
+  auto& sinks = core::logger("alert")->sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), capture), sinks.end());
+  for (const auto& l : capture->lines())
+    EXPECT_EQ(l.find(kToken), std::string::npos) << "secret in log line: " << l;
+}
