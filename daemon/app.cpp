@@ -48,7 +48,7 @@ class EngineState final : public api::StateProvider {
   api::ApiState snapshot() const override {
     api::ApiState a;
     a.now = clock_.now();
-    a.build = {"0.1.0", LEAKWATCH_GIT_REVISION, __VERSION__};
+    a.build = {LEAKWATCH_VERSION, LEAKWATCH_GIT_REVISION, __VERSION__};
     if (!engine_) return a;
     auto st = engine_->status();
     a.target = st.target;

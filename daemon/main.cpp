@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CLI::App app{"leakwatch: container memory watchdog for garbage-collected services", "leakwatch"};
   app.require_subcommand(0, 1);
-  app.set_version_flag("--version", "leakwatch 0.1.0");
+  app.set_version_flag("--version", "leakwatch " LEAKWATCH_VERSION " (" LEAKWATCH_GIT_REVISION ")");
   int exit_code = leakwatch::cli::kExitOk;
 
   leakwatch::cli::register_run_commands(app, exit_code);

@@ -166,6 +166,11 @@ core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::str
   // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
   // with one malloc arena (docs/operations.md, "Sizing").
   plan.limits.address_space = plan.room + (64ull << 20);
+#if defined(__SANITIZE_ADDRESS__)
+  // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
+  // space at start, so any RLIMIT_AS kills it (as in Engine::diff_async).
+  plan.limits.address_space = 0;
+#endif
   plan.limits.reserve = plan.predicted;
   return plan;
 }

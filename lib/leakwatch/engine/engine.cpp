@@ -488,6 +488,12 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   // with one malloc arena (docs/operations.md, "Sizing").
   limits.address_space = room + (64ull << 20);
   limits.reserve = predicted;
+#if defined(__SANITIZE_ADDRESS__)
+  // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
+  // space at start, so any RLIMIT_AS kills it. Sanitizer builds rely on the prediction, the time
+  // limit and the child's OOM score alone.
+  limits.address_space = 0;
+#endif
   limits.time = options_.diff_time_limit;
   std::vector<std::string> argv = options_.diff_command;
   for (const char* a : {"diff", "--json"})

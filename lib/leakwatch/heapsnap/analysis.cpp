@@ -89,46 +89,63 @@ void property_key(const HeapSnapshot& s, std::uint32_t v, std::string& key) {
   }
 }
 
-bool all_digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
-// Matches V8's WeakMap ephemeron edge names:
-// "<n> / part of key (<k> @<id>) -> value (<v> @<id>) pair in WeakMap (table @<table id>)".
+// Matches V8's WeakMap ephemeron edge names, as DevTools' pattern
+// /^\d+ \/ part of key \(.*? @\d+\) -> value \(.*? @\d+\) pair in WeakMap \(table @(\d+)\)$/
+// does: "<n> / part of key (<k> @<id>) -> value (<v> @<id>) pair in WeakMap (table @<table id>)".
+// The name ends with a single ')'. Returns the table id (nullopt also when it exceeds every node
+// id, which no node can then match). Linear in the name's length, whatever the name holds.
 std::optional<std::uint32_t> weakmap_table_id(std::string_view s) {
-  if (s.size() > 4096 || s.empty() || s[0] < '0' || s[0] > '9') return std::nullopt;
+  if (s.empty() || s[0] < '0' || s[0] > '9') return std::nullopt;
+  // JavaScript's '.' matches no line terminator: \n, \r, U+2028, U+2029.
+  if (s.find_first_of("\n\r") != std::string_view::npos ||
+      s.find("\xe2\x80\xa8") != std::string_view::npos ||
+      s.find("\xe2\x80\xa9") != std::string_view::npos)
+    return std::nullopt;
   std::size_t i = 0;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9')
     ++i;
   constexpr std::string_view kPrefix = " / part of key (";
   if (s.substr(i, kPrefix.size()) != kPrefix) return std::nullopt;
-  std::size_t mid_begin = i + kPrefix.size();
-  constexpr std::string_view kTable = " pair in WeakMap (table @";
-  std::size_t t = s.rfind(kTable);
-  if (t == std::string_view::npos || t < mid_begin || s.size() < 2 ||
-      s.substr(s.size() - 2) != "))")
-    return std::nullopt;
-  std::string_view table = s.substr(t + kTable.size(), s.size() - 2 - (t + kTable.size()));
-  if (!all_digits(table) || table.size() > 10) return std::nullopt;
-  std::string_view mid = s.substr(mid_begin, t - mid_begin);
-  auto ends_with_id = [](std::string_view part) {
-    if (part.empty() || part.back() != ')') return false;
-    part.remove_suffix(1);
-    std::size_t at = part.rfind(" @");
-    return at != std::string_view::npos && all_digits(part.substr(at + 2));
+  const std::size_t mid_begin = i + kPrefix.size();
+  // "<digits>)" at the very end of `part`: the position of the " @" before the digits.
+  auto id_suffix = [](std::string_view part) -> std::optional<std::size_t> {
+    if (part.empty() || part.back() != ')') return std::nullopt;
+    std::size_t d = part.size() - 1;
+    while (d > 0 && part[d - 1] >= '0' && part[d - 1] <= '9')
+      --d;
+    if (d == part.size() - 1 || d < 2 || part.substr(d - 2, 2) != " @") return std::nullopt;
+    return d - 2;
   };
+  constexpr std::string_view kTable = " pair in WeakMap (table @";
+  if (s.back() != ')') return std::nullopt;
+  std::size_t digits = s.size() - 1;
+  while (digits > mid_begin && s[digits - 1] >= '0' && s[digits - 1] <= '9')
+    --digits;
+  if (digits == s.size() - 1 || digits < mid_begin + kTable.size() ||
+      s.substr(digits - kTable.size(), kTable.size()) != kTable)
+    return std::nullopt;
+  std::string_view table = s.substr(digits, s.size() - 1 - digits);
+  const std::string_view mid = s.substr(mid_begin, digits - kTable.size() - mid_begin);
+  const auto value_id = id_suffix(mid);
+  if (!value_id) return std::nullopt;
   constexpr std::string_view kValue = " -> value (";
-  for (std::size_t p = mid.find(kValue); p != std::string_view::npos; p = mid.find(kValue, p + 1)) {
-    if (ends_with_id(mid.substr(0, p)) && ends_with_id(mid.substr(p + kValue.size()))) {
-      std::uint64_t v = std::stoull(std::string(table));
-      if (v > 0xffffffffull) return std::nullopt;
-      return static_cast<std::uint32_t>(v);
+  bool found = false;
+  for (std::size_t p = mid.find(kValue);
+       p != std::string_view::npos && p + kValue.size() <= *value_id; p = mid.find(kValue, p + 1)) {
+    if (id_suffix(mid.substr(0, p))) {
+      found = true;
+      break;
     }
   }
-  return std::nullopt;
+  if (!found) return std::nullopt;
+  while (table.size() > 1 && table.front() == '0')
+    table.remove_prefix(1);
+  if (table.size() > 10) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : table)
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  if (v > 0xffffffffull) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
 }
 
 // Simple bit vector.

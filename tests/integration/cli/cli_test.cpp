@@ -66,6 +66,14 @@ TEST(Cli, UsageErrorsExit2) {
   EXPECT_EQ(run("no-such-command").code, 2);
 }
 
+// The version comes from project(VERSION) in CMakeLists.txt, with the configured git revision.
+TEST(Cli, VersionIsTheProjectVersion) {
+  auto r = run("--version");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind(std::string("leakwatch ") + LEAKWATCH_PROJECT_VERSION + " (", 0), 0u)
+      << r.out;
+}
+
 // Containers (the ECS example) pass the configuration in $LEAKWATCH_CONFIG_YAML.
 TEST(Cli, CheckConfigReadsTheEnvironmentWhenGivenNoFile) {
   auto none = run("check-config", "env -u LEAKWATCH_CONFIG_YAML");

@@ -109,7 +109,19 @@ if (cmd === 'summary') {
     key, name: d.name, new_count: d.addedCount, deleted_count: d.removedCount, delta_count: d.countDelta,
     alloc_size: d.addedSize, freed_size: d.removedSize, size_delta: d.sizeDelta}));
   process.stdout.write(JSON.stringify({classes}) + '\n');
+} else if (cmd === 'dominators') {
+  // Debugging aid: one line per node, in node order: id, immediate dominator's id, shallow size,
+  // retained size.
+  const snap = await load(a);
+  const {nodes, nodeFieldCount, nodeIdOffset, nodeSelfSizeOffset} = snap;
+  const id = ordinal => nodes.getValue(ordinal * nodeFieldCount + nodeIdOffset);
+  const lines = [];
+  for (let v = 0; v < snap.nodeCount; ++v) {
+    lines.push(`${id(v)} ${id(snap.dominatorsTree[v])} ${nodes.getValue(v * nodeFieldCount + nodeSelfSizeOffset)} ` +
+        `${snap.retainedSizes[v]}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
 } else {
-  process.stderr.write('usage: devtools_reference.mjs summary FILE | diff BASE TARGET\n');
+  process.stderr.write('usage: devtools_reference.mjs summary FILE | diff BASE TARGET | dominators FILE\n');
   process.exit(2);
 }

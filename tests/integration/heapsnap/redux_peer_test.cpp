@@ -20,8 +20,9 @@ namespace {
 const fs::path kPeer = fs::path(LEAKWATCH_TESTS_DIR) / "peers" / "redux-app";
 
 TEST(ReduxPeer, AlertHeadlineIsSocketHeldByTheLibrary) {
-  if (!fs::exists(kPeer / "node_modules" / "redux-state-sync"))
-    GTEST_SKIP() << "run scripts/setup (npm install in " << kPeer.string() << ")";
+  // Without the peer's packages the check did not happen: a failure, not a skip.
+  ASSERT_TRUE(fs::exists(kPeer / "node_modules" / "redux-state-sync"))
+      << "npm packages missing: run scripts/setup (npm install in " << kPeer.string() << ")";
   leakwatch::testing::UniqueTempDir dir("leakwatch-redux-peer");
   const std::string cmd = "timeout 120 node --expose-gc " + (kPeer / "app.js").string() +
                           " --out " + dir.path().string() + " --requests 24 > " +

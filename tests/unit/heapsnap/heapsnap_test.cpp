@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <array>
 #include <map>
 #include <random>
 #include <string>
@@ -173,6 +174,47 @@ TEST(HeapSnapDominators, DiamondAndCycleAndUnreachable) {
   EXPECT_EQ(dom.retained[a], 1u);
   EXPECT_EQ(dom.unreachable, 2u);
   EXPECT_EQ(dom.retained[root], 63u);
+}
+
+// tests/data/heapsnap/weak-orphan.heapsnapshot, shaped like Node 18's snapshots: the hole Oddball
+// is retained only by "(Read-only roots)" (not page-owned, so not an essential edge), by itself and
+// by a WeakMap table whose edge to a value is dropped; it holds OrphanChild -> Leaf and reaches
+// Shared, which global holds too. A WeakMap value (Value) is held by its key and its table, and
+// CliqueA <-> CliqueB is retained by nothing else. The expected dominators and retained sizes are
+// DevTools' own: the output of `node tests/integration/heapsnap/devtools_reference.mjs dominators`
+// (chrome-devtools-frontend 1.0.1705227) on this file, identical on Node 18 and Node 20;
+// Reference.WeakOrphanSnapshotMatchesDevTools checks the file against DevTools again.
+TEST(HeapSnapDominators, WeakOnlyOrphanCliqueAndWeakMapValueAsDevTools) {
+  auto snap =
+      load_file(std::string(LEAKWATCH_TESTS_DIR) + "/data/heapsnap/weak-orphan.heapsnapshot");
+  ASSERT_TRUE(snap.ok()) << snap.error().to_string();
+  auto self = shallow_sizes(*snap);
+  auto dom = compute_dominators(*snap, self);
+  // node id -> {dominator's id, shallow size, retained size}
+  const std::map<std::uint32_t, std::array<std::uint64_t, 3>> devtools = {
+      {1, {1, 0, 870}},      // root
+      {3, {1, 0, 0}},        // (GC roots)
+      {5, {3, 0, 0}},        // (Read-only roots)
+      {7, {1, 114, 174}},    // global (+ the table's 104 bytes it owns alone)
+      {9, {1, 48, 448}},     // system / Oddball: only weak retainers, so the root's
+      {11, {9, 100, 400}},   // OrphanChild
+      {13, {7, 0, 0}},       // the WeakMap table
+      {19, {7, 20, 60}},     // Key
+      {21, {19, 40, 40}},    // Value: retained by its key, not by the table
+      {15, {1, 200, 200}},   // Shared: held by global and by OrphanChild
+      {23, {1, 16, 16}},     // CliqueA
+      {25, {1, 32, 32}},     // CliqueB
+      {17, {11, 300, 300}},  // Leaf
+  };
+  ASSERT_EQ(snap->node_count(), devtools.size());
+  for (std::uint32_t v = 0; v < snap->node_count(); ++v) {
+    auto it = devtools.find(snap->node_id[v]);
+    ASSERT_NE(it, devtools.end()) << snap->node_id[v];
+    EXPECT_EQ(snap->node_id[dom.idom[v]], it->second[0]) << "@" << it->first;
+    EXPECT_EQ(self[v], it->second[1]) << "@" << it->first;
+    EXPECT_EQ(dom.retained[v], it->second[2]) << "@" << it->first;
+  }
+  EXPECT_EQ(dom.unreachable, 5u);  // DevTools: "5 nodes are unreachable from the root"
 }
 
 TEST(HeapSnapNames, DevToolsClassNames) {

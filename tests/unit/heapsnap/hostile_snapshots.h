@@ -151,4 +151,24 @@ inline std::string hostile_text(std::size_t copies) {
   return w.json();
 }
 
+// `count` internal edges whose names look like WeakMap ephemeron names of `name_bytes` bytes, with
+// " -> value (" repeated after keys that end in no " @<id>)": a matcher that looks back through
+// the whole name at each " -> value (" is name_bytes squared per name.
+inline std::string long_weakmap_names(std::size_t count, std::size_t name_bytes) {
+  Writer w;
+  const std::size_t global = add_roots(w);
+  const std::string piece = "k) -> value (";
+  std::string middle;
+  while (middle.size() < name_bytes)
+    middle += piece;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t v = w.node(3, w.str("Value"), 32);
+    w.edge(global, 3,
+           w.str(std::to_string(i + 1) + " / part of key (" + middle +
+                 "v @2) pair in WeakMap (table @3)"),
+           v);
+  }
+  return w.json();
+}
+
 }  // namespace leakwatch::heapsnap::hostile

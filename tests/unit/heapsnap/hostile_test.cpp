@@ -148,6 +148,12 @@ TEST(HeapSnapHostile, ManyShapesWithLongPropertyNamesStayLinear) {
                        {5000, 10000, 20000});
 }
 
+TEST(HeapSnapHostile, LongWeakMapEdgeNamesStayLinear) {
+  expect_within_budget("weakmap-names",
+                       [](std::size_t n) { return hostile::long_weakmap_names(8, n); },
+                       {100000, 200000, 400000});
+}
+
 TEST(HeapSnapHostile, InvalidTextGivesValidJsonEverywhere) {
   expect_within_budget("text", [](std::size_t n) { return hostile::hostile_text(n); }, {64, 2000});
 }
