@@ -126,7 +126,8 @@ TEST_F(ApiChildDiff, TheChildsComparisonIsTheSameJsonAsTheInProcessOne) {
   ASSERT_FALSE(in_process.diffs_in_child());
   Router before(options_, provider_, &in_process);
 
-  auto store = child_store({LEAKWATCH_BIN}, 256ull << 20);
+  // Room for the child over what this process uses (much more under AddressSanitizer).
+  auto store = child_store({LEAKWATCH_BIN}, engine::current_rss() + (256ull << 20));
   ASSERT_TRUE(store.diffs_in_child());
   Router router(options_, provider_, &store);
   for (std::size_t limit : {1u, 2u, 50u}) {
@@ -190,7 +191,8 @@ TEST_F(ApiChildDiff, OverBudgetIsRefusedClearlyWithoutParsingEitherSnapshot) {
 TEST_F(ApiChildDiff, CancelAnswersTheRequestAtOnceAndKillsTheChild) {
   archive_pair(make_snapshot(2, 1, 1), make_snapshot(4, 1, 1));
   // A child that never finishes on its own (the appended arguments are ignored).
-  auto store = child_store({"/bin/sh", "-c", "sleep 60", "sh"}, 256ull << 20);
+  auto store =
+      child_store({"/bin/sh", "-c", "sleep 60", "sh"}, engine::current_rss() + (256ull << 20));
   std::optional<ServerResponse> got, second;
   {
     Router router(options_, provider_, &store);
