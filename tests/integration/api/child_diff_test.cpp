@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -289,6 +290,19 @@ TEST_F(ApiChildDiff, TheDaemonDiffsInAChildAndSigtermDuringOneDoesNotWaitForIt) 
   ASSERT_FALSE(body["top_growers"].empty());
   EXPECT_EQ(body["top_growers"][0]["name"], "Leak");
   EXPECT_NE(daemon.output().find("event=diff_child_start"), std::string::npos);
+  // The child needs about 45 MiB for this pair (it parses both files); the daemon never did.
+  const std::uint64_t daemon_peak = [&]() -> std::uint64_t {
+    std::ifstream in("/proc/" + std::to_string(daemon.pid()) + "/status");
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind("VmHWM:", 0) == 0) return std::stoull(l.substr(6)) * 1024;
+    return std::uint64_t{0};
+  }();
+  std::printf("daemon peak RSS after a diff of %s + %s: %llu KiB\n", ids_[0].c_str(),
+              ids_[1].c_str(), static_cast<unsigned long long>(daemon_peak >> 10));
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer's own memory would dominate
+  EXPECT_GT(daemon_peak, 0u);
+  EXPECT_LT(daemon_peak, 40ull << 20) << "the daemon's own memory grew like a parse";
+#endif
 
   // Another one; the child is frozen as soon as it exists, so it is surely running at SIGTERM.
   std::optional<std::pair<int, std::string>> second;
