@@ -223,12 +223,19 @@ int run_daemon(const RunOptions& options) {
   std::unique_ptr<http::Server> server;
   auto api_settings = rt->config.server;  // what the API runs on (a reload updates it)
   if (rt->config.server.enabled) {
-    if (!rt->config.archive.dir.empty())
-      store =
-          std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive, rt->config.target.name);
+    if (!rt->config.archive.dir.empty()) {
+      // The API's diffs run in a child under the same memory budget as the series diff: the
+      // daemon never parses a snapshot, and stop or reload kills the child without waiting.
+      api::ChildDiffSettings child;
+      child.io = &io;
+      child.memory_budget = rt->engine->memory_budget();
+      store = std::make_unique<api::ArchiveSnapshotStore>(rt->config.archive,
+                                                          rt->config.target.name, child);
+    }
     auto ropts = api::router_options(rt->config.server);
-    // The API's diffs run on one worker thread that outlives reloads, so a reload never waits
-    // for one. A job that throws is logged; nothing escapes into the pool.
+    // Stores that diff in-process would run their diffs on one worker thread that outlives
+    // reloads, so a reload never waits for one. A job that throws is logged; nothing escapes into
+    // the pool.
     ropts.offload = [&api_worker, &api_jobs](std::function<void()> job) {
       ++api_jobs;
       asio::post(api_worker, [job = std::move(job), &api_jobs]() {
@@ -318,6 +325,8 @@ int run_daemon(const RunOptions& options) {
             notifier.reloading();
             auto cfg = std::move(*r.config);
             apply_logging(cfg);
+            // The budget may change: a running API diff is cancelled (its client may retry).
+            if (store) store->cancel_diffs();
             // Persist first, so the new engine resumes exactly where the old one stopped.
             auto old = std::move(rt);
             engine_view = nullptr;
@@ -331,6 +340,7 @@ int run_daemon(const RunOptions& options) {
                 return;
               }
               rt = std::move(*next);
+              if (store) store->set_memory_budget(rt->engine->memory_budget());
               engine_view = rt->engine.get();
               alerter_view = rt->alerter.get();
               reloading = false;
@@ -356,6 +366,7 @@ int run_daemon(const RunOptions& options) {
           sig == SIGTERM ? "SIGTERM" : "SIGINT");
       notifier.stopping();
       watchdog.cancel();
+      if (store) store->cancel_diffs();  // kills an API diff's child; nothing waits for it
       if (server) server->stop();
       if (rt) {
         engine_view = nullptr;

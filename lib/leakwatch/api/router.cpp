@@ -74,6 +74,10 @@ Router::Router(RouterOptions options, const StateProvider& state, const Snapshot
       store_(store),
       diff_(std::make_shared<DiffShared>()) {}
 
+Router::~Router() {
+  if (store_ && diff_->running) store_->cancel_diffs();
+}
+
 ServerResponse Router::route(const ServerRequest& req) const {
   const std::string& path = req.path;
   // Constant time, no state, no I/O: a health check must never be what feeds a leak.
@@ -140,8 +144,18 @@ ServerResponse Router::route(const ServerRequest& req) const {
 }
 
 void Router::handle(const ServerRequest& req, http::Responder respond) const {
-  if (req.path == "/api/v1/diff" && options_.offload &&
-      (req.method == "GET" || req.method == "HEAD")) {
+  const bool diff = req.path == "/api/v1/diff" && (req.method == "GET" || req.method == "HEAD");
+  if (diff && store_ && store_->diffs_in_child()) {
+    auto prepared = prepare_diff(req);
+    if (auto* refused = std::get_if<ServerResponse>(&prepared)) {
+      add_security_headers(*refused);
+      respond(std::move(*refused));
+      return;
+    }
+    run_diff_async(std::get<DiffJob>(prepared), std::move(respond));
+    return;
+  }
+  if (diff && options_.offload) {
     auto prepared = prepare_diff(req);
     if (auto* refused = std::get_if<ServerResponse>(&prepared)) {
       add_security_headers(*refused);
@@ -296,36 +310,53 @@ std::variant<ServerResponse, Router::DiffJob> Router::prepare_diff(const ServerR
   return job;
 }
 
-ServerResponse Router::run_diff(const DiffJob& job) const {
-  std::string key = job.base + "\n" + job.target + "\n" + std::to_string(job.limit);
-  {
-    std::lock_guard lock(diff_->mutex);
-    for (auto it = diff_->cache.begin(); it != diff_->cache.end(); ++it) {
-      if (it->first == key) {
-        diff_->cache.splice(diff_->cache.begin(), diff_->cache, it);
-        auto r = ServerResponse::json(200, diff_->cache.front().second);
-        r.set_header("Cache-Control", "no-store");
-        return r;
-      }
+std::string Router::diff_key(const DiffJob& job) {
+  return job.base + "\n" + job.target + "\n" + std::to_string(job.limit);
+}
+
+std::optional<ServerResponse> Router::cached_diff(const std::string& key) const {
+  std::lock_guard lock(diff_->mutex);
+  for (auto it = diff_->cache.begin(); it != diff_->cache.end(); ++it) {
+    if (it->first == key) {
+      diff_->cache.splice(diff_->cache.begin(), diff_->cache, it);
+      auto r = ServerResponse::json(200, diff_->cache.front().second);
+      r.set_header("Cache-Control", "no-store");
+      return r;
     }
   }
-  // One comparison at a time: each parses two snapshots, and a watchdog must stay small.
-  if (diff_->running.exchange(true)) {
-    auto r = error_response(503, "busy", "another comparison is running; retry shortly");
-    r.set_header("Retry-After", "5");
-    return r;
-  }
-  struct Release {
-    std::atomic<bool>& flag;
-    ~Release() { flag = false; }
-  } release{diff_->running};
-  auto result = store_->diff(job.base, job.target, job.limit);
+  return std::nullopt;
+}
+
+ServerResponse Router::diff_answer(const DiffJob& job, const std::string& key,
+                                   core::Result<json> result) const {
   if (!result) {
     const auto& e = result.error();
-    core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base,
-                              job.target, e.to_string());
+    if (e.code != "busy")
+      core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base,
+                                job.target, e.to_string());
     if (e.code == "not_found") return error_response(404, "not_found", e.message);
-    if (e.code == "busy") return error_response(503, "busy", e.message);
+    if (e.code == "busy" || e.code == "cancelled") {
+      auto r = error_response(503, e.code,
+                              e.code == "busy" ? "another comparison is running; retry shortly"
+                                               : "the comparison was cancelled by a stop or a "
+                                                 "reload of leakwatch; retry shortly");
+      r.set_header("Retry-After", "5");
+      return r;
+    }
+    // Too big for this machine's budget (refused before starting, or its child ran out of its
+    // memory or time limit): say so, and how to get it elsewhere.
+    if (e.code == "over_budget" || e.code == "killed" || e.code == "timeout") {
+      json body = {{"error", e.code == "timeout" ? "diff_timeout" : "diff_too_large"},
+                   {"message", e.message},
+                   {"base", job.base},
+                   {"target", job.target}};
+      std::string command = store_ ? store_->diff_command(job.base, job.target) : std::string();
+      if (!command.empty()) {
+        body["command"] = command;
+        body["message"] = e.message + ". Run the comparison where there is more memory: " + command;
+      }
+      return json_response(e.code == "timeout" ? 504 : 507, body);
+    }
     return error_response(500, "diff_failed", e.message);
   }
   json body = std::move(result.value());
@@ -341,6 +372,36 @@ ServerResponse Router::run_diff(const DiffJob& job) const {
   auto r = ServerResponse::json(200, std::move(text));
   r.set_header("Cache-Control", "no-store");
   return r;
+}
+
+ServerResponse Router::run_diff(const DiffJob& job) const {
+  std::string key = diff_key(job);
+  if (auto hit = cached_diff(key)) return std::move(*hit);
+  // One comparison at a time: each parses two snapshots, and a watchdog must stay small.
+  if (diff_->running.exchange(true)) return diff_answer(job, key, core::make_error("busy", ""));
+  struct Release {
+    std::atomic<bool>& flag;
+    ~Release() { flag = false; }
+  } release{diff_->running};
+  return diff_answer(job, key, store_->diff(job.base, job.target, job.limit));
+}
+
+void Router::run_diff_async(const DiffJob& job, http::Responder respond) const {
+  std::string key = diff_key(job);
+  auto send = [](ServerResponse r, const http::Responder& to) {
+    add_security_headers(r);
+    to(std::move(r));
+  };
+  if (auto hit = cached_diff(key)) return send(std::move(*hit), respond);
+  if (diff_->running.exchange(true))
+    return send(diff_answer(job, key, core::make_error("busy", "")), respond);
+  // `done` runs on the io thread while the router exists: the store's child is cancelled by
+  // ~Router and abandoned (without a call) by the store's destructor.
+  store_->diff_async(job.base, job.target, job.limit,
+                     [this, job, key, respond, send, shared = diff_](core::Result<json> r) {
+                       shared->running = false;
+                       send(diff_answer(job, key, std::move(r)), respond);
+                     });
 }
 
 core::Result<http::ServerOptions> server_options(const config::ServerSettings& s) {

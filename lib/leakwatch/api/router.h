@@ -9,7 +9,9 @@
 //   GET /api/v1/snapshots/{id}               one snapshot's metadata (its heap analysis — class
 //                                            names, retainer paths — only with the bearer token)
 //   GET /api/v1/snapshots/{id}/download      the stored file (bearer token)
-//   GET /api/v1/diff?base=ID&target=ID[&limit=N]   DevTools Comparison (bearer token)
+//   GET /api/v1/diff?base=ID&target=ID[&limit=N]   DevTools Comparison (bearer token), in the
+//                                            store's diff child when it has one; 507
+//                                            diff_too_large when it does not fit the budget
 //   GET /, /index.html, /app.js, /app.css    the dashboard (embedded assets)
 // See docs/api.md.
 #include <atomic>
@@ -46,11 +48,17 @@ class Router {
  public:
   // `store` may be null (no archive configured): the listing is empty and ids are unknown.
   Router(RouterOptions options, const StateProvider& state, const SnapshotStore* store);
+  // Cancels a diff the store is running for this router (its request gets "cancelled").
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
 
   http::ServerResponse route(const http::ServerRequest& req) const;
   // Replaces the token (a reload): the next request is checked against the new one.
   void set_token(core::Secret token);
-  // The http::Handler: answers at once, except diffs, which go through `offload`.
+  // The http::Handler: answers at once, except diffs: in the store's child process when it has
+  // one (answered later on the io thread; nothing waits for it), else through `offload`. Call on
+  // the io thread.
   void handle(const http::ServerRequest& req, http::Responder respond) const;
 
  private:
@@ -62,6 +70,12 @@ class Router {
   // Validates a diff request; a response when it is refused, else the job.
   std::variant<http::ServerResponse, DiffJob> prepare_diff(const http::ServerRequest& req) const;
   http::ServerResponse run_diff(const DiffJob& job) const;
+  // Through the store's child process; `respond` runs once, on the io thread.
+  void run_diff_async(const DiffJob& job, http::Responder respond) const;
+  static std::string diff_key(const DiffJob& job);
+  std::optional<http::ServerResponse> cached_diff(const std::string& key) const;
+  http::ServerResponse diff_answer(const DiffJob& job, const std::string& key,
+                                   core::Result<nlohmann::json> result) const;
   http::ServerResponse snapshots(const http::ServerRequest& req) const;
   http::ServerResponse status(const http::ServerRequest& req) const;
   std::optional<http::ServerResponse> authorize(const http::ServerRequest& req) const;

@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/read.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 
 #include "leakwatch/core/log.h"
+#include "leakwatch/core/units.h"
 #include "leakwatch/source/readers.h"
 
 extern char** environ;
@@ -26,6 +28,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t kHeaderBytes = 64 * 1024;
+
+// Children can be started from the io thread (the series diff, the API's) and the total read from
+// any thread.
+std::atomic<std::uint64_t> g_reserved{0};
 
 // The unsigned integer after `"key":` (whitespace allowed), if any. The key can also appear as a
 // plain string first ("edge_count" is one of the node_fields), so every occurrence is tried.
@@ -126,6 +132,47 @@ std::uint64_t current_rss() {
   std::uint64_t size = 0, resident = 0;
   if (!(in >> size >> resident)) return 0;
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::uint64_t reserved_child_memory() {
+  return g_reserved.load();
+}
+
+std::uint64_t memory_in_use() {
+  return current_rss() + reserved_child_memory();
+}
+
+core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::string& base_id,
+                                 const std::string& target_id, std::uint64_t budget) {
+  auto base_counts = read_counts(archive, base_id);
+  if (!base_counts.ok()) return base_counts.error();
+  auto target_counts = read_counts(archive, target_id);
+  if (!target_counts.ok()) return target_counts.error();
+  DiffPlan plan;
+  plan.base = *base_counts;
+  plan.target = *target_counts;
+  plan.predicted = predict_diff_peak(plan.base, plan.target);
+  const std::uint64_t used = memory_in_use();
+  plan.room = budget > used ? budget - used : 0;
+  auto mib = [](std::uint64_t b) { return core::format_bytes(static_cast<double>(b)); };
+  if (plan.predicted > plan.room) {
+    return core::make_error(
+        "over_budget", "the full diff of " + std::to_string(plan.base.nodes + plan.target.nodes) +
+                           " nodes and " + std::to_string(plan.base.edges + plan.target.edges) +
+                           " edges needs about " + mib(plan.predicted) + ", more than the " +
+                           mib(plan.room) + " left of the " + mib(budget) +
+                           " memory budget (resources.memory_budget)");
+  }
+  // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
+  // with one malloc arena (docs/operations.md, "Sizing").
+  plan.limits.address_space = plan.room + (64ull << 20);
+#if defined(__SANITIZE_ADDRESS__)
+  // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
+  // space at start, so any RLIMIT_AS kills it (as in Engine::diff_async).
+  plan.limits.address_space = 0;
+#endif
+  plan.limits.reserve = plan.predicted;
+  return plan;
 }
 
 core::Result<DiffOutcome> parse_diff_output(std::string_view text, std::size_t max_classes,
@@ -254,6 +301,8 @@ core::Result<std::shared_ptr<ChildProcess>> ChildProcess::start(
   ::close(err[1]);
   std::shared_ptr<ChildProcess> child(
       new ChildProcess(io, pid, out[0], err[0], limits, std::move(done)));
+  child->reserved_ = limits.reserve;
+  g_reserved += limits.reserve;
   child->begin();
   return child;
 }
@@ -269,7 +318,13 @@ ChildProcess::ChildProcess(asio::io_context& io, pid_t pid, int out_fd, int err_
       limits_(limits),
       done_(std::move(done)) {}
 
+void ChildProcess::release_reserve() {
+  g_reserved -= reserved_;
+  reserved_ = 0;
+}
+
 ChildProcess::~ChildProcess() {
+  release_reserve();
   if (reaped_) return;
   ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
@@ -335,6 +390,7 @@ void ChildProcess::try_reap() {
     return;
   }
   reaped_ = true;
+  release_reserve();
   deadline_.cancel();
   if (r < 0) return finish(core::make_error("failed", "the diff process could not be waited for"));
   if (timed_out_)
@@ -379,6 +435,7 @@ void ChildProcess::finish(core::Result<std::string> r) {
 
 void ChildProcess::kill_child() {
   if (reaped_) return;
+  release_reserve();  // SIGKILL frees its memory at once
   // The whole process group: nothing the child started may keep running or hold the pipes.
   ::kill(-pid_, SIGKILL);
   ::kill(pid_, SIGKILL);
@@ -392,6 +449,12 @@ void ChildProcess::cancel() {
   kill_child();
   deadline_.cancel();
   finish(core::make_error("cancelled", "the diff was cancelled"));
+}
+
+void ChildProcess::abandon() {
+  done_ = nullptr;
+  kill_child();
+  deadline_.cancel();
 }
 
 }  // namespace leakwatch::engine

@@ -48,6 +48,12 @@ std::uint64_t resolve_memory_budget(const std::optional<std::uint64_t>& configur
                                     const std::filesystem::path& root = "/");
 // This process's resident set size now (0 when /proc is unreadable).
 std::uint64_t current_rss();
+// The peak memory predicted for the diff children running now (ChildLimits::reserve, summed over
+// every child of this process neither reaped nor killed): the series diff and an API diff can run
+// side by side, and each is counted against the budget by whoever starts the next.
+std::uint64_t reserved_child_memory();
+// current_rss() + reserved_child_memory(): what the daemon and its running diff children need.
+std::uint64_t memory_in_use();
 
 struct DiffOutcome {
   std::vector<alert::Grower> growers;  // biggest first, at most `max_growers`
@@ -62,7 +68,20 @@ struct ChildLimits {
   std::uint64_t address_space = 0;  // RLIMIT_AS of the child; 0 = none
   std::chrono::milliseconds time{std::chrono::minutes(10)};
   std::size_t max_output = 32u << 20;  // stdout beyond this kills the child
+  std::uint64_t reserve = 0;  // counted in reserved_child_memory() until it is reaped or killed
 };
+
+// Whether a diff of two archived snapshots fits the memory budget, and the child's limits if so.
+struct DiffPlan {
+  SnapshotCounts base, target;
+  std::uint64_t predicted = 0;  // predict_diff_peak
+  std::uint64_t room = 0;       // the budget less memory_in_use()
+  ChildLimits limits;           // address space and reserve set; time and output left as default
+};
+// Reads both headers and decides. Errors: the archive's ("not_found", ...), "no_counts", and
+// "over_budget", whose message says how many nodes and edges need how much, and what is left.
+core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::string& base_id,
+                                 const std::string& target_id, std::uint64_t budget);
 
 // A child process whose stdout is collected. `done` runs once, on the io thread, with the
 // complete stdout when the child exited 0, else an error: "cancelled", "timeout", "killed" (by a
@@ -80,6 +99,8 @@ class ChildProcess : public std::enable_shared_from_this<ChildProcess> {
 
   // Kills the child; `done` runs at once with "cancelled". Reaping continues in the background.
   void cancel();
+  // Kills the child without calling `done` (its owner is going away). Reaping continues.
+  void abandon();
   pid_t pid() const { return pid_; }
   bool finished() const { return !done_; }
 
@@ -108,6 +129,8 @@ class ChildProcess : public std::enable_shared_from_this<ChildProcess> {
   int open_streams_ = 2;
   bool timed_out_ = false;
   bool too_large_ = false;
+  std::uint64_t reserved_ = 0;  // still counted in reserved_child_memory()
+  void release_reserve();
 };
 
 }  // namespace leakwatch::engine

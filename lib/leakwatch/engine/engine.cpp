@@ -472,7 +472,7 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   if (!target_counts.ok()) return done(target_counts.error());
   // The child gets what the budget leaves once the daemon's own memory is counted.
   const std::uint64_t predicted = predict_diff_peak(*base_counts, *target_counts);
-  const std::uint64_t used = current_rss();
+  const std::uint64_t used = memory_in_use();  // an API diff's child counts too
   const std::uint64_t room = memory_budget_ > used ? memory_budget_ - used : 0;
   auto mib = [](std::uint64_t b) { return core::format_bytes(static_cast<double>(b)); };
   if (predicted > room) {
@@ -487,6 +487,7 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
   // with one malloc arena (docs/operations.md, "Sizing").
   limits.address_space = room + (64ull << 20);
+  limits.reserve = predicted;
 #if defined(__SANITIZE_ADDRESS__)
   // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
   // space at start, so any RLIMIT_AS kills it. Sanitizer builds rely on the prediction, the time
