@@ -1,9 +1,8 @@
 #include "leakwatch/alert/sink.h"
 
-#include <openssl/evp.h>
-
 #include "leakwatch/alert/alertmanager.h"
 #include "leakwatch/alert/webhook.h"
+#include "leakwatch/http/encoding.h"
 
 namespace leakwatch::alert {
 
@@ -105,15 +104,6 @@ class WebhookSink final : public Sink {
   RenderOptions options_;
 };
 
-std::string base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(std::max(n, 0)));
-  return out;
-}
-
 class AlertmanagerSink final : public Sink {
  public:
   AlertmanagerSink(const AlertmanagerSinkSettings& sink, const AlertSettings& s, http::Url url)
@@ -126,7 +116,7 @@ class AlertmanagerSink final : public Sink {
       credential_ = core::Secret("Bearer " + sink.bearer_token.reveal(), "");
       secrets_ = {sink.bearer_token};
     } else if (!sink.username.empty()) {
-      auto encoded = base64(sink.username + ":" + sink.password.reveal());
+      auto encoded = http::base64(sink.username + ":" + sink.password.reveal());
       credential_ = core::Secret("Basic " + encoded, "");
       secrets_ = {sink.password, core::Secret(encoded, "")};
     }

@@ -11,6 +11,7 @@
 
 #include "leakwatch/core/clock.h"
 #include "leakwatch/core/secret.h"
+#include "leakwatch/http/encoding.h"
 
 namespace leakwatch::s3 {
 
@@ -60,7 +61,7 @@ std::string encode_query(const std::vector<std::pair<std::string, std::string>>&
 std::string sha256_hex(std::string_view data);
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw bytes
 std::string to_hex(std::string_view bytes);
-std::string base64(std::string_view bytes);
+using http::base64;
 // "20150830T123600Z" and "20150830".
 std::string amz_date(core::TimePoint t);
 
