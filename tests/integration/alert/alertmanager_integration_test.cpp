@@ -13,26 +13,18 @@
 #include "leakwatch/core/log.h"
 #include "leakwatch/http/client.h"
 #include "receiver.h"
+#include "support/io_wait.h"
 
 using namespace leakwatch;
 using namespace leakwatch::alert;
 using namespace std::chrono_literals;
+using leakwatch::testing::run_until;
 using nlohmann::json;
 
 namespace {
 
 const char* kBinary = "/usr/bin/prometheus-alertmanager";
 const std::string kToken = "am-BEARER-TOKEN-7c1e55";
-
-template <class Pred>
-bool run_until(boost::asio::io_context& io, Pred done, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(20ms);
-  }
-  return done();
-}
 
 class Alertmanager {
  public:

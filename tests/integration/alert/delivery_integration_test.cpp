@@ -7,10 +7,12 @@
 #include "leakwatch/alert/webhook.h"
 #include "leakwatch/core/log.h"
 #include "receiver.h"
+#include "support/io_wait.h"
 
 using namespace leakwatch;
 using namespace leakwatch::alert;
 using namespace std::chrono_literals;
+using leakwatch::testing::run_until;
 using nlohmann::json;
 using test::Receiver;
 using test::ReceiverOptions;
@@ -71,17 +73,6 @@ std::unique_ptr<Sink> webhook_sink(const std::string& url, const std::string& se
   k.ca_file = ca;
   auto sink = make_webhook_sink(k, s);
   return std::move(sink.value());
-}
-
-// Runs the loop until `done()` or `limit`; every test is bounded in time.
-template <class Pred>
-bool run_until(boost::asio::io_context& io, Pred done, std::chrono::milliseconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(20ms);
-  }
-  return done();
 }
 
 class AlertDelivery : public ::testing::Test {

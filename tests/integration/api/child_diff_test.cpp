@@ -17,6 +17,7 @@
 #include "leakwatch/api/archive_store.h"
 #include "leakwatch/api/router.h"
 #include "leakwatch/engine/diff_child.h"
+#include "support/io_wait.h"
 #include "support/temp_dir.h"
 #include "unit/api/test_state.h"
 #include "unit/heapsnap/hostile_snapshots.h"
@@ -29,6 +30,8 @@ using http::ServerRequest;
 using http::ServerResponse;
 using nlohmann::json;
 using namespace std::chrono_literals;
+using leakwatch::testing::process_gone;
+using leakwatch::testing::run_until;
 
 // `leaks` Leak objects held by an array under the global object, `caches` Cache objects held
 // directly, and `filler` plain numbers, so the classes grow differently between two snapshots.
@@ -55,20 +58,6 @@ std::uint64_t peak_rss() {
   while (std::getline(in, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   return 0;
-}
-
-template <typename Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 20s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(20ms);
-  }
-  return pred();
-}
-
-bool process_gone(pid_t pid) {
-  return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 class ApiChildDiff : public ::testing::Test {
@@ -138,7 +127,8 @@ TEST_F(ApiChildDiff, TheChildsComparisonIsTheSameJsonAsTheInProcessOne) {
     router.handle(diff_request(limit), [&](ServerResponse r) { got = std::move(r); });
     EXPECT_FALSE(got) << "answered before the child ran";
     ASSERT_TRUE(store.diff_pid()) << "no child was started";
-    ASSERT_TRUE(run_until(io_, [&] { return got.has_value(); }));
+    ASSERT_TRUE(run_until(
+        io_, [&] { return got.has_value(); }, 20s));
     ASSERT_EQ(got->status, 200) << got->body;
     EXPECT_EQ(json::parse(got->body), json::parse(want.body)) << "limit " << limit;
     EXPECT_FALSE(json::parse(got->body)["top_growers"].empty());
@@ -215,7 +205,8 @@ TEST_F(ApiChildDiff, CancelAnswersTheRequestAtOnceAndKillsTheChild) {
     EXPECT_EQ(got->status, 503);
     EXPECT_EQ(json::parse(got->body)["error"], "cancelled");
     EXPECT_FALSE(got->header("retry-after").empty());
-    EXPECT_TRUE(run_until(io_, [&] { return process_gone(pid); }));
+    EXPECT_TRUE(run_until(
+        io_, [&] { return process_gone(pid); }, 20s));
 
     // The router's end cancels a running diff too, and is not held up by it.
     got.reset();

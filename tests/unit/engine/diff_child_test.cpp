@@ -16,6 +16,7 @@
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
 #include "leakwatch/engine/engine.h"
+#include "support/io_wait.h"
 #include "support/temp_dir.h"
 
 namespace leakwatch::engine {
@@ -23,21 +24,8 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-// Runs `io` until `pred` holds or `limit` passes (bounded: never hangs a test).
-template <typename Pred>
-bool run_until(asio::io_context& io, Pred pred, std::chrono::milliseconds limit = 10s) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred() && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(20ms);
-  }
-  return pred();
-}
-
-bool process_gone(pid_t pid) {
-  return ::kill(pid, 0) != 0 && errno == ESRCH;
-}
+using leakwatch::testing::process_gone;
+using leakwatch::testing::run_until;
 
 struct Outcome {
   std::optional<core::Result<std::string>> r;
