@@ -168,7 +168,8 @@ core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::str
   plan.limits.address_space = plan.room + (64ull << 20);
 #if defined(__SANITIZE_ADDRESS__)
   // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
-  // space at start, so any RLIMIT_AS kills it (as in Engine::diff_async).
+  // space at start, so any RLIMIT_AS kills it. Sanitizer builds rely on the prediction, the time
+  // limit and the child's OOM score alone.
   plan.limits.address_space = 0;
 #endif
   plan.limits.reserve = plan.predicted;

@@ -466,34 +466,11 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   auto target = archive_->path_of(target_id);
   if (!base.ok()) return done(base.error());
   if (!target.ok()) return done(target.error());
-  auto base_counts = read_counts(*archive_, base_id);
-  auto target_counts = read_counts(*archive_, target_id);
-  if (!base_counts.ok()) return done(base_counts.error());
-  if (!target_counts.ok()) return done(target_counts.error());
-  // The child gets what the budget leaves once the daemon's own memory is counted.
-  const std::uint64_t predicted = predict_diff_peak(*base_counts, *target_counts);
-  const std::uint64_t used = memory_in_use();  // an API diff's child counts too
-  const std::uint64_t room = memory_budget_ > used ? memory_budget_ - used : 0;
-  auto mib = [](std::uint64_t b) { return core::format_bytes(static_cast<double>(b)); };
-  if (predicted > room) {
-    return done(core::make_error(
-        "over_budget",
-        "the full diff of " + std::to_string(base_counts->nodes + target_counts->nodes) +
-            " nodes and " + std::to_string(base_counts->edges + target_counts->edges) +
-            " edges needs about " + mib(predicted) + ", more than the " + mib(room) +
-            " left of the " + mib(memory_budget_) + " memory budget (resources.memory_budget)"));
-  }
-  ChildLimits limits;
-  // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
-  // with one malloc arena (docs/operations.md, "Sizing").
-  limits.address_space = room + (64ull << 20);
-  limits.reserve = predicted;
-#if defined(__SANITIZE_ADDRESS__)
-  // The child is this executable: under AddressSanitizer it reserves terabytes of shadow address
-  // space at start, so any RLIMIT_AS kills it. Sanitizer builds rely on the prediction, the time
-  // limit and the child's OOM score alone.
-  limits.address_space = 0;
-#endif
+  // The child gets what the budget leaves once the daemon's own memory (and any API diff's child)
+  // is counted; diff_child.h decides, for this path and the API's alike.
+  auto plan = plan_diff(*archive_, base_id, target_id, memory_budget_);
+  if (!plan.ok()) return done(plan.error());
+  ChildLimits limits = plan->limits;
   limits.time = options_.diff_time_limit;
   std::vector<std::string> argv = options_.diff_command;
   for (const char* a : {"diff", "--json"})
@@ -503,7 +480,8 @@ void Engine::diff_async(std::string base_id, std::string target_id,
   argv.push_back(base->string());
   argv.push_back(target->string());
   log()->info("diff child starting base={} target={} predicted_peak={} room={}", base_id, target_id,
-              mib(predicted), mib(room));
+              core::format_bytes(static_cast<double>(plan->predicted)),
+              core::format_bytes(static_cast<double>(plan->room)));
   auto child = ChildProcess::start(io_, argv, limits,
                                    [done = std::move(done)](core::Result<std::string> out) mutable {
                                      if (!out.ok()) return done(out.error());
