@@ -435,7 +435,14 @@ void Detector::evaluate(std::int64_t now) {
     if (now >= next_eval_[j]) {
       const std::int64_t step = std::max(b, (windows_[j] / 24) / b * b);
       next_eval_[j] = now + step;
-      evals_[j] = eval_window(now, windows_[j], cycle_span(windows_[j]));
+      const std::int64_t span = cycle_span(windows_[j]);
+      evals_[j] = eval_window(now, windows_[j], span);
+      // Per-cycle floors move only at collections, so they are slow to show a fast leak; the
+      // segments' own floors still count (with the troughs' rise required below).
+      if (span > 0 && !evals_[j].rising) {
+        WindowEval own = eval_window(now, windows_[j], 0);
+        if (own.rising) evals_[j] = own;
+      }
       if (evals_[j].rising) {
         if (rising_since_[j] == 0) rising_since_[j] = now;
       } else {
