@@ -415,6 +415,13 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
   return ev;
 }
 
+bool Detector::troughs_rose() const {
+  const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
+  const double need =
+      std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
+  return troughs_ >= 2 && trough_last_ - trough_prev_ >= need;
+}
+
 bool Detector::is_collection(double before, double after) const {
   const double drop = before - after;  // false when `before` is NaN (no previous bucket)
   return settings_.full_gc_drop_fraction > 0 &&
@@ -435,13 +442,14 @@ void Detector::evaluate(std::int64_t now) {
     if (now >= next_eval_[j]) {
       const std::int64_t step = std::max(b, (windows_[j] / 24) / b * b);
       next_eval_[j] = now + step;
+      evals_[j] = eval_window(now, windows_[j], 0);
+      // Per-cycle floors, where a window could alert on them (segments shorter than a climb, the
+      // troughs rose): they move only at collections, so they are slow to show a fast leak, and
+      // the segments' own floors still count.
       const std::int64_t span = cycle_span(windows_[j]);
-      evals_[j] = eval_window(now, windows_[j], span);
-      // Per-cycle floors move only at collections, so they are slow to show a fast leak; the
-      // segments' own floors still count (with the troughs' rise required below).
-      if (span > 0 && !evals_[j].rising) {
-        WindowEval own = eval_window(now, windows_[j], 0);
-        if (own.rising) evals_[j] = own;
+      if (span > 0 && !evals_[j].rising && troughs_rose()) {
+        WindowEval cycle = eval_window(now, windows_[j], span);
+        if (cycle.rising) evals_[j] = cycle;
       }
       if (evals_[j].rising) {
         if (rising_since_[j] == 0) rising_since_[j] = now;
@@ -468,12 +476,7 @@ void Detector::evaluate(std::int64_t now) {
     // After a full collection, a segment shorter than a climb between two of them sees the climb,
     // not the floor: such a window counts only when the floors after the last two collections
     // rose too.
-    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_) {
-      const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
-      const double need = std::max(static_cast<double>(settings_.min_rise_bytes),
-                                   settings_.min_rise_fraction * ref);
-      if (troughs_ < 2 || trough_last_ - trough_prev_ < need) continue;
-    }
+    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose()) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;

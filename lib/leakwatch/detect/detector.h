@@ -100,6 +100,8 @@ class Detector {
   std::int64_t cycle_span(std::int64_t window) const;
   // A bucket minimum this far below the previous one is a full collection.
   bool is_collection(double before, double after) const;
+  // The floors after the last two full collections rose (by min_rise_bytes / min_rise_fraction).
+  bool troughs_rose() const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);
 
