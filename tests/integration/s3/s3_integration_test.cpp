@@ -79,7 +79,7 @@ class S3Peers : public ::testing::Test {
     s.bucket = bucket;
     s.endpoint = endpoint();
     s.region = "eu-west-1";
-    auto o = client_options(s, host_identity());
+    auto o = client_options(s, core::host_identity());
     o.initial_backoff = 20ms;
     o.max_backoff = 100ms;
     return std::make_shared<Client>(o, std::move(creds));
