@@ -23,6 +23,7 @@
 #include "leakwatch/engine/sd_notify.h"
 #include "leakwatch/http/server.h"
 #include "leakwatch/s3/uploader.h"
+#include "leakwatch/source/identity.h"
 
 namespace leakwatch::cli {
 
@@ -53,6 +54,7 @@ class EngineState final : public api::StateProvider {
     auto st = engine_->status();
     a.target = st.target;
     a.source = st.source;
+    a.identity = engine_->config().archive.identity;
     a.started_at = tp(st.started_at);
     if (st.latest) a.last_sample_at = st.latest->time;
     a.samples.reserve(st.samples.size());
@@ -166,30 +168,36 @@ int run_daemon(const RunOptions& options) {
   alert::Alerter* alerter_view = nullptr;
   EngineState state(engine_view, alerter_view, clock);
 
+  // Where the target runs, resolved once (a reload that keeps the target reuses it) and passed as
+  // it is to the alerts, the archive's metadata, the S3 keys, the status API and the metrics.
+  std::optional<std::pair<source::TargetSettings, core::TargetIdentity>> identity_cache;
+  auto identity_for = [&](const source::TargetSettings& t) {
+    if (identity_cache && identity_cache->first.source == t.source &&
+        identity_cache->first.ecs_container == t.ecs_container &&
+        identity_cache->first.ecs_metadata_uri == t.ecs_metadata_uri)
+      return identity_cache->second;
+    auto resolved = source::resolve_identity(t);
+    if (!resolved.warning.empty())
+      log()->warn("no ECS task identity, alerts and archives name the host: {}", resolved.warning);
+    log()->info("target identity: {}", [&] {
+      std::string s;
+      for (const auto& [k, v] : resolved.identity.fields())
+        s += (s.empty() ? "" : " ") + k + "=" + v;
+      return s;
+    }());
+    identity_cache.emplace(t, resolved.identity);
+    return resolved.identity;
+  };
+
   auto build = [&](config::Config cfg) -> core::Result<std::unique_ptr<Runtime>> {
     auto r = std::make_unique<Runtime>();
     r->config = std::move(cfg);
+    r->config.archive.identity = identity_for(r->config.target);
     if (!r->config.alerts.empty()) {
       auto a = alert::Alerter::create(io, clock, r->config.alerts);
       if (!a.ok()) return a.error();
       r->alerter = std::move(*a);
-      // Fleet receivers (Alertmanager) label alerts with the ECS task they come from.
-      if (r->config.target.source == source::SourceKind::ecs &&
-          !r->config.alerts.alertmanager.empty()) {
-        std::string uri = r->config.target.ecs_metadata_uri;
-        if (const char* env = std::getenv("ECS_CONTAINER_METADATA_URI_V4"); uri.empty() && env)
-          uri = env;
-        if (auto id = uri.empty() ? core::Result<s3::TaskIdentity>(core::make_error(
-                                        "config", "ECS_CONTAINER_METADATA_URI_V4 is not set"))
-                                  : s3::fetch_ecs_identity(uri);
-            id.ok()) {
-          r->alerter->set_task({id->cluster, id->task_id, id->task_arn,
-                                id->revision.empty() ? id->family : id->family + ":" + id->revision,
-                                r->config.target.ecs_container});
-        } else {
-          log()->warn("alerts carry no ECS task identity: {}", id.error().to_string());
-        }
-      }
+      r->alerter->set_task(r->config.archive.identity);
     }
     alert::Alerter* alerter = r->alerter.get();
     r->engine = std::make_unique<engine::Engine>(io, r->config, clock, [alerter](alert::Event e) {
@@ -198,7 +206,8 @@ int run_daemon(const RunOptions& options) {
       if (alerter) alerter->publish(std::move(e));
     });
     if (!r->config.archive.s3.bucket.empty()) {
-      auto up = s3::make_archive_uploader(r->config.archive, r->config.state_dir);
+      auto up = s3::make_archive_uploader(r->config.archive, r->config.state_dir,
+                                          r->config.archive.identity);
       if (!up.ok()) return up.error();
       r->uploader = std::move(*up);
       r->engine->set_on_archived(

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "leakwatch/core/clock.h"
+#include "leakwatch/core/identity.h"
 
 namespace leakwatch::detect {
 struct Decision;
@@ -80,9 +81,10 @@ struct BuildInfo {
 };
 
 struct ApiState {
-  std::string target;     // target.name
-  std::string source;     // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
-  core::TimePoint now{};  // when the snapshot was taken
+  std::string target;             // target.name
+  std::string source;             // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
+  core::TargetIdentity identity;  // where the target runs (the ECS task, or the host)
+  core::TimePoint now{};          // when the snapshot was taken
   core::TimePoint started_at{};
   std::optional<core::TimePoint> last_sample_at;
 

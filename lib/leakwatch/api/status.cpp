@@ -74,6 +74,10 @@ json status_json(const ApiState& st, const StatusQuery& q) {
   json j;
   j["target"] = st.target;
   j["source"] = st.source;
+  json identity = json::object();
+  for (const auto& [k, v] : st.identity.fields())
+    identity[k] = v;
+  j["identity"] = identity.empty() ? json(nullptr) : identity;
   j["now"] = core::to_unix_seconds(st.now);
   j["started_at"] = core::to_unix_seconds(st.started_at);
   j["last_sample_at"] =

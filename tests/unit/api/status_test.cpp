@@ -27,6 +27,19 @@ TEST(Status, CarriesSamplesDetectorForecastAndMarkers) {
   EXPECT_EQ(j["samples"][0]["t"], 1'700'000'000.0);
 }
 
+TEST(Status, CarriesTheTargetIdentity) {
+  auto j = status_json(sample_state(), {});
+  ASSERT_TRUE(j["identity"].is_object()) << j["identity"];
+  EXPECT_EQ(j["identity"]["platform"], "ecs");
+  EXPECT_EQ(j["identity"]["cluster"], "prod");
+  EXPECT_EQ(j["identity"]["task_family"], "web-api");
+  EXPECT_EQ(j["identity"]["task_revision"], "42");
+  EXPECT_EQ(j["identity"]["task_id"], "5f2c9d0e");
+  EXPECT_EQ(j["identity"]["container"], "app");
+  EXPECT_EQ(j["identity"]["availability_zone"], "eu-west-1b");
+  EXPECT_TRUE(status_json(ApiState{}, {})["identity"].is_null());
+}
+
 TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
   StatusQuery q;
   q.since = at(1'700'002'050);
