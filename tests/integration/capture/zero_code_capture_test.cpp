@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/archive/capture_lock.h"
@@ -269,6 +270,52 @@ TEST_F(ZeroCode, NearHeapLimitSnapshotsInWatchDirAreArchivedWithTheirReason) {
   expect_holds_leak_class(**got, 2000);
   auto left = tree(app_dir());
   EXPECT_EQ(left.count((*got)->original_filename), 0u) << "the original must be removed";
+}
+
+// The pick-up does not race another process (`leakwatch capture` by signal into the same
+// directory) for a file: while the archive's capture lock is held elsewhere it waits.
+TEST_F(ZeroCode, NearHeapLimitPickUpWaitsWhileAnotherProcessHoldsTheCaptureLock) {
+  NodeProcess app({"--heapsnapshot-signal=SIGUSR2"}, "app.js", {"--objects", "300"},
+                  app_dir().string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  // A finished snapshot in the directory, as Node leaves it.
+  ASSERT_EQ(::kill(std::stoi(pid), SIGUSR2), 0);
+  std::uintmax_t last = 0;
+  int stable = 0;
+  for (int i = 0; i < 300 && stable < 5; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto t = tree(app_dir());
+    std::uintmax_t size = t.size() == 1 ? t.begin()->second : 0;
+    stable = size > 0 && size == last ? stable + 1 : 0;
+    last = size;
+  }
+  ASSERT_GE(stable, 5) << "Node wrote no snapshot";
+  auto s = settings(capture::Method::http);
+  s.url = "http://127.0.0.1:1/unused";
+  s.watch_dir = app_dir().string();
+  s.watch_interval = 100ms;
+  s.signal.settle = 100ms;
+  boost::asio::io_context io;
+  capture::Capturer capturer(io, s, *archive_, clock_);
+  std::optional<core::Result<archive::Metadata>> got;
+  capture::CaptureRequest templ;
+  templ.target = "app";
+  capturer.watch(templ, [&](core::Result<archive::Metadata> r) { got.emplace(std::move(r)); });
+  {
+    auto held = archive::CaptureLock::try_acquire(archive_dir());
+    ASSERT_TRUE(held.ok()) << held.error().to_string();
+    io.run_for(1500ms);
+    EXPECT_FALSE(got.has_value()) << "the pick-up ran while another process held the lock";
+    EXPECT_EQ(tree(app_dir()).size(), 1u) << "the file was touched while the lock was held";
+  }
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!got && std::chrono::steady_clock::now() < deadline)
+    io.run_for(100ms);
+  ASSERT_TRUE(got.has_value()) << "the pick-up did not resume once the lock was free";
+  ASSERT_TRUE(got->ok()) << got->error().to_string();
+  EXPECT_EQ((*got)->reason.kind, "near_heap_limit");
+  EXPECT_TRUE(tree(app_dir()).empty());
 }
 
 // --- faults ----------------------------------------------------------------------------------
