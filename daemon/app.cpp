@@ -86,6 +86,7 @@ class EngineState final : public api::StateProvider {
     a.counters.capture_seconds_sum = st.capture_seconds_sum;
     a.counters.capture_seconds_count = st.capture_count;
     a.counters.archive_written_bytes = st.archive_written_bytes;
+    a.capture = st.capture;
     if (alerter_) {
       for (const auto& s : alerter_->dispatcher().stats()) {
         a.counters.alerts[{s.sink, "delivered"}] = s.delivered;

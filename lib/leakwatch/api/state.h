@@ -100,6 +100,9 @@ struct ApiState {
   // The latest comparison's growers (class names, retainer paths): heap-derived, so /status shows
   // it only to a bearer of the token. Null when none.
   nlohmann::json heap_analysis;
+  // The capture in flight, as the capturer reports it ({"active", "method", "phase", "bytes",
+  // "fraction"}: V8's own progress for the inspector method, else null). Null when none runs.
+  nlohmann::json capture;
   // Stored bytes of every snapshot in the archive (the router fills it from its store).
   std::optional<std::uint64_t> archive_bytes;
 

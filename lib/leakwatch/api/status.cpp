@@ -148,6 +148,7 @@ json status_json(const ApiState& st, const StatusQuery& q) {
     else
       j["redacted"] = json::array({"analysis"});
   }
+  j["capture"] = st.capture.is_object() ? st.capture : json(nullptr);
   j["build"] = {{"version", st.build.version},
                 {"revision", st.build.revision},
                 {"compiler", st.build.compiler}};

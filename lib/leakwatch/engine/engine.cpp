@@ -575,6 +575,10 @@ EngineStatus Engine::status() const {
   s.series_ids = series_ids_;
   s.last_diff = last_diff_;
   s.capture_enabled = capturer_ != nullptr;
+  if (capturer_) {
+    auto p = capturer_->progress();
+    if (p.active) s.capture = p.to_json();
+  }
   return s;
 }
 

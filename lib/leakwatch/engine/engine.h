@@ -67,6 +67,7 @@ struct EngineStatus {
   std::vector<std::string> series_ids;  // archive ids of the current/last series
   nlohmann::json last_diff;             // top growers of the last series diff (or null)
   bool capture_enabled = false;
+  nlohmann::json capture;  // the capture in flight (capture::CaptureProgress), null when none
 };
 
 using AlertFn = std::function<void(alert::Event)>;

@@ -399,6 +399,11 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
       eventually([&] { return !files_in(path("archive"), is_partial_file).empty(); }, 60s, 200ms))
       << "no capture in flight; log:\n"
       << lw->proc().output();
+  // The API shows the capture in flight.
+  auto during = lw->status();
+  ASSERT_TRUE(during);
+  EXPECT_EQ((*during)["capture"]["method"], "http") << during->dump();
+  EXPECT_EQ((*during)["capture"]["phase"], "streaming") << during->dump();
   lw->proc().signal(SIGTERM);
   auto code = lw->proc().wait(45s);
   ASSERT_TRUE(code) << "leakwatch did not stop within 45 s";

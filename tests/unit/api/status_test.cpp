@@ -51,6 +51,20 @@ TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
   EXPECT_EQ(j["trend"].size(), 2u) << "the fitted line is always whole";
 }
 
+TEST(Status, TheCaptureInFlightIsShownAndNullWhenNoneRuns) {
+  auto s = sample_state();
+  EXPECT_TRUE(status_json(s, {})["capture"].is_null());
+  s.capture = {{"active", true},
+               {"method", "inspector"},
+               {"phase", "snapshotting"},
+               {"bytes", 0},
+               {"fraction", 0.42}};
+  auto j = status_json(s, {});
+  EXPECT_EQ(j["capture"]["method"], "inspector");
+  EXPECT_EQ(j["capture"]["phase"], "snapshotting");
+  EXPECT_DOUBLE_EQ(j["capture"]["fraction"].get<double>(), 0.42);
+}
+
 TEST(Status, NoLimitAndNoForecastAreNull) {
   ApiState s;
   auto j = status_json(s, {});
