@@ -249,7 +249,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
                                  [](const std::string& n) { return n.ends_with(".json"); });
   EXPECT_GE(metadata_files.size(), 2u);
   for (const auto& f : metadata_files) {
-    auto m = json::parse(slurp(f), nullptr, false);
+    auto m = json::parse(read_file(f), nullptr, false);
     ASSERT_TRUE(m.is_object() && m.contains("histogram")) << f;
     const auto& h = m["histogram"];
     EXPECT_EQ(h["complete"], true) << h.dump().substr(0, 400);

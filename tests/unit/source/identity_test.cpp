@@ -9,21 +9,17 @@
 #include "leakwatch/core/identity.h"
 #include "leakwatch/core/utf8.h"
 #include "leakwatch/source/ecs.h"
+#include "support/read_file.h"
 
 namespace fs = std::filesystem;
+using leakwatch::testing::read_file;
 using namespace leakwatch;
 using namespace leakwatch::source;
 
 namespace {
 const fs::path kFixtures = LEAKWATCH_FIXTURES_DIR;
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 EcsTask task_of(const std::string& dir) {
-  auto t = parse_ecs_task(slurp(kFixtures / "ecs" / dir / "task-metadata.json"));
+  auto t = parse_ecs_task(read_file(kFixtures / "ecs" / dir / "task-metadata.json"));
   EXPECT_TRUE(t.ok()) << dir;
   return t.ok() ? *t : EcsTask{};
 }
@@ -144,9 +140,9 @@ struct Reading {
   core::Sample sample;
 };
 Reading reading(const fs::path& task_file, const fs::path& stats_file) {
-  auto task = parse_ecs_task(slurp(task_file));
+  auto task = parse_ecs_task(read_file(task_file));
   EXPECT_TRUE(task.ok()) << task_file;
-  auto stats = parse_ecs_task_stats(slurp(stats_file));
+  auto stats = parse_ecs_task_stats(read_file(stats_file));
   EXPECT_TRUE(stats.ok()) << stats_file;
   Reading r;
   if (!task.ok() || !stats.ok()) return r;
