@@ -95,7 +95,7 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
 
   auto meta = files_in(path("archive"), [](const std::string& n) { return n.ends_with(".json"); });
   ASSERT_EQ(meta.size(), 1u);
-  expect_fixture_identity(json::parse(slurp(meta[0]))["identity"], "archived metadata");
+  expect_fixture_identity(json::parse(read_file(meta[0]))["identity"], "archived metadata");
 
   auto status = get_json(port, "/api/v1/status");
   ASSERT_TRUE(status.has_value());
