@@ -224,6 +224,7 @@ void Engine::on_sample(core::Result<core::Sample> r) {
   const bool had_ooms = latest_ && latest_->oom_kill_count.has_value();
   const std::uint64_t previous_ooms = had_ooms ? *latest_->oom_kill_count : 0;
   latest_ = s;
+  guard_.observe(s);
   ++samples_total_;
   samples_.push_back(
       {core::to_unix_seconds(s.time), s.usage_bytes, s.working_set_bytes, s.limit_bytes});
