@@ -184,7 +184,7 @@ ObjectLink Uploader::make_link(const std::string& id, const std::string& snapsho
   l.key = snapshot_key;
   l.metadata_key = metadata_key;
   // The AWS console shows AWS's buckets only: none for an S3-compatible endpoint.
-  if (options_.s3.endpoint.empty())
+  if (client_->options().endpoint.empty())
     l.console_url = console_url(client_->options().region, l.bucket, l.key);
   l.state = state;
   return l;
