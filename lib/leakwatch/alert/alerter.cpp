@@ -1,5 +1,6 @@
 #include "leakwatch/alert/alerter.h"
 
+#include <algorithm>
 #include <map>
 
 #include "leakwatch/core/log.h"
@@ -11,7 +12,18 @@ Alerter::Alerter(boost::asio::io_context& io, const core::Clock& clock,
     : clock_(clock),
       settings_(settings),
       tracker_(settings.reminder_interval, seed),
-      dispatcher_(io, clock, settings.delivery, seed) {}
+      dispatcher_(io, clock, settings.delivery, seed) {
+  // Alertmanager's re-posts carry the upload state as it is now: "pending" becomes "uploaded".
+  dispatcher_.set_refresh([this](Event& e) {
+    if (!e.capture || e.capture->s3_objects.empty()) return;
+    bool settled =
+        std::all_of(e.capture->s3_objects.begin(), e.capture->s3_objects.end(),
+                    [](const s3::ObjectLink& o) { return o.state != s3::UploadState::pending; });
+    if (settled) return;
+    e.capture->s3_objects.clear();
+    link_objects(e);
+  });
+}
 
 core::Result<std::unique_ptr<Alerter>> Alerter::create(boost::asio::io_context& io,
                                                        const core::Clock& clock,
