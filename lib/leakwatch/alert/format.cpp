@@ -148,6 +148,10 @@ std::string s3_diff_command(const Event& e) {
   if (base_id.empty()) return {};
   const auto *base = object_for(e, base_id), *newest = object_for(e, newest_id);
   if (!base || !newest) return {};
+  // Not proposed for an object that will never be there.
+  if (base->state == s3::UploadState::not_uploaded ||
+      newest->state == s3::UploadState::not_uploaded)
+    return {};
   return "leakwatch diff " + base->url() + " " + newest->url();
 }
 

@@ -29,7 +29,8 @@ std::string short_path(const std::vector<std::string>& steps, std::size_t max_st
 std::vector<const s3::ObjectLink*> shown_objects(const Event& e);
 // What the alert says about an object's upload, in plain words: "uploaded", "upload pending: ...".
 std::string upload_text(const s3::ObjectLink& o);
-// "leakwatch diff s3://<base> s3://<new>" when the alert proposes a diff and both are in S3.
+// "leakwatch diff s3://<base> s3://<new>" when the alert proposes a diff and both are, or will be,
+// in S3 (neither is `not_uploaded`).
 std::string s3_diff_command(const Event& e);
 // dashboard_url without a trailing slash.
 std::string join_url(const std::string& base, const std::string& path);

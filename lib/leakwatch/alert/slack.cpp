@@ -171,8 +171,9 @@ std::string s3_text(const Event& e) {
     s += "`" + slack_escape(o.url()) + "` \xE2\x80\x94 " + slack_escape(detail::upload_text(o));
     if (!o.console_url.empty())
       s += " \xC2\xB7 <" + slack_escape(o.console_url) + "|" +
-           (o.state == s3::UploadState::uploaded ? "Open in the AWS console"
-                                                 : "AWS console (once uploaded)") +
+           (o.state == s3::UploadState::uploaded  ? "Open in the AWS console"
+            : o.state == s3::UploadState::pending ? "AWS console (once uploaded)"
+                                                  : "AWS console (if it was uploaded)") +
            ">";
   }
   if (auto cmd = detail::s3_diff_command(e); !cmd.empty())

@@ -21,8 +21,9 @@ struct ObjectLink {
   std::string bucket;
   std::string key;           // the snapshot object, <...>/<stem>.heapsnapshot[.zst]
   std::string metadata_key;  // its metadata object, <...>/<stem>.json (uploaded last)
-  // The object's page in the AWS console; empty for an S3-compatible endpoint (archive.s3.endpoint)
-  // or a region outside the commercial AWS partition, where that console does not apply.
+  // The object's page in the AWS console; empty for an S3-compatible endpoint
+  // (archive.s3.endpoint), a region outside the commercial AWS partition, where that console does
+  // not apply, and an object that is `not_uploaded`.
   std::string console_url;
   UploadState state = UploadState::unknown;
 

@@ -183,8 +183,9 @@ ObjectLink Uploader::make_link(const std::string& id, const std::string& snapsho
   l.bucket = options_.s3.bucket;
   l.key = snapshot_key;
   l.metadata_key = metadata_key;
-  // The AWS console shows AWS's buckets only: none for an S3-compatible endpoint.
-  if (client_->options().endpoint.empty())
+  // The AWS console shows AWS's buckets only: none for an S3-compatible endpoint, and none for an
+  // object that will never exist.
+  if (client_->options().endpoint.empty() && state != UploadState::not_uploaded)
     l.console_url = console_url(client_->options().region, l.bucket, l.key);
   l.state = state;
   return l;

@@ -126,6 +126,22 @@ TEST(S3Links, SlackNamesBothSnapshotsOfADiffAndTheDiffToRunFromALaptop) {
       << text;
 }
 
+TEST(S3Links, AnObjectThatWillNeverExistGetsNoConsoleLinkAndNoDiff) {
+  auto base = link_for(kBase, s3::UploadState::not_uploaded);
+  base.console_url.clear();  // as Uploader::link gives it
+  auto e = capture({kBase, kNew}, {base, link_for(kNew, s3::UploadState::unknown)});
+  std::string text = all_text(slack_message(e)["blocks"]);
+  EXPECT_NE(text.find("not uploaded: the local file was removed before the upload"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("not uploaded by this leakwatch run: it may not be in S3 \xC2\xB7 <"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("|AWS console (if it was uploaded)>"), std::string::npos) << text;
+  EXPECT_EQ(text.find("```leakwatch diff s3://"), std::string::npos) << text;
+  EXPECT_TRUE(webhook_payload(e)["capture"]["s3_diff_command"].is_null());
+}
+
 TEST(S3Links, SlackWithoutS3IsUnchanged) {
   auto e = capture({kBase, kNew}, {});
   std::string text = all_text(slack_message(e)["blocks"]);

@@ -80,6 +80,7 @@ TEST(UploaderLink, ADroppedJobIsNotUploaded) {
   ASSERT_TRUE(l);
   EXPECT_EQ(l->state, UploadState::not_uploaded);
   EXPECT_EQ(l->key, kDir + "20261203T180000Z-manual.heapsnapshot");
+  EXPECT_EQ(l->console_url, "");  // no page for an object that will never exist
 }
 
 TEST(UploaderLink, ACaptureNeverQueuedIsUnknownAndNamedAfterItsLocalFile) {
