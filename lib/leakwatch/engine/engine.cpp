@@ -89,6 +89,7 @@ core::Status Engine::start() {
       }
       ++captures_["ok"];
       add_marker(r->started_at, "capture", "near-heap-limit snapshot");
+      if (on_archived_) on_archived_(*r);  // uploaded like every capture (archive.s3)
       auto e = base_event(alert::EventType::capture_completed, now);
       e.reason = "near_heap_limit: the app wrote a heap snapshot near its heap limit";
       alert::CaptureFigures cf;
