@@ -8,9 +8,9 @@
 //   3. HeapProfiler.takeHeapSnapshot {reportProgress: true}: the snapshot arrives as
 //      HeapProfiler.addHeapSnapshotChunk events, each written to the archive's partial file as it
 //      comes (one message in memory at a time), then the reply to our request ends it.
-//   4. If leakwatch opened the inspector, Runtime.evaluate asks Node to close it again after our
-//      session ends (require('inspector').close() on the next turn of the event loop: close()
-//      waits for the open sessions, ours included, to end). /json/list is then polled to confirm.
+//   4. If leakwatch opened the inspector, Runtime.evaluate asks Node to close it again a second
+//      later, once our session has ended (require('inspector').close() in a timer). /json/list is
+//      then polled to confirm.
 #include <signal.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -61,10 +61,13 @@ namespace {
 
 constexpr int kSnapshotId = 1;
 constexpr int kCloseId = 2;
+// The close runs a second after the reply, when our session has ended: Node 18 segfaulted in
+// about one capture in four when close() ran on the next turn of the event loop while the session
+// that asked for it was still attached (the demo app under load, Debian's and upstream 18.20.4).
 constexpr const char* kCloseExpression =
-    "(() => { try { const inspector = require('inspector'); setImmediate(() => { try { "
-    "inspector.close(); } catch (_) {} }); return 'closing'; } catch (e) { return 'cannot close: "
-    "' + e; } })()";
+    "(() => { try { const inspector = require('inspector'); setTimeout(() => { try { "
+    "inspector.close(); } catch (_) {} }, 1000).unref(); return 'closing'; } catch (e) { return "
+    "'cannot close: ' + e; } })()";
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
@@ -300,7 +303,7 @@ struct Inspector {
       if (j.is_object() && j.value("id", 0) == kCloseId) break;
     }
     co_await ws.close(short_deadline());
-    auto until = Clock::now() + std::chrono::seconds(3);
+    auto until = Clock::now() + std::chrono::seconds(5);
     while (Clock::now() < until) {
       co_await sleep_for(std::chrono::milliseconds(100));
       auto r = co_await list(std::chrono::milliseconds(500));

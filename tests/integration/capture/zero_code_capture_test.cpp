@@ -204,6 +204,32 @@ TEST_F(ZeroCode, Sigusr1OpensTheInspectorForTheCaptureAndClosesItAfterwards) {
   EXPECT_FALSE(app.exited()) << "the app must survive the capture: " << app.stderr_text();
 }
 
+// Captures in a row on a busy app, each opening the inspector with SIGUSR1 and closing it again.
+// When the close ran on the next turn of the event loop, racing the end of leakwatch's session,
+// Node 18.20.4 under load died of a segmentation fault after the 3rd or the 6th capture.
+TEST_F(ZeroCode, Sigusr1CapturesInARowOnABusyAppLeaveItRunningWithItsInspectorClosed) {
+  int port = leakwatch::testing::free_port();
+  ASSERT_GT(port, 0);
+  NodeProcess app({"--inspect-port=127.0.0.1:" + std::to_string(port)}, "app.js",
+                  {"--objects", "3000", "--busy-ms", "2"});
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  std::string url = "http://127.0.0.1:" + std::to_string(port);
+  auto s = settings(capture::Method::inspector);
+  s.inspector.url = url;
+  s.inspector.activate = capture::InspectorSettings::Activate::sigusr1;
+  s.pid = std::stoi(pid);
+  for (int i = 1; i <= 8; ++i) {
+    auto m = capture(s);
+    ASSERT_TRUE(m.ok()) << "capture " << i << ": " << m.error().to_string();
+    expect_holds_leak_class(*m, 3000);
+    EXPECT_FALSE(json_list_answers(url)) << "capture " << i << " left the inspector open";
+    std::this_thread::sleep_for(300ms);  // a crash after the close shows by now
+    app.wait_stderr("(?!)", 100ms);
+    ASSERT_FALSE(app.exited()) << "the app died after capture " << i << ": " << app.stderr_text();
+  }
+}
+
 TEST_F(ZeroCode, HeapsnapshotSignalFileIsArchivedAndTheOriginalRemoved) {
   NodeProcess app({"--heapsnapshot-signal=SIGUSR2"}, "app.js", {"--objects", "2200"},
                   app_dir().string());

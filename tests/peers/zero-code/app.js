@@ -7,6 +7,7 @@
 //
 //   --objects N     instances retained at start (default 2000)
 //   --grow-mb R     then allocate about R MB per 100 ms, forever (to reach the heap limit)
+//   --busy-ms N     make short-lived garbage every N ms, as a service handling requests does
 //   --exit-after-ms N   exit on its own after N ms
 //   --partial-on-usr2 keep-open|close   on SIGUSR2 write half a snapshot file (as a writer that
 //                   got stuck or died would leave it), keeping it open or closing it
@@ -46,6 +47,15 @@ if (args['partial-on-usr2']) {
     if (args['partial-on-usr2'] === 'close') fs.closeSync(fd);
     else globalThis.__leakwatchOpenFd = fd;
   });
+}
+// A busy service: short-lived garbage every few ms, as request handling makes.
+const busyMs = Number(args['busy-ms'] ?? 0);
+if (busyMs > 0) {
+  setInterval(() => {
+    const garbage = [];
+    for (let k = 0; k < 2000; k++) garbage.push({ k, s: 'req-' + k + '-' + 'y'.repeat(32) });
+    globalThis.__leakwatchLastGarbage = garbage.length;
+  }, busyMs);
 }
 if (args['exit-after-ms']) setTimeout(() => process.exit(0), Number(args['exit-after-ms']));
 // Keep the event loop alive (an idle service).
