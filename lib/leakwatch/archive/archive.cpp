@@ -26,6 +26,16 @@ using nlohmann::json;
 
 namespace {
 
+// The filesystem's throwing overloads have no place in code that returns a Result.
+bool exists_nothrow(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+bool is_directory_nothrow(const fs::directory_entry& e) {
+  std::error_code ec;
+  return e.is_directory(ec);
+}
+
 constexpr std::string_view kPartialPrefix = ".partial-";
 // Heap snapshots contain user data: owner only (docs/configuration.md).
 constexpr int kFileMode = 0600;
@@ -352,7 +362,7 @@ Result<CleanupReport> Archive::open() {
   auto log = core::logger("archive");
   for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
-    if (!it->is_directory() || !valid_component(it->path().filename().string())) continue;
+    if (!is_directory_nothrow(*it) || !valid_component(it->path().filename().string())) continue;
     fs::path dir = it->path();
     std::vector<std::string> names;
     std::error_code ec2;
@@ -383,7 +393,7 @@ Result<CleanupReport> Archive::open() {
     for (const auto& name : names) {
       if (name.front() == '.') continue;
       fs::path p = dir / name;
-      if (!fs::exists(p)) continue;
+      if (!exists_nothrow(p)) continue;
       std::string stem = stem_of(name);
       if (stem.empty()) continue;
       if (ends_with(name, ".json")) {
@@ -393,7 +403,7 @@ Result<CleanupReport> Archive::open() {
           auto j = json::parse(*text, nullptr, false);
           if (!j.is_discarded() && j.is_object()) file = j.value("file", std::string());
         }
-        if (!file.empty() && valid_component(file) && !fs::exists(dir / file)) {
+        if (!file.empty() && valid_component(file) && !exists_nothrow(dir / file)) {
           ::unlink(p.c_str());
           changed = true;
           ++report.orphan_metadata_removed;
@@ -401,7 +411,7 @@ Result<CleanupReport> Archive::open() {
         }
         continue;
       }
-      if (fs::exists(dir / (stem + ".json"))) continue;
+      if (exists_nothrow(dir / (stem + ".json"))) continue;
       // A complete snapshot (final name) without metadata: the process died between the rename and
       // the metadata write. Keep it, with what can be recomputed.
       Metadata m;
@@ -479,9 +489,9 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
   auto impl = std::make_unique<PendingCapture::Impl>();
   for (int n = 1;; ++n) {
     std::string stem = n == 1 ? base : base + "-" + std::to_string(n);
-    if (fs::exists(dir / (stem + ".json")) ||
-        fs::exists(dir / (stem + std::string(kSnapshotExt))) ||
-        fs::exists(dir / (stem + std::string(kZstExt))))
+    if (exists_nothrow(dir / (stem + ".json")) ||
+        exists_nothrow(dir / (stem + std::string(kSnapshotExt))) ||
+        exists_nothrow(dir / (stem + std::string(kZstExt))))
       continue;
     fs::path temp =
         dir / (std::string(kPartialPrefix) + stem + "-" + std::to_string(::getpid()) + ext);
@@ -520,7 +530,7 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
   } else {
     for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
          it.increment(ec))
-      if (it->is_directory() && valid_component(it->path().filename().string()))
+      if (is_directory_nothrow(*it) && valid_component(it->path().filename().string()))
         dirs.push_back(it->path());
     if (ec)
       return make_error("io",
