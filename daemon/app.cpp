@@ -35,55 +35,17 @@ std::shared_ptr<spdlog::logger> log() {
   return core::logger("daemon");
 }
 
-core::TimePoint tp(double unix_seconds) {
-  return core::from_unix_seconds(unix_seconds);
-}
-
-// Adapts the engine's status (and the alert counters) to what the HTTP API shows.
+// The engine's status with the alert counters and the build, for the HTTP API.
 class EngineState final : public api::StateProvider {
  public:
   EngineState(const engine::Engine*& engine, alert::Alerter*& alerter, const core::Clock& clock)
       : engine_(engine), alerter_(alerter), clock_(clock) {}
 
-  api::ApiState snapshot() const override {
-    api::ApiState a;
+  engine::Status snapshot() const override {
+    engine::Status a;
+    if (engine_) a = engine_->status();
     a.now = clock_.now();
     a.build = {LEAKWATCH_VERSION, LEAKWATCH_GIT_REVISION, __VERSION__};
-    if (!engine_) return a;
-    auto st = engine_->status();
-    a.target = st.target;
-    a.source = st.source;
-    a.started_at = tp(st.started_at);
-    if (st.latest) a.last_sample_at = st.latest->time;
-    a.samples.reserve(st.samples.size());
-    for (const auto& p : st.samples)
-      a.samples.push_back({tp(p.t), p.usage, p.working_set, p.limit});
-    for (const auto& [t, b] : st.floor)
-      a.floor.push_back({tp(t), b});
-    a.detector = api::detector_view(st.decision);
-    if (st.state_since) a.detector.since = tp(*st.state_since);
-    const auto& d = st.decision;
-    if (d.window.count() > 0 && d.slope_bytes_per_hour != 0 && d.floor_bytes > 0) {
-      double hours = static_cast<double>(d.window.count()) / 3600.0;
-      a.trend.push_back(
-          {d.time - d.window, static_cast<double>(d.floor_bytes) - d.slope_bytes_per_hour * hours});
-      a.trend.push_back({d.time, static_cast<double>(d.floor_bytes)});
-    }
-    if (d.forecast_seconds && d.limit_bytes && d.peak_bytes > 0) {
-      a.forecast.push_back({d.time, static_cast<double>(d.peak_bytes)});
-      a.forecast.push_back({d.time + std::chrono::duration_cast<core::WallClock::duration>(
-                                         std::chrono::duration<double>(*d.forecast_seconds)),
-                            static_cast<double>(*d.limit_bytes)});
-    }
-    for (const auto& m : st.markers)
-      a.markers.push_back({tp(m.t), m.kind, m.label, ""});
-    a.counters.captures = st.captures;
-    a.counters.source_errors = st.source_errors;
-    a.counters.samples = st.samples_total;
-    a.counters.oom_kills = st.oom_kills;
-    a.counters.capture_seconds_sum = st.capture_seconds_sum;
-    a.counters.capture_seconds_count = st.capture_count;
-    a.counters.archive_written_bytes = st.archive_written_bytes;
     if (alerter_) {
       for (const auto& s : alerter_->dispatcher().stats()) {
         a.counters.alerts[{s.sink, "delivered"}] = s.delivered;

@@ -39,7 +39,7 @@ TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
 }
 
 TEST(Status, NoLimitAndNoForecastAreNull) {
-  ApiState s;
+  engine::Status s;
   auto j = status_json(s, {});
   EXPECT_TRUE(j["limit_bytes"].is_null());
   EXPECT_TRUE(j["detector"]["forecast_seconds"].is_null());
@@ -47,9 +47,9 @@ TEST(Status, NoLimitAndNoForecastAreNull) {
 }
 
 TEST(Downsample, KeepsFloorAndPeaksWithinTheBudget) {
-  std::vector<ApiSample> in;
+  std::vector<engine::StatusSample> in;
   for (int i = 0; i < 10'000; ++i) {
-    ApiSample s;
+    engine::StatusSample s;
     s.time = at(1'700'000'000 + i);
     s.usage_bytes = 1000 + (i % 100) * 10 + (i == 5'555 ? 1'000'000 : 0);
     in.push_back(s);
@@ -67,7 +67,8 @@ TEST(Downsample, KeepsFloorAndPeaksWithinTheBudget) {
   }
   EXPECT_EQ(lo, 1000u) << "the floor survives";
   EXPECT_EQ(hi, 1000u + 550 + 1'000'000) << "a single spike survives";
-  EXPECT_EQ(downsample(std::vector<ApiSample>(in.begin(), in.begin() + 50), 200).size(), 50u);
+  EXPECT_EQ(downsample(std::vector<engine::StatusSample>(in.begin(), in.begin() + 50), 200).size(),
+            50u);
 }
 
 TEST(SnapshotJson, ListFormOmitsTheFullMetadata) {
