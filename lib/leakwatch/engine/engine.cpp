@@ -103,7 +103,7 @@ core::Status Engine::start() {
   if (auto loaded = store_.load(); loaded.ok()) {
     for (const auto& w : core_.restore(*loaded))
       log()->warn("{}", w);
-    log()->info("restored state from {} (detector state={})", store_.path().string(),
+    log()->info("restored detector state from {} (state={})", store_.path().string(),
                 detect::to_string(core_.detector().last().state));
     // The capture-time histograms of the series so far, for an alert without the full diff.
     if (archive_)
