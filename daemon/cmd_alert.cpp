@@ -12,6 +12,7 @@
 #include "leakwatch/alert/alerter.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/units.h"
+#include "leakwatch/source/identity.h"
 
 namespace leakwatch::cli {
 
@@ -31,6 +32,7 @@ struct AlertTestOptions {
 int run_alert_test(const AlertTestOptions& o) {
   alert::AlertSettings settings;
   std::string target = "app";
+  core::TargetIdentity identity = core::host_identity();
   if (!o.config_file.empty()) {
     auto loaded = config::load_file(o.config_file);
     if (!loaded.config) return report_config_problems(loaded);
@@ -38,6 +40,11 @@ int run_alert_test(const AlertTestOptions& o) {
       std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
     settings = loaded.config->alerts;
     target = loaded.config->target.name;
+    // The test alert names the task as the daemon's alerts will (read once, as the daemon does).
+    auto resolved = source::resolve_identity(loaded.config->target);
+    if (!resolved.warning.empty())
+      std::fprintf(stderr, "warning: no ECS task identity: %s\n", resolved.warning.c_str());
+    identity = std::move(resolved.identity);
   }
   if (!o.target.empty()) target = o.target;
   for (const auto& env : o.slack_envs) {
@@ -90,7 +97,7 @@ int run_alert_test(const AlertTestOptions& o) {
     return kExitUsage;
   }
 
-  auto results = alert::send_test(settings, target, *timeout);
+  auto results = alert::send_test(settings, target, *timeout, identity);
   if (!results) {
     std::fprintf(stderr, "leakwatch alert test: %s\n", results.error().message.c_str());
     return kExitConfig;

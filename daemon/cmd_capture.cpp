@@ -241,7 +241,12 @@ int run_list(const SnapOptions& o) {
   return kExitOk;
 }
 
+bool is_s3(const SnapOptions& o) {
+  return o.id.rfind("s3://", 0) == 0 || o.common.archive_dir.rfind("s3://", 0) == 0;
+}
+
 int run_show(const SnapOptions& o) {
+  if (is_s3(o)) return run_s3_show({o.id, o.common.archive_dir, {}});
   Loaded l;
   if (auto rc = load("snapshots show", o.common, l, true)) return *rc;
   archive::Archive arch(l.archive);
@@ -258,6 +263,7 @@ int run_show(const SnapOptions& o) {
 
 int run_export(const SnapOptions& o) {
   const char* cmd = "snapshots export";
+  if (is_s3(o)) return run_s3_export({o.id, o.common.archive_dir, o.output});
   Loaded l;
   if (auto rc = load(cmd, o.common, l, true)) return *rc;
   archive::Archive arch(l.archive);
@@ -344,7 +350,8 @@ void add_common(CLI::App* c, CommonOptions& o) {
   c->add_option("--config", o.config_file,
                 "configuration file (archive, capture and target settings)");
   c->add_option("--archive", o.archive_dir,
-                "archive directory (overrides archive.dir); for list also s3://bucket/prefix");
+                "archive directory (overrides archive.dir); for list, show and export also "
+                "s3://bucket/prefix");
   c->add_option("--target", o.target,
                 "target name (archive folder; default: target.name from the config)");
 }
@@ -384,14 +391,15 @@ void register_capture_commands(CLI::App& app, int& exit_code) {
 
   auto* show = snaps->add_subcommand("show", "print one snapshot's metadata");
   add_common(show, sopts->common);
-  show->add_option("ID", sopts->id, "snapshot id (<target>/<stem>, see `snapshots list`)")
+  show->add_option("ID", sopts->id,
+                   "snapshot id (<target>/<stem>, see `snapshots list`; or s3://bucket/key)")
       ->required();
   show->callback([sopts, &exit_code] { exit_code = run_show(*sopts); });
 
   auto* exp = snaps->add_subcommand(
       "export", "write a plain .heapsnapshot (decompressed) that DevTools opens");
   add_common(exp, sopts->common);
-  exp->add_option("ID", sopts->id, "snapshot id (<target>/<stem>)")->required();
+  exp->add_option("ID", sopts->id, "snapshot id (<target>/<stem>; or s3://bucket/key)")->required();
   exp->add_option("-o,--output", sopts->output,
                   "output file (default ./<stem>.heapsnapshot; - for stdout)");
   exp->callback([sopts, &exit_code] { exit_code = run_export(*sopts); });

@@ -3,12 +3,14 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "commands.h"
 #include "leakwatch/core/units.h"
 #include "leakwatch/core/utf8.h"
+#include "leakwatch/s3/fetch.h"
 #include "leakwatch/s3/fleet.h"
 #include "s3_list.h"
 
@@ -96,6 +98,79 @@ int run_s3_list(const S3ListOptions& o) {
     std::printf("\n%zu other object(s) under the prefix are not snapshots of this layout\n",
                 listing->other_objects);
   std::printf("\ncompare two of them: leakwatch diff <earlier id> <later id>\n");
+  return kExitOk;
+}
+
+namespace {
+
+struct Opened {
+  std::unique_ptr<s3::Client> client;
+  s3::SnapshotRef ref;
+  archive::Metadata meta;
+};
+
+// Resolves the id and reads its metadata; prints why not and returns the exit code otherwise.
+std::optional<int> open_snapshot(const char* cmd, const S3SnapshotOptions& o, Opened& out) {
+  auto ref = s3::snapshot_ref(o.id, o.archive);
+  if (!ref.ok()) {
+    std::fprintf(stderr, "leakwatch %s: %s\n", cmd, safe(ref.error().message).c_str());
+    return kExitUsage;
+  }
+  out.ref = *ref;
+  out.client = std::make_unique<s3::Client>(s3::cli_client_options(ref->bucket),
+                                            std::make_shared<s3::CredentialsProvider>());
+  auto m = s3::fetch_metadata(*out.client, out.ref);
+  if (!m.ok()) {
+    std::fprintf(stderr, "leakwatch %s: cannot read %s: %s\n", cmd,
+                 safe(out.ref.url_of(out.ref.stem + ".json")).c_str(),
+                 safe(m.error().to_string()).c_str());
+    return kExitFailure;
+  }
+  out.meta = std::move(*m);
+  return std::nullopt;
+}
+
+}  // namespace
+
+int run_s3_show(const S3SnapshotOptions& o) {
+  Opened s;
+  if (auto rc = open_snapshot("snapshots show", o, s)) return *rc;
+  auto j = s.meta.to_json();
+  j["url"] = s.ref.url_of(s.meta.file);
+  j["metadata_url"] = s.ref.url_of(s.ref.stem + ".json");
+  std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  return kExitOk;
+}
+
+int run_s3_export(const S3SnapshotOptions& o) {
+  const char* cmd = "snapshots export";
+  Opened s;
+  if (auto rc = open_snapshot(cmd, o, s)) return *rc;
+  if (o.output == "-") {
+    // Bytes go out as they arrive; a failed check is reported after them (exit 1), since what
+    // stdout already took cannot be taken back: write to a file for a download that is atomic.
+    auto st = s3::fetch_snapshot(*s.client, s.ref, s.meta, [](std::string_view d) -> core::Status {
+      if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
+        return core::make_error("io", "cannot write to stdout");
+      return core::ok_status();
+    });
+    std::fflush(stdout);
+    if (!st.ok()) {
+      std::fprintf(stderr, "leakwatch %s: %s\n", cmd, safe(st.error().to_string()).c_str());
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
+  std::string out = o.output.empty() ? s.ref.stem + ".heapsnapshot" : o.output;
+  auto st = s3::export_snapshot(*s.client, s.ref, s.meta, out);
+  if (!st.ok()) {
+    std::fprintf(stderr, "leakwatch %s: %s (nothing written to %s)\n", cmd,
+                 safe(st.error().to_string()).c_str(), safe(out).c_str());
+    return kExitFailure;
+  }
+  std::printf("wrote %s (%s from %s, SHA-256 verified)\n", safe(out).c_str(),
+              core::format_bytes(static_cast<double>(s.meta.size_bytes)).c_str(),
+              safe(s.ref.url_of(s.meta.file)).c_str());
   return kExitOk;
 }
 

@@ -41,7 +41,12 @@ async function main() {
     const last = (s.samples || [])[s.samples.length - 1] || {};
     const caps = (s.counters && s.counters.captures) || {};
     const d = s.detector || {};
-    parts.push(`${label}: ${d.state || '?'} ws=${mib(last.working_set)}/${mib(s.limit_bytes)} captures=${caps.ok || 0}`);
+    // The capture in flight, as the daemon reports it (V8's own progress for the inspector).
+    const c = s.capture;
+    const now = c && c.active
+      ? ` [capturing: ${c.method} ${c.phase}${c.fraction == null ? '' : ` ${Math.round(c.fraction * 100)}%`}]`
+      : '';
+    parts.push(`${label}: ${d.state || '?'} ws=${mib(last.working_set)}/${mib(s.limit_bytes)} captures=${caps.ok || 0}${now}`);
   }
   process.stdout.write(parts.join(' | ') + '\n');
 }

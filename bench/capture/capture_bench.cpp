@@ -17,32 +17,12 @@
 #include "leakwatch/core/fs.h"
 #include "leakwatch/core/log.h"
 #include "peers/heapdump-app/heapdump_app.h"
+#include "rss.h"
 
 using namespace leakwatch;
 
-namespace {
-// Current RSS (VmRSS) and high-water mark (VmHWM) in KiB.
-std::pair<long, long> rss_kib() {
-  auto s = core::read_file("/proc/self/status");
-  long rss = 0, hwm = 0;
-  if (!s.ok()) return {0, 0};
-  auto field = [&](const char* name) {
-    auto p = s->find(name);
-    return p == std::string::npos ? 0L
-                                  : std::strtol(s->c_str() + p + std::strlen(name), nullptr, 10);
-  };
-  rss = field("VmRSS:");
-  hwm = field("VmHWM:");
-  return {rss, hwm};
-}
-void reset_hwm() {
-  // Writing 5 to clear_refs resets the peak RSS (Linux >= 4.0).
-  if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
-    std::fputs("5", f);
-    std::fclose(f);
-  }
-}
-}  // namespace
+using bench::reset_hwm;
+using bench::rss_kib;
 
 int main(int argc, char** argv) {
   std::vector<long> sizes;

@@ -47,7 +47,8 @@ void Alerter::shutdown(std::function<void()> done) {
 
 core::Result<std::vector<TestOutcome>> send_test(const AlertSettings& settings,
                                                  const std::string& target,
-                                                 std::chrono::milliseconds deadline) {
+                                                 std::chrono::milliseconds deadline,
+                                                 const TaskInfo& task) {
   auto sinks = make_sinks(settings);
   if (!sinks) return sinks.error();
   boost::asio::io_context io;
@@ -77,6 +78,7 @@ core::Result<std::vector<TestOutcome>> send_test(const AlertSettings& settings,
   e.type = EventType::test;
   e.time = clock.now();
   e.target = target;
+  e.task = task;
   IncidentTracker tracker(std::chrono::hours(1));
   auto accepted = tracker.accept(e, e.time);
   dispatcher.submit(*accepted);

@@ -22,8 +22,8 @@ class Alerter {
 
   // Returns the event as queued (ids filled), or nullopt when it was a repeat or no sink wants it.
   std::optional<Event> publish(Event e);
-  // The ECS task the target runs in: stamped on every published event that does not carry one
-  // (fleet labels for Alertmanager).
+  // Where the target runs (resolved once at start): stamped on every published event that does not
+  // carry one, so that every sink shows it.
   void set_task(TaskInfo task) { task_ = std::move(task); }
   // Shutdown: pending messages get delivery.shutdown_grace.
   void shutdown(std::function<void()> done);
@@ -42,8 +42,9 @@ class Alerter {
   TaskInfo task_;
 };
 
-// `leakwatch alert test`: sends one test event to every sink on a private io_context and waits
-// until each one is delivered, rejected, or `deadline` passes.
+// `leakwatch alert test`: sends one test event (carrying `task`, where the target runs) to every
+// sink on a private io_context and waits until each one is delivered, rejected, or `deadline`
+// passes.
 struct TestOutcome {
   std::string sink;
   std::string kind;         // slack | webhook
@@ -54,6 +55,7 @@ struct TestOutcome {
 };
 core::Result<std::vector<TestOutcome>> send_test(const AlertSettings& settings,
                                                  const std::string& target,
-                                                 std::chrono::milliseconds deadline);
+                                                 std::chrono::milliseconds deadline,
+                                                 const TaskInfo& task = {});
 
 }  // namespace leakwatch::alert

@@ -35,6 +35,8 @@ json labels(const Event& e, const std::string& alertname) {
   put("cluster", e.task.cluster);
   put("task", e.task.task_id);
   put("container", e.task.container);
+  // Outside ECS the host tells the alerts of two machines apart (one label set = one alert).
+  if (!e.task.ecs()) put("host", e.task.host);
   l["severity"] = to_string(severity_of(alertname));
   return l;
 }
@@ -76,7 +78,9 @@ json annotations(const Event& e) {
   put("incident_id", e.incident_id);
   put("instance", e.instance);
   put("task_arn", e.task.task_arn);
-  put("task_family", e.task.family);
+  put("task_family", e.task.family_revision());
+  put("availability_zone", e.task.availability_zone);
+  put("image_digest", e.task.image_digest);
   if (e.capture && !e.capture->archive_ids.empty()) a["archive_id"] = e.capture->archive_ids.back();
   return a;
 }

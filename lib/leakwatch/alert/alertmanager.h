@@ -7,6 +7,7 @@
 //              LeakwatchOomKill (critical), LeakwatchTest (info)
 //   service    the target's name (target.name)
 //   cluster, task, container   the ECS task identity when known (empty labels are omitted)
+//   host       outside ECS, the host name (core/identity.h)
 //   severity   fixed per alertname, so that a resolve can name the same label set
 // Incident alerts (leak, source) fire with endsAt = now + 4 x resend_interval and are re-posted
 // every resend_interval while the incident is open; `recovered` posts them with endsAt set, which

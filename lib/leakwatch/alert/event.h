@@ -10,6 +10,7 @@
 
 #include "leakwatch/alert/settings.h"
 #include "leakwatch/core/clock.h"
+#include "leakwatch/core/identity.h"
 
 namespace leakwatch::alert {
 
@@ -68,27 +69,16 @@ struct CaptureFigures {
   std::string diff_command;                 // overrides the proposed diff command when set
 };
 
-// Where the target runs, when known (the ECS task metadata); empty fields are unknown. Fleet
-// receivers (Alertmanager) label alerts with it so that the tasks of one service group together.
-struct TaskInfo {
-  std::string cluster;    // short cluster name
-  std::string task_id;    // the task ARN's last segment
-  std::string task_arn;   // full task ARN
-  std::string family;     // task definition family[:revision]
-  std::string container;  // the target's container name in the task
-
-  bool empty() const {
-    return cluster.empty() && task_id.empty() && task_arn.empty() && family.empty() &&
-           container.empty();
-  }
-};
+// Where the target runs (core/identity.h): the ECS task, or the host outside ECS. Every sink shows
+// it; fleet receivers (Alertmanager) label alerts with it so that the tasks of one service group.
+using TaskInfo = core::TargetIdentity;
 
 struct Event {
   EventType type = EventType::test;
   core::TimePoint time{};  // when it happened (sample time)
   std::string target;      // target name from the config (target.name)
   std::string instance;    // container id / pid when known
-  TaskInfo task;           // the ECS task the target runs in (empty outside ECS)
+  TaskInfo task;           // where the target runs (empty: unknown)
   MemoryFigures memory;
   std::optional<LeakFigures> leak;
   std::optional<CaptureFigures> capture;

@@ -1,6 +1,7 @@
 #include "leakwatch/alert/slack.h"
 
 #include <cstdio>
+#include <vector>
 
 #include "leakwatch/alert/format.h"
 #include "leakwatch/core/units.h"
@@ -191,6 +192,46 @@ std::string growers_text(const Event& e) {
   return s;
 }
 
+// Where the target runs, one line for a context block: which task of a fleet this is.
+std::string identity_text(const TaskInfo& id) {
+  auto code = [](const std::string& v) {
+    std::string t = slack_escape(v);
+    for (auto& c : t)
+      if (c == '`') c = '\'';  // a backtick would end the code span
+    return "`" + t + "`";
+  };
+  std::vector<std::string> parts;
+  auto add = [&](const std::string& label, const std::string& v) {
+    if (!v.empty()) parts.push_back(label.empty() ? code(v) : label + " " + code(v));
+  };
+  if (id.ecs()) {
+    add("ECS cluster", id.cluster);
+    add("service", id.service);
+    add("task", id.task_id);
+    add("", id.family_revision());
+    add("container", id.container);
+    add("", id.availability_zone);
+    if (!id.image_digest.empty()) add("image", id.image_digest.substr(0, 19));
+  } else {
+    add("host", id.host);
+  }
+  std::string out;
+  for (const auto& p : parts)
+    out += (out.empty() ? "" : " \xC2\xB7 ") + p;
+  return out;
+}
+
+// The same for the plain-text fallback (notifications): short names only.
+std::string identity_fallback(const TaskInfo& id) {
+  if (id.ecs()) {
+    std::string s = id.cluster;
+    if (!id.family_revision().empty()) s += (s.empty() ? "" : "/") + id.family_revision();
+    if (!id.task_id.empty()) s += (s.empty() ? "task " : " task ") + id.task_id;
+    return s;
+  }
+  return id.host.empty() ? std::string() : "host " + id.host;
+}
+
 }  // namespace
 
 json slack_message(const Event& e, const RenderOptions& options) {
@@ -201,6 +242,9 @@ json slack_message(const Event& e, const RenderOptions& options) {
   json f = fields_for(e);
   if (!f.empty()) section["fields"] = f;
   blocks.push_back(section);
+  if (auto who = identity_text(e.task); !who.empty())
+    blocks.push_back(
+        {{"type", "context"}, {"elements", json::array({mrkdwn(who, kSlackSectionTextMax)})}});
 
   if (auto g = growers_text(e); !g.empty())
     blocks.push_back({{"type", "section"}, {"text", mrkdwn(g, kSlackSectionTextMax)}});
@@ -223,7 +267,9 @@ json slack_message(const Event& e, const RenderOptions& options) {
   blocks.push_back({{"type", "context"}, {"elements", elements}});
 
   // The fallback shows in notifications and on clients without blocks: it must stand alone.
-  std::string text = headline(e) + ". Next: " + detail::next_step(e);
+  std::string text = headline(e);
+  if (auto who = identity_fallback(e.task); !who.empty()) text += " (" + who + ")";
+  text += ". Next: " + detail::next_step(e);
   return {{"text", slack_escape(truncate_chars(text, kSlackSectionTextMax))}, {"blocks", blocks}};
 }
 

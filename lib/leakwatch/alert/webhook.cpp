@@ -47,6 +47,11 @@ json webhook_payload(const Event& e, const RenderOptions& options) {
   }
   j["target"] = {{"name", e.target},
                  {"instance", e.instance.empty() ? json(nullptr) : json(e.instance)}};
+  // Where the target runs (core/identity.h field names); null when unknown.
+  json identity = json::object();
+  for (const auto& [k, v] : e.task.fields())
+    identity[k] = v;
+  j["identity"] = identity.empty() ? json(nullptr) : identity;
   j["memory"] = {{"usage_bytes", opt(e.memory.usage_bytes)},
                  {"working_set_bytes", opt(e.memory.working_set_bytes)},
                  {"limit_bytes", opt(e.memory.limit_bytes)}};

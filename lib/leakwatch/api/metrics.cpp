@@ -203,8 +203,14 @@ std::vector<MetricFamily> collect_metrics(const engine::Status& st) {
   if (st.last_sample_at) last_ts.samples.push_back({{}, core::to_unix_seconds(*st.last_sample_at)});
   out.push_back(std::move(last_ts));
 
-  auto target = gauge("leakwatch_target_info", "The watched target (always 1).");
-  target.samples.push_back({{{"target", st.target}, {"source", st.source}}, 1.0});
+  auto target =
+      gauge("leakwatch_target_info",
+            "The watched target and where it runs: the ECS task, or the host (always 1).");
+  std::vector<std::pair<std::string, std::string>> info = {{"target", st.target},
+                                                           {"source", st.source}};
+  for (auto& f : st.identity.fields())
+    info.push_back(std::move(f));
+  target.samples.push_back({std::move(info), 1.0});
   out.push_back(std::move(target));
 
   auto build = gauge("leakwatch_build_info", "Build of leakwatch (always 1).");

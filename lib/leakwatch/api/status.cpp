@@ -60,6 +60,10 @@ json status_json(const engine::Status& st, const StatusQuery& q) {
   json j;
   j["target"] = st.target;
   j["source"] = st.source;
+  json identity = json::object();
+  for (const auto& [k, v] : st.identity.fields())
+    identity[k] = v;
+  j["identity"] = identity.empty() ? json(nullptr) : identity;
   j["now"] = core::to_unix_seconds(st.now);
   j["started_at"] = core::to_unix_seconds(st.started_at);
   j["last_sample_at"] =
@@ -131,6 +135,7 @@ json status_json(const engine::Status& st, const StatusQuery& q) {
     else
       j["redacted"] = json::array({"analysis"});
   }
+  j["capture"] = st.capture.is_object() ? st.capture : json(nullptr);
   j["build"] = {{"version", st.build.version},
                 {"revision", st.build.revision},
                 {"compiler", st.build.compiler}};

@@ -146,6 +146,7 @@ struct PendingCapture::Impl {
   Compression compression = Compression::none;
   int level = 0;
   core::TimePoint started{};
+  core::TargetIdentity identity;
   Sha256 sha_in;
   Sha256 sha_out;
   std::unique_ptr<ZstdCompressor> zstd;
@@ -239,6 +240,7 @@ Result<Metadata> PendingCapture::commit(Metadata meta) {
   meta.compression = m.compression;
   meta.compression_level = m.compression == Compression::zstd ? m.level : 0;
   if (meta.started_at == core::TimePoint{}) meta.started_at = m.started;
+  if (meta.identity.empty()) meta.identity = m.identity;
 
   fs::path final_path = m.target_dir / m.file;
   if (::rename(m.temp.c_str(), final_path.c_str()) != 0)
@@ -502,6 +504,7 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
     }
     ::flock(fd, LOCK_EX | LOCK_NB);
     impl->stem = stem;
+    impl->identity = settings_.identity;
     impl->temp = temp;
     impl->fd = fd;
     break;

@@ -69,6 +69,9 @@ json Metadata::to_json() const {
     r["series_count"] = reason.series_count;
     r["series_id"] = reason.series_id;
   }
+  json identity_json = json::object();
+  for (const auto& [k, v] : identity.fields())
+    identity_json[k] = v;
   return json{
       {"format", format},
       {"id", id},
@@ -92,6 +95,7 @@ json Metadata::to_json() const {
       {"source", source},
       {"attempts", attempts},
       {"forced", forced},
+      {"identity", identity_json.empty() ? json(nullptr) : identity_json},
       {"analysis", analysis},
       {"histogram", histogram},
   };
@@ -128,6 +132,9 @@ core::Result<Metadata> Metadata::from_json(const json& j) {
     m.source = j.value("source", std::string());
     m.attempts = j.value("attempts", 1);
     m.forced = j.value("forced", false);
+    if (auto it = j.find("identity"); it != j.end() && it->is_object())
+      for (const auto& [k, v] : it->items())
+        if (v.is_string()) m.identity.set(k, v.get<std::string>());
     if (auto it = j.find("analysis"); it != j.end()) m.analysis = *it;
     if (auto it = j.find("histogram"); it != j.end()) m.histogram = *it;
     return m;

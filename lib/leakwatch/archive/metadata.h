@@ -6,6 +6,7 @@
 #include <string>
 
 #include "leakwatch/core/clock.h"
+#include "leakwatch/core/identity.h"
 #include "leakwatch/core/result.h"
 #include "leakwatch/core/sample.h"
 
@@ -51,6 +52,9 @@ struct Metadata {
   // Added after the capture by the daemon: the diff against the first snapshot of the series
   // ({"base": id, "top_growers": [...]}, the heap snapshot engine's JSON). Null when none.
   nlohmann::json analysis;
+  // Where the target ran (core/identity.h): the ECS task or the host. Empty when unknown (older
+  // files, `leakwatch capture` outside the daemon).
+  core::TargetIdentity identity;
   // Per-constructor counts and self sizes, computed while the snapshot was written
   // (heapsnap/stream_histogram.h, its JSON form). Null when none.
   nlohmann::json histogram;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "leakwatch/core/identity.h"
+
 namespace leakwatch::archive {
 
 // Optional copy of every completed capture to S3 (archive.s3; the s3 module uploads).
@@ -31,6 +33,9 @@ struct ArchiveSettings {
   // Remove captures older than this. Default 30 days.
   std::chrono::seconds max_age{std::chrono::hours(24 * 30)};
   S3ArchiveSettings s3;
+  // Not from the configuration file: where the target runs, resolved once by the daemon at start
+  // (source/identity.h) and written into every capture's metadata.
+  core::TargetIdentity identity;
 };
 
 }  // namespace leakwatch::archive

@@ -364,12 +364,17 @@ struct Capturer::Watcher : std::enable_shared_from_this<Capturer::Watcher> {
     }
     seen = std::move(next);
     if (ready.empty() || *owner.busy_) return schedule();
-    take(ready);
+    // Another process on this archive (`leakwatch capture`, a second daemon) may be taking a
+    // snapshot by signal into this very directory: wait for it rather than race it for the file.
+    auto lock = archive::CaptureLock::try_acquire(owner.archive_.root());
+    if (!lock.ok()) return schedule();
+    take(ready, std::move(*lock));
   }
 
-  void take(const std::string& name) {
+  void take(const std::string& name, archive::CaptureLock lock) {
     auto run = std::make_shared<MethodRun>(owner.io_, owner.settings_, owner.archive_, owner.clock_,
                                            owner.progress_);
+    run->lock.emplace(std::move(lock));
     run->request = templ;
     run->request.reason = archive::Reason{};
     run->request.reason.kind = "near_heap_limit";

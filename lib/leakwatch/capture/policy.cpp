@@ -65,8 +65,10 @@ Verdict GuardRails::check(core::TimePoint now, const std::optional<core::Sample>
     v.message = std::move(message);
     return v;
   };
-  if (settings_.url.empty())
-    return deny("disabled", "capture is not configured (capture.url is empty)");
+  // The zero-code methods need no URL: only the http method without one is "not configured".
+  if (!settings_.enabled())
+    return deny("disabled",
+                "capture is not configured (capture.method http and capture.url is empty)");
   if (in_progress_) return deny("busy", "another capture is in progress (never two at once)");
   if (last_start_ && settings_.cooldown.count() > 0 && now < *last_start_ + settings_.cooldown) {
     v.retry_after = *last_start_ + settings_.cooldown;

@@ -1,13 +1,12 @@
 #include "leakwatch/daemon/daemon.h"
 
 #include <boost/asio/post.hpp>
-#include <cstdlib>
 
 #include "leakwatch/alert/alerter.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/engine/engine.h"
-#include "leakwatch/s3/identity.h"
 #include "leakwatch/s3/uploader.h"
+#include "leakwatch/source/identity.h"
 
 namespace leakwatch::daemon {
 
@@ -17,25 +16,6 @@ namespace {
 
 std::shared_ptr<spdlog::logger> log() {
   return core::logger("daemon");
-}
-
-// Fleet receivers (Alertmanager) label alerts with the ECS task they come from.
-void set_task_identity(alert::Alerter& alerter, const config::Config& c) {
-  if (c.target.source != source::SourceKind::ecs || c.alerts.alertmanager.empty()) return;
-  std::string uri = c.target.ecs_metadata_uri;
-  if (const char* env = std::getenv("ECS_CONTAINER_METADATA_URI_V4"); uri.empty() && env) uri = env;
-  if (uri.empty()) {
-    log()->warn("alerts carry no ECS task identity: ECS_CONTAINER_METADATA_URI_V4 is not set");
-    return;
-  }
-  auto id = s3::fetch_ecs_identity(uri);
-  if (!id.ok()) {
-    log()->warn("alerts carry no ECS task identity: {}", id.error().to_string());
-    return;
-  }
-  alerter.set_task({id->cluster, id->task_id, id->task_arn,
-                    id->revision.empty() ? id->family : id->family + ":" + id->revision,
-                    c.target.ecs_container});
 }
 
 }  // namespace
@@ -60,14 +40,31 @@ Daemon::~Daemon() {
   rt_.reset();
 }
 
+const core::TargetIdentity& Daemon::identity_for(const source::TargetSettings& t) {
+  if (identity_ && identity_->first.source == t.source &&
+      identity_->first.ecs_container == t.ecs_container &&
+      identity_->first.ecs_metadata_uri == t.ecs_metadata_uri)
+    return identity_->second;
+  auto resolved = source::resolve_identity(t);
+  if (!resolved.warning.empty())
+    log()->warn("no ECS task identity, alerts and archives name the host: {}", resolved.warning);
+  std::string fields;
+  for (const auto& [k, v] : resolved.identity.fields())
+    fields += (fields.empty() ? "" : " ") + k + "=" + v;
+  log()->info("target identity: {}", fields);
+  identity_.emplace(t, std::move(resolved.identity));
+  return identity_->second;
+}
+
 core::Result<std::unique_ptr<Daemon::Runtime>> Daemon::build(config::Config cfg) {
   auto r = std::make_unique<Runtime>();
   r->config = std::move(cfg);
+  r->config.archive.identity = identity_for(r->config.target);
   if (!r->config.alerts.empty()) {
     auto a = alert::Alerter::create(io_, clock_, r->config.alerts);
     if (!a.ok()) return a.error();
     r->alerter = std::move(*a);
-    set_task_identity(*r->alerter, r->config);
+    r->alerter->set_task(r->config.archive.identity);
   }
   engine::EngineOptions eo;
   eo.diff_command = options_.diff_command;
@@ -85,7 +82,8 @@ core::Result<std::unique_ptr<Daemon::Runtime>> Daemon::build(config::Config cfg)
       },
       std::move(eo));
   if (!r->config.archive.s3.bucket.empty()) {
-    auto up = s3::make_archive_uploader(r->config.archive, r->config.state_dir);
+    auto up = s3::make_archive_uploader(r->config.archive, r->config.state_dir,
+                                        r->config.archive.identity);
     if (!up.ok()) return up.error();
     r->uploader = std::move(*up);
     r->engine->set_on_archived(

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "leakwatch/api/archive_store.h"
@@ -66,6 +67,9 @@ class Daemon final : public api::StateProvider {
  private:
   struct Runtime;
   core::Result<std::unique_ptr<Runtime>> build(config::Config config);
+  // Where the target runs, resolved once (a reload that keeps the target reuses it) and passed as
+  // it is to the alerts, the archive's metadata, the S3 keys, the status API and the metrics.
+  const core::TargetIdentity& identity_for(const source::TargetSettings& target);
   core::Status start_api(const config::Config& config);
   void retire(std::unique_ptr<Runtime> old, std::chrono::milliseconds deadline,
               std::function<void()> then);
@@ -76,6 +80,7 @@ class Daemon final : public api::StateProvider {
   boost::asio::thread_pool api_worker_{1};
   std::atomic<int> api_jobs_{0};
   std::shared_ptr<archive::Archive> archive_;  // the one Archive of archive.dir
+  std::optional<std::pair<source::TargetSettings, core::TargetIdentity>> identity_;
   std::unique_ptr<Runtime> rt_;
   std::list<std::unique_ptr<Runtime>> retiring_;  // old runtimes finishing their stop
   std::unique_ptr<api::ArchiveSnapshotStore> store_;

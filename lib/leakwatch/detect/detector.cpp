@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "leakwatch/core/units.h"
 
@@ -233,10 +234,7 @@ void Detector::close_bucket() {
   }
   bucket_hit_ = false;
   if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
-    const double prev = fine_.back().min;
-    const double drop = prev - done.min;
-    if (drop >= static_cast<double>(settings_.min_rise_bytes) &&
-        drop >= settings_.full_gc_drop_fraction * prev) {
+    if (is_collection(fine_.back().min, done.min)) {
       tooth_ = std::max(tooth_, done.start - last_drop_t_);
       last_drop_t_ = done.start;
       trough_prev_ = trough_last_;
@@ -268,7 +266,8 @@ void Detector::close_bucket() {
   evaluate(done.start + b);
 }
 
-Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window) const {
+Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window,
+                                           std::int64_t span) const {
   WindowEval ev;
   const std::int64_t from = now - window;
   if (from < epoch_start_ || window_has_gap(from, now)) return ev;
@@ -278,27 +277,67 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
   std::array<int, kMaxSegments> cnt{};
   fmin.fill(std::numeric_limits<double>::infinity());
   fmax.fill(-std::numeric_limits<double>::infinity());
+  // After a full collection, a segment shorter than the longest climb between two collections can
+  // lie wholly on a climb, and its lowest bucket is then a point of the climb, not a floor. Such a
+  // window takes as each segment's floor the lowest point over the `span` (one longest climb)
+  // before the segment's end, back to the last collection in it: the trough of the latest GC
+  // cycle, which only a leak (or a real growth) raises.
+  const std::int64_t reach = std::max(epoch_start_, from - span);
+  struct Point {
+    std::int64_t mid;
+    double min;
+    bool collection;
+  };
+  std::vector<Point> pts;
+  double prev = std::numeric_limits<double>::quiet_NaN();
   auto take = [&](const Bucket& bk, std::int64_t len) {
     // A bucket belongs to the segment holding its midpoint.
     const std::int64_t mid = bk.start + len / 2;
-    if (mid < from || mid >= now) return;
+    if (mid >= now) return;
+    if (span > 0) {  // buckets come in time order here
+      if (mid < reach) return;
+      pts.push_back({mid, bk.min, is_collection(prev, bk.min)});
+      prev = bk.min;
+    }
+    if (mid < from) return;
     const int seg = static_cast<int>((mid - from) * k / window);
-    fmin[seg] = std::min(fmin[seg], bk.min);
+    if (span == 0) fmin[seg] = std::min(fmin[seg], bk.min);
     fmax[seg] = std::max(fmax[seg], bk.max);
     ++cnt[seg];
   };
   const std::int64_t b = settings_.bucket.count();
+  const std::int64_t first = span > 0 ? reach : from;
   if (window <= kFineSpan) {
-    for (auto it = fine_.rbegin(); it != fine_.rend(); ++it) {
-      if (it->start + b <= from) break;
-      take(*it, b);
+    if (span > 0) {
+      auto it = std::partition_point(fine_.begin(), fine_.end(),
+                                     [&](const Bucket& bk) { return bk.start + b <= first; });
+      for (; it != fine_.end(); ++it)
+        take(*it, b);
+    } else {
+      for (auto it = fine_.rbegin(); it != fine_.rend(); ++it) {
+        if (it->start + b <= first) break;
+        take(*it, b);
+      }
     }
   } else {
     const std::int64_t cb = b * kCoarseFactor;
-    if (coarse_open_) take(*coarse_open_, cb);
-    for (auto it = coarse_.rbegin(); it != coarse_.rend(); ++it) {
-      if (it->start + cb <= from) break;
+    auto it = std::partition_point(coarse_.begin(), coarse_.end(),
+                                   [&](const Bucket& bk) { return bk.start + cb <= first; });
+    for (; it != coarse_.end(); ++it)
       take(*it, cb);
+    if (coarse_open_) take(*coarse_open_, cb);
+  }
+  if (span > 0) {
+    std::size_t last = 0;  // points before this one have mid < the segment's end
+    for (int i = 0; i < k; ++i) {
+      const std::int64_t end = from + (i + 1) * window / k;
+      while (last < pts.size() && pts[last].mid < end)
+        ++last;
+      for (std::size_t p = last; p-- > 0;) {
+        if (pts[p].mid < end - span) break;
+        fmin[i] = std::min(fmin[i], pts[p].min);
+        if (pts[p].collection) break;
+      }
     }
   }
   for (int i = 0; i < k; ++i) {
@@ -363,7 +402,9 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
     max_step = std::max(max_step, d);
     if (fmin[i + 1] > fmin[k - 1] || fmin[i] < fmin[0]) return ev;
   }
-  if (increases < (k + 1) / 2) return ev;
+  // Per-cycle floors move only at a collection, so a window holding three collections shows at
+  // most three moves: two moves up (three rising troughs) is the most a short window can show.
+  if (increases < (span > 0 ? 2 : (k + 1) / 2)) return ev;
   if (max_step > settings_.max_step_share * total) return ev;
   const int h = k / 2;
   const double first_half = fmin[h - 1] - fmin[0];
@@ -374,6 +415,25 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
   return ev;
 }
 
+bool Detector::troughs_rose() const {
+  const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
+  const double need =
+      std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
+  return troughs_ >= 2 && trough_last_ - trough_prev_ >= need;
+}
+
+bool Detector::is_collection(double before, double after) const {
+  const double drop = before - after;  // false when `before` is NaN (no previous bucket)
+  return settings_.full_gc_drop_fraction > 0 &&
+         drop >= static_cast<double>(settings_.min_rise_bytes) &&
+         drop >= settings_.full_gc_drop_fraction * before;
+}
+
+std::int64_t Detector::cycle_span(std::int64_t window) const {
+  // Segments shorter than the longest climb between two full collections (none seen: 0).
+  return tooth_ * settings_.segments > window ? tooth_ : 0;
+}
+
 void Detector::evaluate(std::int64_t now) {
   evaluated_ = true;
   const std::int64_t b = settings_.bucket.count();
@@ -382,7 +442,15 @@ void Detector::evaluate(std::int64_t now) {
     if (now >= next_eval_[j]) {
       const std::int64_t step = std::max(b, (windows_[j] / 24) / b * b);
       next_eval_[j] = now + step;
-      evals_[j] = eval_window(now, windows_[j]);
+      evals_[j] = eval_window(now, windows_[j], 0);
+      // Per-cycle floors, where a window could alert on them (segments shorter than a climb, the
+      // troughs rose): they move only at collections, so they are slow to show a fast leak, and
+      // the segments' own floors still count.
+      const std::int64_t span = cycle_span(windows_[j]);
+      if (span > 0 && !evals_[j].rising && troughs_rose()) {
+        WindowEval cycle = eval_window(now, windows_[j], span);
+        if (cycle.rising) evals_[j] = cycle;
+      }
       if (evals_[j].rising) {
         if (rising_since_[j] == 0) rising_since_[j] = now;
       } else {
@@ -408,12 +476,7 @@ void Detector::evaluate(std::int64_t now) {
     // After a full collection, a segment shorter than a climb between two of them sees the climb,
     // not the floor: such a window counts only when the floors after the last two collections
     // rose too.
-    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_) {
-      const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
-      const double need = std::max(static_cast<double>(settings_.min_rise_bytes),
-                                   settings_.min_rise_fraction * ref);
-      if (troughs_ < 2 || trough_last_ - trough_prev_ < need) continue;
-    }
+    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose()) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;

@@ -93,7 +93,15 @@ class Detector {
   void add_point(std::int64_t t, double value);
   void close_bucket();
   void evaluate(std::int64_t now);
-  WindowEval eval_window(std::int64_t now, std::int64_t window) const;
+  // `span` > 0: each segment's floor is the lowest point over `span` before its end, back to the
+  // last full collection (see cycle_span).
+  WindowEval eval_window(std::int64_t now, std::int64_t window, std::int64_t span) const;
+  // The look-back for per-cycle floors in a window (0 = the segments' own floors).
+  std::int64_t cycle_span(std::int64_t window) const;
+  // A bucket minimum this far below the previous one is a full collection.
+  bool is_collection(double before, double after) const;
+  // The floors after the last two full collections rose (by min_rise_bytes / min_rise_fraction).
+  bool troughs_rose() const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);
 

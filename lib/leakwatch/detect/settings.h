@@ -81,7 +81,8 @@ struct DetectorSettings {
   // ends a climb: a full garbage collection. Once one is seen, a window only alerts when each of
   // its segments is at least as long as the longest climb between collections, so that every
   // segment floor is a post-collection floor (runtimes with rare full GCs climb for minutes to
-  // hours between them). 0 = off.
+  // hours between them), or when the floors after the collections (the lowest point since the
+  // last collection, per segment) rise as well. 0 = off.
   double full_gc_drop_fraction = 0.2;
 };
 

@@ -223,6 +223,11 @@ void Engine::stop(std::chrono::milliseconds deadline, std::function<void()> done
 Status Engine::status() const {
   Status s = core_.status(clock_.now());
   s.source = source_ ? source_->describe() : "";
+  s.identity = config_.archive.identity;
+  if (capturer_) {
+    auto p = capturer_->progress();
+    if (p.active) s.capture = p.to_json();
+  }
   return s;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "leakwatch/core/clock.h"
+#include "leakwatch/core/identity.h"
 
 namespace leakwatch::detect {
 struct Decision;
@@ -81,9 +82,10 @@ struct BuildInfo {
 };
 
 struct Status {
-  std::string target;     // target.name
-  std::string source;     // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
-  core::TimePoint now{};  // when the status was taken
+  std::string target;             // target.name
+  std::string source;             // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
+  core::TargetIdentity identity;  // where the target runs (the ECS task, or the host)
+  core::TimePoint now{};          // when the status was taken
   core::TimePoint started_at{};
   std::optional<core::TimePoint> last_sample_at;
 
@@ -99,6 +101,9 @@ struct Status {
   // The latest comparison's growers (class names, retainer paths): heap-derived, so /status shows
   // it only to a bearer of the token. Null when none.
   nlohmann::json heap_analysis;
+  // The capture in flight, as the capturer reports it ({"active", "method", "phase", "bytes",
+  // "fraction"}: V8's own progress for the inspector method, else null). Null when none runs.
+  nlohmann::json capture;
   // Stored bytes of every snapshot in the archive (the router fills it from its store).
   std::optional<std::uint64_t> archive_bytes;
 

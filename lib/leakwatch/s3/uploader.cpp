@@ -309,31 +309,23 @@ void Uploader::run() {
   }
 }
 
-TaskIdentity resolve_identity() {
-  const char* uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
-  if (uri && *uri) {
-    auto id = fetch_ecs_identity(uri);
-    if (id.ok()) return *id;
-    log()->warn("ECS task metadata unavailable ({}): S3 keys use the host name",
-                id.error().to_string());
-  }
-  return host_identity();
-}
-
 core::Result<std::unique_ptr<Uploader>> make_archive_uploader(const archive::ArchiveSettings& a,
-                                                              const std::string& state_dir) {
+                                                              const std::string& state_dir,
+                                                              const TaskIdentity& identity) {
   UploaderOptions o;
   o.s3 = a.s3;
   o.archive_dir = a.dir;
   o.queue_dir = fs::path(state_dir) / "s3-queue";
-  o.identity = resolve_identity();
+  o.identity = identity;
   auto creds = std::make_shared<CredentialsProvider>();
   auto client = std::make_shared<Client>(client_options(a.s3, o.identity), creds);
   log()->info("s3 archive: bucket={} prefix={} region={} endpoint={} credentials={} fleet={}/{}/{}",
               a.s3.bucket, a.s3.prefix.empty() ? "-" : a.s3.prefix, client->options().region,
               a.s3.endpoint.empty() ? "aws" : a.s3.endpoint,
-              creds->source().empty() ? "none" : creds->source(), o.identity.cluster,
-              o.identity.family, o.identity.task_id);
+              creds->source().empty() ? "none" : creds->source(),
+              o.identity.cluster.empty() ? o.identity.host : o.identity.cluster,
+              o.identity.family.empty() ? o.identity.host : o.identity.family,
+              o.identity.task_id.empty() ? o.identity.host : o.identity.task_id);
   auto up = std::make_unique<Uploader>(std::move(o), std::move(client));
   if (auto st = up->start(); !st.ok()) return st.error();
   return up;

@@ -100,12 +100,11 @@ class Uploader {
   std::thread worker_;
 };
 
-// The daemon's uploader for `archive.s3`: the task identity (ECS task metadata when
-// $ECS_CONTAINER_METADATA_URI_V4 is set, else the host name), the credentials chain, a client, and
-// the queue in <state_dir>/s3-queue; started.
+// The daemon's uploader for `archive.s3`: keys named after `identity` (the one the daemon resolved
+// at start, source/identity.h), the credentials chain, a client, and the queue in
+// <state_dir>/s3-queue; started.
 core::Result<std::unique_ptr<Uploader>> make_archive_uploader(const archive::ArchiveSettings& a,
-                                                              const std::string& state_dir);
-// The identity the daemon uses (see make_archive_uploader).
-TaskIdentity resolve_identity();
+                                                              const std::string& state_dir,
+                                                              const TaskIdentity& identity);
 
 }  // namespace leakwatch::s3

@@ -107,6 +107,15 @@ Result<EcsTask> parse_ecs_task(std::string_view text) {
   EcsTask task;
   task.task_arn = field_str(*j, "TaskARN");
   task.launch_type = field_str(*j, "LaunchType");
+  task.cluster = field_str(*j, "Cluster");
+  task.family = field_str(*j, "Family");
+  // "Revision" is a string in the documented responses; accept a number too.
+  if (auto it = j->find("Revision"); it != j->end() && it->is_number_integer())
+    task.revision = std::to_string(it->get<std::int64_t>());
+  else
+    task.revision = field_str(*j, "Revision");
+  task.service_name = field_str(*j, "ServiceName");
+  task.availability_zone = field_str(*j, "AvailabilityZone");
   if (auto it = j->find("Limits"); it != j->end())
     if (auto mem = field_u64(*it, "Memory"); mem && *mem > 0) task.limit_mib = mem;
   auto cs = j->find("Containers");
@@ -123,9 +132,43 @@ Result<EcsTask> parse_ecs_task(std::string_view text) {
       if (auto mem = field_u64(*it, "Memory"); mem && *mem > 0) ec.limit_mib = mem;
     if (auto it = c.find("RestartCount"); it != c.end() && it->is_number_integer())
       ec.restart_count = it->get<std::int64_t>();
+    if (auto it = c.find("ExitCode"); it != c.end() && it->is_number_integer())
+      ec.exit_code = it->get<std::int64_t>();
+    ec.image = field_str(c, "Image");
+    ec.image_id = field_str(c, "ImageID");
     task.containers.push_back(std::move(ec));
   }
   return task;
+}
+
+Result<core::TargetIdentity> ecs_identity(const EcsTask& task, std::string_view container) {
+  if (task.task_arn.empty() || task.family.empty())
+    return make_error("parse", "the ECS task metadata has no TaskARN or Family");
+  auto last_segment = [](const std::string& arn) {
+    auto slash = arn.rfind('/');
+    return slash == std::string::npos ? arn : arn.substr(slash + 1);
+  };
+  core::TargetIdentity id;
+  id.platform = "ecs";
+  id.set("cluster", last_segment(task.cluster));
+  id.set("service", task.service_name);
+  id.set("task_family", task.family);
+  id.set("task_revision", task.revision);
+  id.set("task_arn", task.task_arn);
+  id.set("task_id", last_segment(task.task_arn));
+  id.set("availability_zone", task.availability_zone);
+  id.set("launch_type", task.launch_type);
+  if (container.empty()) return id;
+  auto c = std::find_if(task.containers.begin(), task.containers.end(),
+                        [&](const EcsContainer& x) { return x.name == container; });
+  if (c == task.containers.end())
+    return make_error("no_container",
+                      "container \"" + core::identity_value(container) + "\" is not in the task");
+  id.set("container", c->name);
+  id.set("container_id", c->docker_id);
+  id.set("image", c->image);
+  id.set("image_digest", c->image_id);
+  return id;
 }
 
 Result<std::optional<EcsMemoryStats>> parse_docker_stats(std::string_view text) {
@@ -195,6 +238,32 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
   s.instance = c->docker_id;
   if (c->restart_count) s.instance += "#restart=" + std::to_string(*c->restart_count);
   return s;
+}
+
+std::optional<std::uint64_t> EcsOomTracker::observe(const EcsContainer& c,
+                                                    const std::optional<core::Sample>& previous) {
+  if (!c.restart_count) return std::nullopt;
+  const std::int64_t now = *c.restart_count;
+  if (last_restart_count_ && now > *last_restart_count_) {
+    const auto restarts = static_cast<std::uint64_t>(now - *last_restart_count_);
+    bool oom = c.exit_code && *c.exit_code == 137;
+    if (!oom && previous && previous->limit_bytes && *previous->limit_bytes > 0) {
+      // The working set, not usage: page cache at the limit is reclaimed, not killed for.
+      oom = static_cast<double>(previous->working_set_bytes) >=
+            kNearLimit * static_cast<double>(*previous->limit_bytes);
+    }
+    if (oom) kills_ += restarts;
+  }
+  // A lower count is a new container record (the task was replaced): start again from there.
+  last_restart_count_ = now;
+  return kills_;
+}
+
+std::optional<std::uint64_t> EcsOomTracker::merge(std::optional<std::uint64_t> cgroup,
+                                                  std::optional<std::uint64_t> ecs) {
+  if (!cgroup) return ecs;
+  if (!ecs) return cgroup;
+  return std::max(*cgroup, *ecs);
 }
 
 }  // namespace leakwatch::source

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstdlib>
 #include <optional>
@@ -254,6 +255,11 @@ class EcsSource final : public Source {
     if (!s) return s;
     s->restarted = !prev_instance_.empty() && s->instance != prev_instance_;
     prev_instance_ = s->instance;
+    auto c = std::find_if(task.containers.begin(), task.containers.end(),
+                          [&](const EcsContainer& x) { return x.name == container_; });
+    if (c != task.containers.end())
+      s->oom_kill_count = EcsOomTracker::merge(s->oom_kill_count, ooms_.observe(*c, prev_sample_));
+    prev_sample_ = *s;
     return s;
   }
 
@@ -264,6 +270,8 @@ class EcsSource final : public Source {
   std::string container_;
   std::chrono::milliseconds timeout_;
   std::string prev_instance_;
+  EcsOomTracker ooms_;
+  std::optional<Sample> prev_sample_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -79,12 +79,26 @@ class Alertmanager {
   std::unique_ptr<test::Child> child_;
 };
 
+// An ECS identity as source::ecs_identity builds it (only the fields these tests look at).
+TaskInfo ecs_task(const std::string& cluster, const std::string& task_id, const std::string& family,
+                  const std::string& revision, const std::string& container) {
+  TaskInfo t;
+  t.platform = "ecs";
+  t.cluster = cluster;
+  t.task_id = task_id;
+  t.task_arn = "arn:aws:ecs:eu-west-1:1:task/" + cluster + "/" + task_id;
+  t.family = family;
+  t.revision = revision;
+  t.container = container;
+  return t;
+}
+
 Event leak_event(const std::string& task, const std::string& incident, core::TimePoint now) {
   Event e;
   e.type = EventType::leak_suspected;
   e.time = now;
   e.target = "web";
-  e.task = {"prod", task, "arn:aws:ecs:eu-west-1:1:task/prod/" + task, "web:7", "app"};
+  e.task = ecs_task("prod", task, "web", "7", "app");
   e.memory = {812u << 20, 700u << 20, 1024u << 20};
   e.leak = LeakFigures{};
   e.leak->slope_bytes_per_hour = 38.0 * (1 << 20);

@@ -10,6 +10,7 @@
 
 #include "leakwatch/archive/capture_lock.h"
 #include "peers/heapdump-app/heapdump_app.h"
+#include "peers/zero-code/node_process.h"
 #include "support/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -94,6 +95,26 @@ TEST(Cli, RunWithoutConfigurationInAContainerIsAnError) {
   EXPECT_EQ(r.code, 78) << r.out;
   EXPECT_NE(r.out.find("LEAKWATCH_CONFIG_YAML"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("$container is set"), std::string::npos) << r.out;
+}
+
+// A zero-code method needs neither capture.url nor a key: the guard rails must let it through.
+TEST(Cli, CaptureBySignalNeedsNoUrlAndNoKey) {
+  TempDir d;
+  auto app_dir = d.path() / "app";
+  fs::create_directories(app_dir);
+  leakwatch::testing::NodeProcess app({"--heapsnapshot-signal=SIGUSR2"}, "app.js",
+                                      {"--objects", "300"}, app_dir.string());
+  auto pid = app.wait_stdout(R"(READY (\d+))");
+  ASSERT_FALSE(pid.empty());
+  std::ofstream(d.path() / "lw.yaml")
+      << "target:\n  name: web\n  source: procfs\n  pid: " << ::getpid()
+      << "\ncapture:\n  method: signal\n  pid: " << pid
+      << "\n  signal: {settle: 200ms}\n  cooldown: 0s\narchive:\n  dir: "
+      << (d.path() / "archive").string() << "\n";
+  auto r = run("capture --config " + (d.path() / "lw.yaml").string());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("captured web/"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_empty(app_dir)) << "the app's original snapshot must be removed";
 }
 
 TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {

@@ -23,19 +23,14 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "support/read_file.h"
 
 namespace leakwatch::e2e {
 
 namespace fs = std::filesystem;
+using leakwatch::testing::read_file;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 inline void spit(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -71,7 +66,7 @@ class Cgroup {
   Cgroup(const std::string& name, std::uint64_t limit_bytes) {
     std::string unique = name + "-" + std::to_string(::getpid());
     if (v2()) {
-      std::string ctl = slurp("/sys/fs/cgroup/cgroup.subtree_control");
+      std::string ctl = read_file("/sys/fs/cgroup/cgroup.subtree_control");
       if (ctl.find("memory") == std::string::npos)
         spit("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
       dir_ = fs::path("/sys/fs/cgroup") / unique;
@@ -87,7 +82,7 @@ class Cgroup {
   ~Cgroup() {
     if (!ok_) return;
     for (int round = 0; round < 100; ++round) {
-      std::istringstream procs(slurp(dir_ / "cgroup.procs"));
+      std::istringstream procs(read_file(dir_ / "cgroup.procs"));
       pid_t pid;
       while (procs >> pid)
         ::kill(pid, SIGKILL);
@@ -101,7 +96,7 @@ class Cgroup {
   bool ok() const { return ok_; }
   const fs::path& dir() const { return dir_; }
   std::uint64_t read_u64(const std::string& file) const {
-    std::string s = slurp(dir_ / file);
+    std::string s = read_file(dir_ / file);
     return s.rfind("max", 0) == 0 ? 0 : std::strtoull(s.c_str(), nullptr, 10);
   }
   std::uint64_t usage() const {
@@ -185,7 +180,7 @@ class Process {
     if (WIFSIGNALED(*status_)) return 128 + WTERMSIG(*status_);
     return -1;
   }
-  std::string output() const { return slurp(log_); }
+  std::string output() const { return read_file(log_); }
   // Waits for a line of the log containing `needle`; returns the line.
   std::optional<std::string> wait_for(const std::string& needle,
                                       std::chrono::milliseconds timeout) {
@@ -293,7 +288,7 @@ inline std::optional<json> get_json(int port, const std::string& target) {
 // The alerts the receiver recorded (one JSON object per line).
 inline std::vector<json> read_alerts(const fs::path& record) {
   std::vector<json> out;
-  std::istringstream in(slurp(record));
+  std::istringstream in(read_file(record));
   for (std::string line; std::getline(in, line);) {
     auto j = json::parse(line, nullptr, false);
     if (!j.is_discarded()) out.push_back(std::move(j));

@@ -249,7 +249,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
                                  [](const std::string& n) { return n.ends_with(".json"); });
   EXPECT_GE(metadata_files.size(), 2u);
   for (const auto& f : metadata_files) {
-    auto m = json::parse(slurp(f), nullptr, false);
+    auto m = json::parse(read_file(f), nullptr, false);
     ASSERT_TRUE(m.is_object() && m.contains("histogram")) << f;
     const auto& h = m["histogram"];
     EXPECT_EQ(h["complete"], true) << h.dump().substr(0, 400);
@@ -399,6 +399,11 @@ TEST_F(E2E, RestartMidIncidentResumesAndSigtermDuringCaptureLeavesNoPartialFile)
       eventually([&] { return !files_in(path("archive"), is_partial_file).empty(); }, 60s, 200ms))
       << "no capture in flight; log:\n"
       << lw->proc().output();
+  // The API shows the capture in flight.
+  auto during = lw->status();
+  ASSERT_TRUE(during);
+  EXPECT_EQ((*during)["capture"]["method"], "http") << during->dump();
+  EXPECT_EQ((*during)["capture"]["phase"], "streaming") << during->dump();
   lw->proc().signal(SIGTERM);
   auto code = lw->proc().wait(45s);
   ASSERT_TRUE(code) << "leakwatch did not stop within 45 s";

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "leakwatch/archive/archive.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/s3/client.h"
 #include "leakwatch/s3/fleet.h"
@@ -79,7 +80,7 @@ class S3Peers : public ::testing::Test {
     s.bucket = bucket;
     s.endpoint = endpoint();
     s.region = "eu-west-1";
-    auto o = client_options(s, host_identity());
+    auto o = client_options(s, core::host_identity());
     o.initial_backoff = 20ms;
     o.max_backoff = 100ms;
     return std::make_shared<Client>(o, std::move(creds));
@@ -406,6 +407,125 @@ TEST_F(S3Peers, TheCliListsTheFleetAndDiffsTwoSnapshotsOfAGoneTask) {
       EXPECT_EQ(c.value("delta_count", 0), 3000) << c.dump();
     }
   EXPECT_TRUE(found) << diff.substr(0, 500);
+  EXPECT_EQ(proxy_stats()["rejected"], 0);
+}
+
+// `snapshots show|export` of an S3 snapshot: the metadata as the archive wrote it (with the task's
+// identity), the snapshot downloaded through the signed client, decompressed and checked; a cut
+// download, a corrupt object or metadata pointing elsewhere never leave a file that looks complete.
+TEST_F(S3Peers, TheCliShowsAndExportsSnapshotsAndNeverLeavesAPartialFile) {
+  archive::ArchiveSettings as;
+  as.dir = archive_.string();
+  as.identity.platform = "ecs";
+  as.identity.cluster = "prod";
+  as.identity.family = "web-api";
+  as.identity.task_id = "gone-task";
+  archive::Archive arch(as);
+  ASSERT_TRUE(arch.open().ok());
+  auto store = [&](int minute, archive::Compression c, const std::string& data) {
+    auto when = core::from_unix_seconds(1'796'320'800 + minute * 60);  // 2026-12-03T18:00Z
+    auto p = arch.begin("web", when, archive::Reason{}, c);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE((*p)->write(data).ok());
+    archive::Metadata m;
+    m.started_at = m.finished_at = when;
+    auto done = (*p)->commit(m);
+    EXPECT_TRUE(done.ok()) << (done.ok() ? "" : done.error().to_string());
+    return *done;
+  };
+  std::string plain(3 << 20, '\0'), packed;
+  std::mt19937_64 rng(7);
+  for (auto& c : plain)
+    c = static_cast<char>('a' + rng() % 16);
+  for (int i = 0; i < 20000; ++i)
+    packed += "{\"node\":" + std::to_string(i % 97) + "},";
+  auto m1 = store(0, archive::Compression::none, plain);
+  auto m2 = store(5, archive::Compression::zstd, packed);
+  ASSERT_EQ(m2.file.substr(m2.file.size() - 4), ".zst");
+  auto c = client(static_keys());
+  auto up = uploader(c, "gone-task");
+  up->enqueue(m1);
+  up->enqueue(m2);
+  ASSERT_EQ(up->run_once(), 2) << up->stats().last_error;
+  const std::string key1 = up->keys_for(m1).first, key2 = up->keys_for(m2).first;
+  const std::string url1 = "s3://" + kBucket + "/" + key1;
+
+  const std::string env = "cd " + dir_.path().string() +
+                          " && env -u AWS_PROFILE AWS_ENDPOINT_URL=" + endpoint() +
+                          " AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=" + kAkid +
+                          " AWS_SECRET_ACCESS_KEY='" + kSecret + "' " + LEAKWATCH_BIN;
+  int status = -1;
+  auto shown = test::run(env + " snapshots show " + url1, &status);
+  ASSERT_EQ(status, 0) << shown;
+  auto j = nlohmann::json::parse(shown, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << shown;
+  EXPECT_EQ(j["sha256"], m1.sha256);
+  EXPECT_EQ(j["identity"]["cluster"], "prod");
+  EXPECT_EQ(j["identity"]["task_id"], "gone-task");
+  EXPECT_EQ(j["url"], url1);
+
+  auto dest = dir_.path() / "out";
+  fs::create_directories(dest);
+  auto partials = [&] {
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(dest))
+      if (e.path().filename().string().front() == '.') names.push_back(e.path().filename());
+    return names;
+  };
+  // By s3:// id, plain.
+  auto out = test::run(env + " snapshots export " + url1 + " -o out/one.heapsnapshot", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_EQ(file_sha256(dest / "one.heapsnapshot"), m1.sha256);
+  // By an id under --archive s3://bucket/prefix, stored zstd: written decompressed.
+  std::string rel = key2.substr(std::string("fleet/").size());
+  out = test::run(env + " snapshots export --archive s3://" + kBucket + "/fleet " +
+                      rel.substr(0, rel.size() - std::string(".heapsnapshot.zst").size()) +
+                      " -o out/two.heapsnapshot",
+                  &status);
+  ASSERT_EQ(status, 0) << out;
+  auto two = core::read_file(dest / "two.heapsnapshot", 64 << 20);
+  ASSERT_TRUE(two.ok());
+  EXPECT_TRUE(*two == packed);
+  // To stdout.
+  EXPECT_EQ(sha256_hex(test::run(env + " snapshots export " + url1 + " -o -", &status)), m1.sha256);
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(partials().empty());
+
+  // The connection cut in the middle of the body: an error, no file, no partial left.
+  nlohmann::json f = {{"kind", "cut-body"}, {"count", 1}, {"match", key1}, {"method", "GET"}};
+  test::run("curl -s -X POST --data '" + f.dump() + "' " + endpoint() + "/__control/fault");
+  out = test::run(env + " snapshots export " + url1 + " -o out/cut.heapsnapshot 2>&1", &status);
+  EXPECT_NE(status, 0) << out;
+  EXPECT_FALSE(fs::exists(dest / "cut.heapsnapshot"));
+  EXPECT_TRUE(partials().empty());
+  EXPECT_GE(proxy_stats()["faults"].get<int>(), 1);
+
+  // A replaced object of the same size: the SHA-256 check refuses it.
+  std::string tampered = plain;
+  tampered[12345] ^= 1;
+  ASSERT_TRUE(c->put_object(key1, tampered).ok());
+  out = test::run(env + " snapshots export " + url1 + " -o out/bad.heapsnapshot 2>&1", &status);
+  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_NE(out.find("corrupt"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dest / "bad.heapsnapshot"));
+  EXPECT_TRUE(partials().empty());
+
+  // Metadata that names another file: refused before any download.
+  auto meta_key = up->keys_for(m1).second;
+  auto hostile = m1.to_json();
+  hostile["file"] = "../../other/x.heapsnapshot";
+  ASSERT_TRUE(c->put_object(meta_key, hostile.dump()).ok());
+  out = test::run(env + " snapshots show " + url1 + " 2>&1", &status);
+  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
+  EXPECT_NE(out.find("expected"), std::string::npos) << out;
+
+  // Ids that are not ids; a key that does not exist.
+  test::run(env + " snapshots show 's3://" + kBucket + "/fleet/../x' 2>&1", &status);
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  out = test::run(env + " snapshots show s3://" + kBucket + "/fleet/nope/x.heapsnapshot 2>&1",
+                  &status);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(out.find("NoSuchKey"), std::string::npos) << out;
   EXPECT_EQ(proxy_stats()["rejected"], 0);
 }
 

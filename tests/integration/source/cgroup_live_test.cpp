@@ -17,8 +17,10 @@
 #include "leakwatch/core/clock.h"
 #include "leakwatch/source/parse.h"
 #include "leakwatch/source/source.h"
+#include "support/read_file.h"
 
 namespace fs = std::filesystem;
+using leakwatch::testing::read_file;
 using namespace leakwatch;
 using namespace leakwatch::source;
 using namespace std::chrono_literals;
@@ -29,12 +31,6 @@ const fs::path kMemcg = "/sys/fs/cgroup/memory";
 constexpr std::uint64_t kMiB = 1 << 20;
 constexpr std::uint64_t kLimit = 64 * kMiB;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 bool put(const fs::path& p, const std::string& v) {
   std::ofstream out(p);
   out << v;
@@ -42,10 +38,10 @@ bool put(const fs::path& p, const std::string& v) {
   return static_cast<bool>(out);
 }
 std::uint64_t kernel_u64(const fs::path& p) {
-  return *parse_u64(slurp(p));
+  return *parse_u64(read_file(p));
 }
 std::uint64_t kernel_oom_kills(const fs::path& dir) {
-  return parse_key_values(slurp(dir / "memory.oom_control"))->at("oom_kill");
+  return parse_key_values(read_file(dir / "memory.oom_control"))->at("oom_kill");
 }
 
 // RAII: the test cgroup. Destruction kills every process in it, waits for them and removes it.
@@ -61,7 +57,7 @@ class TestCgroup {
   void destroy() {
     std::error_code ec;
     for (int attempt = 0; attempt < 100 && fs::exists(dir_, ec); ++attempt) {
-      std::istringstream procs(slurp(dir_ / "cgroup.procs"));
+      std::istringstream procs(read_file(dir_ / "cgroup.procs"));
       for (pid_t pid; procs >> pid;)
         ::kill(pid, SIGKILL);
       if (::rmdir(dir_.c_str()) == 0) return;
@@ -151,7 +147,7 @@ TEST(CgroupLive, MatchesTheKernelThenSeesTheOomKillAndTheRestart) {
     ASSERT_TRUE(s->anon_bytes.has_value());
     EXPECT_GE(*s->anon_bytes, 24 * kMiB);
     EXPECT_LE(s->working_set_bytes, s->usage_bytes);
-    auto stat = *parse_key_values(slurp(cg.dir() / "memory.stat"));
+    auto stat = *parse_key_values(read_file(cg.dir() / "memory.stat"));
     EXPECT_EQ(*s->anon_bytes / kMiB, stat.at("total_rss") / kMiB);
     ASSERT_TRUE(s->peak_bytes.has_value());
     EXPECT_GE(*s->peak_bytes, s->usage_bytes);

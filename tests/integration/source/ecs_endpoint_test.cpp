@@ -191,6 +191,30 @@ TEST_F(EcsEndpoint, IncreasedRestartCountIsARestart) {
   EXPECT_NE(s2->instance, s1->instance);
 }
 
+// Restart policy: a restart from the limit (RestartCount 0 -> 1, derived from the Managed Instances
+// capture) becomes one OOM kill in the sample's counter, which the engine and detector consume as
+// they do the cgroup's memory.events oom_kill.
+TEST_F(EcsEndpoint, RestartFromTheLimitCountsAsAnOomKill) {
+  auto src = make("oom-restart", "main");
+  auto s1 = read(*src);
+  ASSERT_TRUE(s1.ok()) << s1.error().to_string();
+  EXPECT_EQ(s1->oom_kill_count, 0u);
+  auto again = read(*src);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->oom_kill_count, 0u);
+  http::Request bump;
+  bump.url = *http::Url::parse(base_ + "/oom-restart/_bump");
+  ASSERT_TRUE(http::fetch_sync(bump).ok());
+  auto s2 = read(*src);
+  ASSERT_TRUE(s2.ok()) << s2.error().to_string();
+  EXPECT_TRUE(s2->restarted);
+  EXPECT_EQ(s2->oom_kill_count, 1u);
+  auto s3 = read(*src);
+  ASSERT_TRUE(s3.ok());
+  EXPECT_FALSE(s3->restarted);
+  EXPECT_EQ(s3->oom_kill_count, 1u);  // counted once
+}
+
 TEST_F(EcsEndpoint, DestroyingTheSourceMidRequestIsSafe) {
   auto src = make("slow", "prometheus", 5s);
   bool called = false;

@@ -14,6 +14,9 @@
 //   malformed     /task is truncated JSON
 //   restart       a one-container task whose DockerId changes after GET /restart/_bump
 //   restart-count same, but RestartCount increments on _bump and the DockerId stays
+//   oom-restart   the derived restart-policy captures (ecs/restart-policy-derived): container
+//                 "main" at its limit with RestartCount 0, then, after GET /oom-restart/_bump,
+//                 restarted in place (RestartCount 1, no ExitCode) with a small working set
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -26,6 +29,7 @@ if (!fixtures) {
 }
 
 let generation = 1;
+let oomRestarted = false;
 
 function send(res, status, body, type) {
   res.writeHead(status, {'Content-Type': type || 'application/json', 'Content-Length': Buffer.byteLength(body)});
@@ -77,6 +81,17 @@ const server = http.createServer((req, res) => {
       case 'malformed':
         if (which === 'task') return send(res, 200, '{"Containers": [{"Name": "web", "Dock');
         return send(res, 200, '{}');
+      case 'oom-restart': {
+        if (rest === '_bump') {
+          oomRestarted = true;
+          return send(res, 200, '{}');
+        }
+        const dir = path.join(fixtures, 'ecs', 'restart-policy-derived');
+        const file = which === 'stats'
+          ? (oomRestarted ? 'task-stats-after-restart.json' : 'task-stats-anon-at-limit.json')
+          : (oomRestarted ? 'task-metadata-restart1.json' : 'task-metadata-restart0.json');
+        return send(res, 200, fs.readFileSync(path.join(dir, file), 'utf8'));
+      }
       case 'restart':
       case 'restart-count': {
         if (rest === '_bump') {

@@ -8,8 +8,11 @@
 //
 // Plain Node.js (18+), no npm dependencies.
 //
-//   node server.js [--mode leak|healthy] [--port N] [--key K]
-//   env: MODE, PORT (default 0 = any), HEAP_SECRET_KEY (required), HEAPDUMP_HEADER (default x-key)
+//   node server.js [--mode leak|healthy] [--port N] [--key K] [--heapdump on|off]
+//   env: MODE, PORT (default 0 = any), HEAP_SECRET_KEY (required unless --heapdump off),
+//        HEAPDUMP_HEADER (default x-key)
+//   --heapdump off: no heap-dump route at all (404), as most services have none; leakwatch then
+//   captures through the inspector or a signal (the demo's zero-code target)
 //
 // Prints "LISTENING <port>" on stdout when ready. Routes:
 //   GET /api/orders?id=N  the business route (what the load generator calls)
@@ -45,11 +48,12 @@ const MODE = args.mode ?? process.env.MODE ?? 'leak';
 const PORT = Number(args.port ?? process.env.PORT ?? 0);
 const KEY = args.key ?? process.env.HEAP_SECRET_KEY;
 const HEADER = (args.header ?? process.env.HEAPDUMP_HEADER ?? 'x-key').toLowerCase();
+const HEAPDUMP = (args.heapdump ?? 'on') !== 'off';
 if (MODE !== 'leak' && MODE !== 'healthy') {
   console.error(`demo-app: MODE must be leak or healthy (got ${MODE})`);
   process.exit(2);
 }
-if (!KEY) {
+if (!KEY && HEAPDUMP) {
   console.error('demo-app: HEAP_SECRET_KEY (or --key) is required');
   process.exit(2);
 }
@@ -190,7 +194,7 @@ function handleHeapdump(req, res) {
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://localhost');
   if (req.method === 'GET' && url.pathname === '/api/orders') return handleOrders(req, res, url);
-  if (req.method === 'GET' && url.pathname === '/api/heapdump') return handleHeapdump(req, res);
+  if (HEAPDUMP && req.method === 'GET' && url.pathname === '/api/heapdump') return handleHeapdump(req, res);
   if (req.method === 'GET' && url.pathname === '/healthz') {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     return res.end('ok');

@@ -10,9 +10,10 @@ credentials (and rotates them), and can inject faults on request.
 Usage: verify_proxy.py --upstream PORT [--ecs-ttl SECONDS] [--ecs-token TOKEN]
        [--key AKID:SECRET[:TOKEN]]...
 Prints "PROXY <port>" and "ECS <port>" on stdout once listening.
-Control (unsigned, loopback only): POST /__control/fault {"kind": "slowdown"|"500"|"cut",
+Control (unsigned, loopback only): POST /__control/fault {"kind": "slowdown"|"500"|"cut"|"cut-body",
 "count": N, "match": "partNumber", "method": "PUT"} ("expire" expires
-the issued credentials just before that request is checked); GET /__control/stats; POST /__control/expire (expire every
+the issued credentials just before that request is checked; "cut-body" answers with the full
+Content-Length, sends half the body and drops the connection); GET /__control/stats; POST /__control/expire (expire every
 issued credential now).
 """
 import argparse
@@ -184,9 +185,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             STATS["rejected" if problem else "verified"] += 1
         if problem:
             return s3_error(self, *problem)
-        self.forward(body)
+        self.forward(body, cut_body=(fault == "cut-body"))
 
-    def forward(self, body):
+    def forward(self, body, cut_body=False):
         # s3rver checks its own (fixed) keys when an Authorization header is present: it sees the
         # request as anonymous once verified here.
         headers = {k: v for k, v in self.headers.items()
@@ -207,6 +208,14 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
+            conn.close()
+            return
+        if cut_body:
+            data = data if data is not None else resp.read()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
             conn.close()
             return
         if data is not None:

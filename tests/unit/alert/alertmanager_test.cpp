@@ -16,13 +16,27 @@ namespace {
 
 const core::TimePoint kOpened = core::from_unix_seconds(1'700'000'000);  // 2023-11-14T22:13:20Z
 
+// An ECS identity as source::ecs_identity builds it (only the fields these tests look at).
+TaskInfo ecs_task(const std::string& cluster, const std::string& task_id, const std::string& family,
+                  const std::string& revision, const std::string& container) {
+  TaskInfo t;
+  t.platform = "ecs";
+  t.cluster = cluster;
+  t.task_id = task_id;
+  t.task_arn = "arn:aws:ecs:eu-west-1:1:task/" + cluster + "/" + task_id;
+  t.family = family;
+  t.revision = revision;
+  t.container = container;
+  return t;
+}
+
 Event leak(bool imminent = false) {
   Event e;
   e.type = EventType::leak_suspected;
   e.time = kOpened + 600s;
   e.target = "web";
   e.instance = "0123abcd";
-  e.task = {"prod", "5f2c9d", "arn:aws:ecs:eu-west-1:1:task/prod/5f2c9d", "web:42", "app"};
+  e.task = ecs_task("prod", "5f2c9d", "web", "42", "app");
   e.memory = {812u << 20, 700u << 20, 1024u << 20};
   e.leak = LeakFigures{};
   e.leak->slope_bytes_per_hour = 38.0 * (1 << 20);
@@ -264,7 +278,7 @@ TEST(AlertmanagerSink, AlerterStampsTheTaskIdentityOnEventsWithoutOne) {
   core::ManualClock clock(kOpened);
   auto a = Alerter::create(io, clock, am_settings("http://127.0.0.1:9"), 3);
   ASSERT_TRUE(a);
-  (*a)->set_task({"prod", "t-1", "arn:aws:ecs:eu-west-1:1:task/prod/t-1", "web:3", "app"});
+  (*a)->set_task(ecs_task("prod", "t-1", "web", "3", "app"));
   Event e = leak();
   e.task = {};
   auto out = (*a)->publish(e);

@@ -61,10 +61,10 @@ TEST(WebhookPayload, VersionedSchemaWithAllSections) {
   EXPECT_EQ(j["links"]["dashboard"], "https://lw.example/");
   // Every documented top-level key is always present (null when unknown).
   for (const char* k :
-       {"schema",    "id",       "type",           "severity",       "time",
-        "time_unix", "summary",  "next_step",      "reminder",       "reminder_count",
-        "escalated", "incident", "target",         "memory",         "leak",
-        "capture",   "reason",   "oom_kill_count", "recovered_from", "links"})
+       {"schema",         "id",        "type",     "severity",       "time",      "time_unix",
+        "summary",        "next_step", "reminder", "reminder_count", "escalated", "incident",
+        "target",         "memory",    "leak",     "capture",        "reason",    "oom_kill_count",
+        "recovered_from", "links",     "identity"})
     EXPECT_TRUE(j.contains(k)) << k;
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "leakwatch/core/utf8.h"
 #include "test_state.h"
 
 namespace leakwatch::api {
@@ -152,6 +153,39 @@ TEST(Metrics, LabelValuesAreEscaped) {
       contains_line(text, R"(leakwatch_target_info{target="we\"b\\x\ny",source="cgroup"} 1)"))
       << text;
   EXPECT_EQ(escape_help("a\\b\nc"), "a\\\\b\\nc");
+}
+
+TEST(Metrics, TargetInfoCarriesTheIdentity) {
+  auto text = render_metrics(sample_state());
+  EXPECT_TRUE(contains_line(
+      text,
+      R"(leakwatch_target_info{target="web",source="cgroup v2 /sys/fs/cgroup/web",platform="ecs",)"
+      R"(cluster="prod",task_family="web-api",task_revision="42",)"
+      R"(task_arn="arn:aws:ecs:eu-west-1:111122223333:task/prod/5f2c9d0e",task_id="5f2c9d0e",)"
+      R"(container="app",availability_zone="eu-west-1b"} 1)"))
+      << text;
+}
+
+TEST(Metrics, HostileIdentityValuesStayInsideTheirLabel) {
+  engine::Status s;
+  s.target = "web";
+  s.source = "ecs";
+  // What a hostile metadata endpoint could send, after core::identity_value (as every identity is
+  // stored): quotes, backslashes, a closing brace, a forged sample, bytes that are not UTF-8.
+  ASSERT_TRUE(s.identity.set("cluster", "a\"} 1\nleakwatch_evil 1\\"));
+  ASSERT_TRUE(s.identity.set("task_id", std::string("t\xff\xfe\n", 4)));
+  auto text = render_metrics(s);
+  std::string line;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    EXPECT_NE(l.rfind("leakwatch_evil", 0), 0u) << "a forged sample line: " << l;
+    if (l.rfind("leakwatch_target_info{", 0) == 0) line = l;
+  }
+  // One line, every label value a well-formed quoted string, the value 1 at the end.
+  std::regex well_formed(R"re(leakwatch_target_info\{([a-z_]+="([^"\\]|\\["\\n])*",?)+\} 1)re");
+  EXPECT_TRUE(std::regex_match(line, well_formed)) << line;
+  EXPECT_NE(line.find(R"(cluster="a\"} 1?leakwatch_evil 1\\")"), std::string::npos) << line;
+  EXPECT_TRUE(core::is_valid_utf8(text));
 }
 
 TEST(Metrics, ValueFormatting) {

@@ -27,6 +27,19 @@ TEST(Status, CarriesSamplesDetectorForecastAndMarkers) {
   EXPECT_EQ(j["samples"][0]["t"], 1'700'000'000.0);
 }
 
+TEST(Status, CarriesTheTargetIdentity) {
+  auto j = status_json(sample_state(), {});
+  ASSERT_TRUE(j["identity"].is_object()) << j["identity"];
+  EXPECT_EQ(j["identity"]["platform"], "ecs");
+  EXPECT_EQ(j["identity"]["cluster"], "prod");
+  EXPECT_EQ(j["identity"]["task_family"], "web-api");
+  EXPECT_EQ(j["identity"]["task_revision"], "42");
+  EXPECT_EQ(j["identity"]["task_id"], "5f2c9d0e");
+  EXPECT_EQ(j["identity"]["container"], "app");
+  EXPECT_EQ(j["identity"]["availability_zone"], "eu-west-1b");
+  EXPECT_TRUE(status_json(engine::Status{}, {})["identity"].is_null());
+}
+
 TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
   StatusQuery q;
   q.since = at(1'700'002'050);
@@ -36,6 +49,20 @@ TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
   EXPECT_EQ(j["markers"].size(), 1u);
   EXPECT_EQ(j["floor"].size(), 1u);
   EXPECT_EQ(j["trend"].size(), 2u) << "the fitted line is always whole";
+}
+
+TEST(Status, TheCaptureInFlightIsShownAndNullWhenNoneRuns) {
+  auto s = sample_state();
+  EXPECT_TRUE(status_json(s, {})["capture"].is_null());
+  s.capture = {{"active", true},
+               {"method", "inspector"},
+               {"phase", "snapshotting"},
+               {"bytes", 0},
+               {"fraction", 0.42}};
+  auto j = status_json(s, {});
+  EXPECT_EQ(j["capture"]["method"], "inspector");
+  EXPECT_EQ(j["capture"]["phase"], "snapshotting");
+  EXPECT_DOUBLE_EQ(j["capture"]["fraction"].get<double>(), 0.42);
 }
 
 TEST(Status, NoLimitAndNoForecastAreNull) {

@@ -17,6 +17,14 @@ inline engine::Status sample_state() {
   engine::Status s;
   s.target = "web";
   s.source = "cgroup v2 /sys/fs/cgroup/web";
+  s.identity.platform = "ecs";
+  s.identity.cluster = "prod";
+  s.identity.family = "web-api";
+  s.identity.revision = "42";
+  s.identity.task_arn = "arn:aws:ecs:eu-west-1:111122223333:task/prod/5f2c9d0e";
+  s.identity.task_id = "5f2c9d0e";
+  s.identity.container = "app";
+  s.identity.availability_zone = "eu-west-1b";
   s.now = at(1'700'003'600);
   s.started_at = at(1'700'000'000);
   s.last_sample_at = at(1'700'003'600);

@@ -133,6 +133,47 @@ TEST(Archive, AnnotateAddsTheDiffToTheMetadataAndKeepsTheRest) {
   EXPECT_FALSE(a.annotate("web/20000101T000000Z-manual", analysis).ok());
 }
 
+TEST(Archive, EveryMetadataFileCarriesTheTargetIdentityAndAnnotateKeepsIt) {
+  TempDir d;
+  auto settings = settings_for(d.path());
+  settings.identity.platform = "ecs";
+  settings.identity.cluster = "prod";
+  settings.identity.family = "web-api";
+  settings.identity.revision = "42";
+  settings.identity.task_arn = "arn:aws:ecs:eu-west-1:1:task/prod/5f2c9d0e";
+  settings.identity.task_id = "5f2c9d0e";
+  settings.identity.container = "app";
+  Archive a(settings);
+  ASSERT_TRUE(a.open().ok());
+  auto m = store(a, fake_snapshot(1000), t0());
+  ASSERT_TRUE(m.ok()) << m.error().to_string();
+  EXPECT_EQ(m->identity, settings.identity);
+  std::string stem = m->id.substr(m->id.find('/') + 1);
+  auto text = core::read_file(d.path() / "web" / (stem + ".json"), 1 << 20);
+  ASSERT_TRUE(text.ok());
+  auto j = nlohmann::json::parse(*text);
+  EXPECT_EQ(j["identity"]["cluster"], "prod");
+  EXPECT_EQ(j["identity"]["task_family"], "web-api");
+  EXPECT_EQ(j["identity"]["task_revision"], "42");
+  EXPECT_EQ(j["identity"]["task_id"], "5f2c9d0e");
+  EXPECT_EQ(j["identity"]["container"], "app");
+  ASSERT_TRUE(a.annotate(m->id, nlohmann::json{{"base", "web/x"}}).ok());
+  auto got = a.get(m->id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->identity, settings.identity);
+
+  // Hostile metadata: unknown keys and non-strings are ignored, values are cleaned.
+  auto hostile = nlohmann::json::parse(*text);
+  hostile["identity"] = {{"cluster", "a\nb"}, {"password", "x"}, {"task_id", 7}};
+  auto back = Metadata::from_json(hostile);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->identity.cluster, "a?b");
+  EXPECT_TRUE(back->identity.task_id.empty());
+  // No identity (a file written before it existed): null, and empty when read back.
+  Metadata plain;
+  EXPECT_TRUE(plain.to_json()["identity"].is_null());
+}
+
 TEST(Archive, SnapshotsAreNotReadableByOtherUsers) {
   TempDir d;
   auto root = d.path() / "archive";

@@ -29,6 +29,23 @@ core::Sample sample(core::TimePoint t, std::uint64_t ws, std::optional<std::uint
 }
 }  // namespace
 
+// The zero-code methods have no capture.url; the daemon and the CLI must still capture.
+TEST(GuardRails, ZeroCodeMethodsNeedNoUrlWhileHttpDoes) {
+  core::ManualClock clock;
+  auto now = clock.now();
+  auto s = sample(now, 200 * kMi, 1024 * kMi);
+  for (auto m : {capture::Method::inspector, capture::Method::signal}) {
+    CaptureSettings cs;
+    cs.method = m;
+    auto v = GuardRails(cs).check(now, s);
+    EXPECT_TRUE(v.allowed) << capture::method_name(m) << ": " << v.message;
+  }
+  CaptureSettings http;
+  auto v = GuardRails(http).check(now, s);
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.code, "disabled");
+}
+
 TEST(GuardRails, AllowsWithEnoughHeadroom) {
   core::ManualClock clock;
   GuardRails g(settings());

@@ -80,19 +80,31 @@ TEST(Credentials, FullUriOverPlainHttpOnlyToLoopbackOrTheContainerEndpoints) {
   EXPECT_NE(c.error().message.find("loopback"), std::string::npos);
 }
 
-TEST(Identity, EcsTaskMetadataNamesTheFleetInKeys) {
-  auto id = parse_ecs_task_identity(
-      R"({"Cluster":"arn:aws:ecs:eu-west-1:111122223333:cluster/prod","TaskARN":"arn:aws:ecs:eu-west-1:111122223333:task/prod/0123abcd","Family":"web-api","Revision":"7","AvailabilityZone":"eu-west-1b"})");
-  ASSERT_TRUE(id.ok());
-  EXPECT_EQ(id->cluster, "prod");
-  EXPECT_EQ(id->task_id, "0123abcd");
-  EXPECT_EQ(object_key("leakwatch/", *id, "web", "a.heapsnapshot.zst"),
+TEST(Identity, EcsTaskIdentityNamesTheFleetInKeys) {
+  TaskIdentity id;
+  id.platform = "ecs";
+  id.cluster = "prod";
+  id.family = "web-api";
+  id.revision = "7";
+  id.task_id = "0123abcd";
+  id.availability_zone = "eu-west-1b";
+  id.host = "ip-10-0-0-1";
+  EXPECT_EQ(object_key("leakwatch/", id, "web", "a.heapsnapshot.zst"),
             "leakwatch/prod/web-api/0123abcd/web/a.heapsnapshot.zst");
-  EXPECT_EQ(object_key("", *id, "../x", "b.json"), "prod/web-api/0123abcd/.._x/b.json");
-  EXPECT_EQ(region_from_az(id->availability_zone), "eu-west-1");
+  EXPECT_EQ(object_key("", id, "../x", "b.json"), "prod/web-api/0123abcd/.._x/b.json");
+  EXPECT_EQ(region_from_az(id.availability_zone), "eu-west-1");
   EXPECT_EQ(region_from_az("us-west-2-lax-1a"), "us-west-2-lax-1");
-  EXPECT_FALSE(parse_ecs_task_identity("{}").ok());
-  EXPECT_FALSE(parse_ecs_task_identity("nope").ok());
+}
+
+TEST(Identity, OutsideEcsTheHostNameStandsForClusterFamilyAndTask) {
+  TaskIdentity id;
+  id.platform = "host";
+  id.host = "build box/1";
+  EXPECT_EQ(object_key("p", id, "web", "a.heapsnapshot"),
+            "p/build_box_1/build_box_1/build_box_1/web/a.heapsnapshot");
+  auto h = core::host_identity();
+  EXPECT_EQ(h.platform, "host");
+  EXPECT_FALSE(h.host.empty());
 }
 
 TEST(S3Url, BucketAndPrefixAreValidated) {

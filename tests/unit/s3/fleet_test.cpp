@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "leakwatch/s3/client.h"
+#include "leakwatch/s3/fetch.h"
 #include "leakwatch/s3/fleet.h"
 
 using namespace leakwatch::s3;
@@ -110,3 +111,43 @@ TEST(ListPage, HostileBodiesAreErrorsNotCrashes) {
 }
 
 }  // namespace
+
+// ---- snapshot ids for `snapshots show|export` -----------------------------------------------
+
+TEST(SnapshotRef, EveryIdFormTheListingPrintsNamesTheSameSnapshot) {
+  const std::string dir = "fleet/prod/web-api/0123abcd/web";
+  const std::string stem = "20261203T180000Z-leak-series-1of3";
+  for (const std::string& id : std::vector<std::string>{
+           "s3://b-1/" + dir + "/" + stem + ".heapsnapshot",
+           "s3://b-1/" + dir + "/" + stem + ".heapsnapshot.zst",
+           "s3://b-1/" + dir + "/" + stem + ".json", "s3://b-1/" + dir + "/" + stem}) {
+    auto r = leakwatch::s3::snapshot_ref(id);
+    ASSERT_TRUE(r.ok()) << id << ": " << r.error().to_string();
+    EXPECT_EQ(r->bucket, "b-1");
+    EXPECT_EQ(r->dir, dir);
+    EXPECT_EQ(r->stem, stem);
+    EXPECT_EQ(r->metadata_key(), dir + "/" + stem + ".json");
+  }
+  auto rel = leakwatch::s3::snapshot_ref("prod/web-api/0123abcd/web/" + stem, "s3://b-1/fleet/");
+  ASSERT_TRUE(rel.ok()) << rel.error().to_string();
+  EXPECT_EQ(rel->dir, dir);
+  EXPECT_EQ(rel->url_of(stem + ".heapsnapshot"), "s3://b-1/" + dir + "/" + stem + ".heapsnapshot");
+  auto root = leakwatch::s3::snapshot_ref("web/" + stem, "s3://b-1");
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->dir, "web");
+}
+
+TEST(SnapshotRef, HostileIdsAreRefused) {
+  for (const std::string& id : std::vector<std::string>{
+           "s3://b-1/a/../x.json", "s3://b-1/a//x", "s3://b-1/./x", "s3://b-1/", "s3://B/x",
+           "s3://b-1/a\nb", "s3://b-1/" + std::string(2000, 'k')}) {
+    auto r = leakwatch::s3::snapshot_ref(id);
+    EXPECT_FALSE(r.ok()) << id;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "invalid_id") << id;
+    }
+  }
+  EXPECT_FALSE(leakwatch::s3::snapshot_ref("web/x").ok());  // no archive to be under
+  EXPECT_FALSE(leakwatch::s3::snapshot_ref("/web/x", "s3://b-1/p").ok());
+  EXPECT_FALSE(leakwatch::s3::snapshot_ref("../x", "s3://b-1/p").ok());
+}

@@ -8,20 +8,16 @@
 #include <sstream>
 
 #include "leakwatch/source/parse.h"
+#include "support/read_file.h"
 
 namespace fs = std::filesystem;
+using leakwatch::testing::read_file;
 using namespace leakwatch;
 using namespace leakwatch::source;
 
 namespace {
 const fs::path kFixtures = LEAKWATCH_FIXTURES_DIR;
 constexpr std::optional<std::uint64_t> kNone = std::nullopt;
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 const core::TimePoint kNow = core::from_unix_seconds(1'790'000'000);
 
 struct Sampled {
@@ -62,9 +58,9 @@ const Sampled kSampled[] = {
 };
 
 core::Result<core::Sample> sample_of(const std::string& dir, const std::string& container) {
-  auto task = parse_ecs_task(slurp(kFixtures / "ecs" / dir / "task-metadata.json"));
+  auto task = parse_ecs_task(read_file(kFixtures / "ecs" / dir / "task-metadata.json"));
   if (!task) return task.error();
-  auto stats = parse_ecs_task_stats(slurp(kFixtures / "ecs" / dir / "task-stats.json"));
+  auto stats = parse_ecs_task_stats(read_file(kFixtures / "ecs" / dir / "task-stats.json"));
   if (!stats) return stats.error();
   return ecs_sample(*task, *stats, container, kNow);
 }
@@ -118,7 +114,7 @@ TEST(EcsSample, AwsDocsExamplesComeFromDifferentRuns) {
 }
 
 TEST(EcsTask, MetadataFields) {
-  auto fargate = parse_ecs_task(slurp(kFixtures / "ecs/aws-docs-fargate/task-metadata.json"));
+  auto fargate = parse_ecs_task(read_file(kFixtures / "ecs/aws-docs-fargate/task-metadata.json"));
   ASSERT_TRUE(fargate.ok());
   EXPECT_EQ(fargate->launch_type, "FARGATE");
   EXPECT_EQ(fargate->limit_mib, 512u);
@@ -126,7 +122,7 @@ TEST(EcsTask, MetadataFields) {
   EXPECT_FALSE(fargate->containers[0].limit_mib.has_value());  // CPU only
   EXPECT_EQ(fargate->containers[1].docker_id, "bfa2636268144d039771334145e490c5-3681984407");
 
-  auto ec2 = parse_ecs_task(slurp(kFixtures / "ecs/aws-docs-ec2/task-metadata.json"));
+  auto ec2 = parse_ecs_task(read_file(kFixtures / "ecs/aws-docs-ec2/task-metadata.json"));
   ASSERT_TRUE(ec2.ok());
   EXPECT_FALSE(ec2->limit_mib.has_value());                // no task Limits on EC2
   EXPECT_FALSE(ec2->containers[0].limit_mib.has_value());  // Memory: 0 = no hard limit
@@ -136,12 +132,13 @@ TEST(EcsTask, MetadataFields) {
   for (const char* f : {"aws-docs-ec2/task-metadata-with-tags.json",
                         "ecs-exporter-2025-04-ec2-awsvpc/task-metadata.json",
                         "ecs-exporter-2026-09-managed-instances/task-metadata.json"}) {
-    auto t = parse_ecs_task(slurp(kFixtures / "ecs" / f));
+    auto t = parse_ecs_task(read_file(kFixtures / "ecs" / f));
     ASSERT_TRUE(t.ok()) << f;
     EXPECT_FALSE(t->containers.empty()) << f;
   }
   // The container endpoint's own document and the error form are not /task answers.
-  EXPECT_FALSE(parse_ecs_task(slurp(kFixtures / "ecs/aws-docs-ec2/container-metadata.json")).ok());
+  EXPECT_FALSE(
+      parse_ecs_task(read_file(kFixtures / "ecs/aws-docs-ec2/container-metadata.json")).ok());
 }
 
 TEST(EcsTask, RestartCountBecomesPartOfTheInstance) {
@@ -216,7 +213,7 @@ TEST(DockerStats, EveryLiveCaptureAndDocsExample) {
       {"ecs/ecs-agent-unit-test/unix_test_stats.json", 30, kNone, 10, kNone, 100, 1},
   };
   for (const auto& c : cases) {
-    auto r = parse_docker_stats(slurp(kFixtures / c.file));
+    auto r = parse_docker_stats(read_file(kFixtures / c.file));
     ASSERT_TRUE(r.ok()) << c.file << ": " << r.error().to_string();
     ASSERT_TRUE(r->has_value()) << c.file;
     const auto& m = **r;
@@ -231,7 +228,7 @@ TEST(DockerStats, EveryLiveCaptureAndDocsExample) {
 
 TEST(DockerStats, ExitedContainerZeroObjectIsNotRunning) {
   auto r = parse_docker_stats(
-      slurp(kFixtures / "docker/live-cgroupv1-grow-256m/stats-07-after-oom-exit.json"));
+      read_file(kFixtures / "docker/live-cgroupv1-grow-256m/stats-07-after-oom-exit.json"));
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(r->has_value());
   EXPECT_FALSE(parse_docker_stats("null")->has_value());
@@ -239,7 +236,7 @@ TEST(DockerStats, ExitedContainerZeroObjectIsNotRunning) {
 }
 
 TEST(DockerStats, DocsTaskStatsUnlimitedSentinelsAndHierarchicalLimit) {
-  auto ec2 = parse_ecs_task_stats(slurp(kFixtures / "ecs/aws-docs-ec2/task-stats.json"));
+  auto ec2 = parse_ecs_task_stats(read_file(kFixtures / "ecs/aws-docs-ec2/task-stats.json"));
   ASSERT_TRUE(ec2.ok());
   ASSERT_EQ(ec2->size(), 2u);
   for (const auto& e : *ec2) {
@@ -254,7 +251,7 @@ TEST(DockerStats, DocsTaskStatsUnlimitedSentinelsAndHierarchicalLimit) {
     }
   }
   // Fargate docs: limit 9223372036854772000 (float-rounded), hierarchical_memory_limit 512 MiB.
-  auto fg = parse_ecs_task_stats(slurp(kFixtures / "ecs/aws-docs-fargate/task-stats.json"));
+  auto fg = parse_ecs_task_stats(read_file(kFixtures / "ecs/aws-docs-fargate/task-stats.json"));
   ASSERT_TRUE(fg.ok());
   ASSERT_EQ(fg->size(), 1u);
   EXPECT_EQ((*fg)[0].stats->usage, 6504448u);
@@ -264,8 +261,8 @@ TEST(DockerStats, DocsTaskStatsUnlimitedSentinelsAndHierarchicalLimit) {
   EXPECT_EQ((*fg)[0].stats->name, "curltest");
   // Exporter Fargate: `main` has the exact 9223372036854771712 and the task's 512 MiB as
   // hierarchical_memory_limit; the stopped container is null.
-  auto fg2 =
-      parse_ecs_task_stats(slurp(kFixtures / "ecs/ecs-exporter-2025-04-fargate/task-stats.json"));
+  auto fg2 = parse_ecs_task_stats(
+      read_file(kFixtures / "ecs/ecs-exporter-2025-04-fargate/task-stats.json"));
   ASSERT_TRUE(fg2.ok());
   int null_entries = 0;
   for (const auto& e : *fg2) {
@@ -285,7 +282,7 @@ TEST(DockerStats, DocsTaskStatsUnlimitedSentinelsAndHierarchicalLimit) {
 
 TEST(DockerStats, V2KeySetOnEc2AndManagedInstances) {
   auto mi = parse_ecs_task_stats(
-      slurp(kFixtures / "ecs/ecs-exporter-2026-09-managed-instances/task-stats.json"));
+      read_file(kFixtures / "ecs/ecs-exporter-2026-09-managed-instances/task-stats.json"));
   ASSERT_TRUE(mi.ok());
   int v2 = 0;
   for (const auto& e : *mi)

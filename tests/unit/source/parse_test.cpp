@@ -6,18 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "support/read_file.h"
 
 namespace fs = std::filesystem;
+using leakwatch::testing::read_file;
 using namespace leakwatch::source;
 
 namespace {
 const fs::path kFixtures = LEAKWATCH_FIXTURES_DIR;
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 }  // namespace
 
 TEST(ParseU64, AcceptsKernelFormattingAndRejectsGarbage) {
@@ -64,7 +60,7 @@ TEST(ParseKeyValues, EveryKeyValueFileInTheFixturesParses) {
     if (name != "memory.stat" && name != "memory.events" && name != "memory.events.local" &&
         name != "memory.oom_control" && name != "memory.swap.events")
       continue;
-    auto r = parse_key_values(slurp(e.path()));
+    auto r = parse_key_values(read_file(e.path()));
     EXPECT_TRUE(r.ok()) << e.path() << ": " << (r.ok() ? "" : r.error().message);
     if (r.ok()) {
       EXPECT_FALSE(r->empty()) << e.path();
@@ -156,7 +152,7 @@ TEST(SampleFromV2, LiteralMaxAndEvents) {
 
 TEST(ProcCgroup, HybridAndRelativeForms) {
   auto hybrid = parse_proc_cgroup(
-      slurp(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/cgroup"));
+      read_file(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/cgroup"));
   ASSERT_TRUE(hybrid.ok());
   ASSERT_EQ(hybrid->size(), 10u);
   EXPECT_EQ((*hybrid)[5].controllers, std::vector<std::string>{"memory"});
@@ -166,7 +162,7 @@ TEST(ProcCgroup, HybridAndRelativeForms) {
   EXPECT_TRUE((*hybrid)[9].controllers.empty());
   // No trailing newline, "/.."-relative (cgroup namespace).
   auto rel = parse_proc_cgroup(
-      slurp(kFixtures / "cgroup/v2/elastic-docker2-session-scope/proc/2233801/cgroup"));
+      read_file(kFixtures / "cgroup/v2/elastic-docker2-session-scope/proc/2233801/cgroup"));
   ASSERT_TRUE(rel.ok());
   ASSERT_EQ(rel->size(), 1u);
   EXPECT_EQ((*rel)[0].path, "/../../user-1000.slice/session-520.scope");
@@ -175,8 +171,8 @@ TEST(ProcCgroup, HybridAndRelativeForms) {
 }
 
 TEST(Mountinfo, CgroupMountsOnly) {
-  auto m = parse_mountinfo_cgroups(
-      slurp(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/mountinfo"));
+  auto m = parse_mountinfo_cgroups(read_file(
+      kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self/mountinfo"));
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->size(), 9u);
   auto mem = std::find_if(m->begin(), m->end(), [](const CgroupMount& x) {
@@ -195,8 +191,8 @@ TEST(Mountinfo, CgroupMountsOnly) {
 
 TEST(LocateMemoryCgroup, ContainerBindMountOfItsOwnCgroup) {
   auto base = kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/self";
-  auto loc = locate_memory_cgroup(*parse_proc_cgroup(slurp(base / "cgroup")),
-                                  *parse_mountinfo_cgroups(slurp(base / "mountinfo")));
+  auto loc = locate_memory_cgroup(*parse_proc_cgroup(read_file(base / "cgroup")),
+                                  *parse_mountinfo_cgroups(read_file(base / "mountinfo")));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->mount_point, "/sys/fs/cgroup/memory");
@@ -205,8 +201,8 @@ TEST(LocateMemoryCgroup, ContainerBindMountOfItsOwnCgroup) {
 
 TEST(LocateMemoryCgroup, KubepodsPathOnAmazonLinux2) {
   auto base = kFixtures / "cgroup/v1/elastic-amzn2-eks-kubepods/amzn2/proc";
-  auto mounts = *parse_mountinfo_cgroups(slurp(base / "self/mountinfo"));
-  auto loc = locate_memory_cgroup(*parse_proc_cgroup(slurp(base / "493239/cgroup")), mounts);
+  auto mounts = *parse_mountinfo_cgroups(read_file(base / "self/mountinfo"));
+  auto loc = locate_memory_cgroup(*parse_proc_cgroup(read_file(base / "493239/cgroup")), mounts);
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->version, 1);
   EXPECT_EQ(loc->mount_point, "testdata/amzn2/sys/fs/cgroup/memory");
@@ -215,15 +211,15 @@ TEST(LocateMemoryCgroup, KubepodsPathOnAmazonLinux2) {
       "kubepods.slice/kubepods-burstable.slice/"
       "kubepods-burstable-pod7a96c459_d529_44ae_9f99_90d3798d6426.slice/"
       "cri-containerd-1d3d308a7d48a27814a68bf33a44acf4441c9c02463ca0bc1cdfdc8c0b4a8496.scope");
-  auto init = locate_memory_cgroup(*parse_proc_cgroup(slurp(base / "1/cgroup")), mounts);
+  auto init = locate_memory_cgroup(*parse_proc_cgroup(read_file(base / "1/cgroup")), mounts);
   ASSERT_TRUE(init.ok());
   EXPECT_EQ(init->relative, "");
 }
 
 TEST(LocateMemoryCgroup, NamespaceRelativeV2PathNeedsASuffixSearch) {
   auto base = kFixtures / "cgroup/v2/elastic-docker2-session-scope/proc";
-  auto loc = locate_memory_cgroup(*parse_proc_cgroup(slurp(base / "2233801/cgroup")),
-                                  *parse_mountinfo_cgroups(slurp(base / "self/mountinfo")));
+  auto loc = locate_memory_cgroup(*parse_proc_cgroup(read_file(base / "2233801/cgroup")),
+                                  *parse_mountinfo_cgroups(read_file(base / "self/mountinfo")));
   ASSERT_TRUE(loc.ok()) << loc.error().message;
   EXPECT_EQ(loc->version, 2);
   EXPECT_EQ(loc->mount_point, "testdata/docker2/sys/fs/cgroup");  // root "/../..": longest match
@@ -252,18 +248,18 @@ TEST(ProcStatus, NodeCapturesInBytes) {
                {"slow-leak-t020s", 79256, 45476, 79256},
                {"slow-leak-t060s", 169488, 135644, 169488}};
   for (const auto& c : cases) {
-    auto st = parse_proc_status(slurp(kFixtures / "procfs/node-v20" / c.dir / "status"));
+    auto st = parse_proc_status(read_file(kFixtures / "procfs/node-v20" / c.dir / "status"));
     ASSERT_TRUE(st.ok()) << c.dir;
     EXPECT_EQ(st->name, "node");
     EXPECT_EQ(st->vm_rss, c.rss_kb * 1024) << c.dir;
     EXPECT_EQ(st->rss_anon, c.anon_kb * 1024) << c.dir;
     EXPECT_EQ(st->vm_hwm, c.hwm_kb * 1024) << c.dir;
   }
-  auto idle = parse_proc_status(slurp(kFixtures / "procfs/node-v20/idle/status"));
+  auto idle = parse_proc_status(read_file(kFixtures / "procfs/node-v20/idle/status"));
   EXPECT_EQ(idle->rss_file, 34000u * 1024);
   EXPECT_EQ(idle->rss_shmem, 0u);
   auto pid1 = parse_proc_status(
-      slurp(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/1/status"));
+      read_file(kFixtures / "cgroup/v1/live-docker/inside-container-view-128m/proc/1/status"));
   EXPECT_TRUE(pid1.ok());
 }
 
