@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "commands.h"
-#include "config_summary.h"
+#include "config_load.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/daemon/daemon.h"
@@ -31,18 +31,8 @@ struct Loaded {
 };
 
 Loaded load_config(const RunOptions& o) {
-  config::LoadResult r;
   std::string origin;
-  if (!o.config_file.empty()) {
-    r = config::load_file(o.config_file);
-    origin = o.config_file;
-  } else if (const char* yaml = std::getenv("LEAKWATCH_CONFIG_YAML"); yaml && *yaml) {
-    r = config::load_string(yaml, "$LEAKWATCH_CONFIG_YAML");
-    origin = "$LEAKWATCH_CONFIG_YAML";
-  } else {
-    r = config::load_string(config::embedded_default_yaml(), "<embedded default>");
-    origin = "<embedded default>";
-  }
+  auto r = *read_config(o.config_file, true, origin);
   if (report_config_problems(r) != kExitOk) return {std::nullopt, origin};
   if (o.listen_override) r.config->server.listen = *o.listen_override;
   if (o.log_format_override)

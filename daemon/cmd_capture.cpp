@@ -9,6 +9,7 @@
 #include <string>
 
 #include "commands.h"
+#include "config_load.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/capture/capturer.h"
 #include "leakwatch/capture/policy.h"
@@ -57,19 +58,12 @@ void print_err(const char* cmd, const std::string& msg) {
 std::optional<int> load(const char* cmd, const CommonOptions& o, Loaded& out, bool need_archive) {
   if (!o.config_file.empty()) {
     auto loaded =
-        config::load_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
-    for (const auto& w : loaded.warnings)
-      std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
-    if (!loaded.config) {
-      for (const auto& p : loaded.problems)
-        std::fprintf(stderr, "%s\n", p.to_string().c_str());
-      print_err(cmd, std::to_string(loaded.problems.size()) + " problem(s) in " + o.config_file);
-      return kExitConfig;
-    }
-    out.config = loaded.config;
-    out.archive = loaded.config->archive;
-    out.capture = loaded.config->capture;
-    out.target = loaded.config->target.name;
+        load_config_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
+    if (!loaded) return kExitConfig;
+    out.config = loaded;
+    out.archive = loaded->archive;
+    out.capture = loaded->capture;
+    out.target = loaded->target.name;
   } else if (need_archive && o.archive_dir.empty()) {
     print_err(cmd, "give --config FILE or --archive DIR");
     return kExitUsage;

@@ -62,6 +62,26 @@ TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
   EXPECT_NE(ok.out.find("configuration is valid"), std::string::npos) << ok.out;
 }
 
+// Every command that reads a configuration names its problems the same way (file:line:column,
+// the key, a count) and exits 78: they share one loader.
+TEST(Cli, EveryCommandReportsConfigProblemsTheSameWay) {
+  TempDir d;
+  const auto bad = (d.path() / "bad.yaml").string();
+  std::ofstream(bad) << "target:\n  name: web\npoll_interval: soon\n";
+  for (const std::string& args :
+       {"run --config " + bad, "sample --config " + bad, "replay trace.csv --config " + bad,
+        "alert test --config " + bad, "capture --config " + bad, "snapshots list --config " + bad,
+        "summary web/20260101T000000Z-1 --config " + bad}) {
+    auto r = run(args);
+    EXPECT_EQ(r.code, 78) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("bad.yaml:3:16: poll_interval"), std::string::npos) << args << "\n"
+                                                                             << r.out;
+    EXPECT_NE(r.out.find("1 problem found; configuration not valid"), std::string::npos)
+        << args << "\n"
+        << r.out;
+  }
+}
+
 TEST(Cli, UsageErrorsExit2) {
   EXPECT_EQ(run("check-config a.yaml b.yaml").code, 2);
   EXPECT_EQ(run("no-such-command").code, 2);
