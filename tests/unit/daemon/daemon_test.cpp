@@ -4,6 +4,7 @@
 #include "leakwatch/daemon/daemon.h"
 
 #include <gtest/gtest.h>
+#include <cstdlib>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@ void write(const fs::path& p, const std::string& text) {
 }
 
 TEST(Daemon, ASampleBecomesAnEventAnAlertAndTheStatusTheApiServes) {
+  ::unsetenv("ECS_CONTAINER_METADATA_URI_V4");  // the identity is the host's, wherever this runs
   leakwatch::testing::UniqueTempDir tmp;
   const fs::path dir = tmp.path();
   const fs::path cg = dir / "cgroup";
@@ -95,6 +97,16 @@ TEST(Daemon, ASampleBecomesAnEventAnAlertAndTheStatusTheApiServes) {
     if (a["sink"] == "hook" && a["result"] == "delivered" && a["count"] >= 2) hook_delivered = true;
   EXPECT_TRUE(hook_delivered) << status["counters"].dump();
   EXPECT_GE(status["samples"].size(), 2u);
+  // The identity the daemon resolved once (the host's, outside ECS) names the target in the status
+  // and in every alert, with the same words.
+  ASSERT_TRUE(status["identity"].is_object()) << status["identity"];
+  EXPECT_EQ(status["identity"]["platform"], "host");
+  EXPECT_FALSE(status["identity"].value("host", "").empty());
+  for (const auto& body : delivered) {
+    auto alert = nlohmann::json::parse(body, nullptr, false);
+    EXPECT_EQ(alert["identity"], status["identity"]) << body;
+  }
+  EXPECT_TRUE(status["capture"].is_null()) << "no capture runs";
 
   bool stopped = false;
   daemon.stop(std::chrono::seconds(5), [&] { stopped = true; });
