@@ -15,7 +15,7 @@
 #include "leakwatch/capture/policy.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
-#include "leakwatch/core/fs.h"
+#include "leakwatch/core/secret_file.h"
 #include "leakwatch/core/units.h"
 #include "leakwatch/source/source.h"
 #include "s3_list.h"
@@ -95,15 +95,12 @@ int run_capture(const CaptureOptions& o) {
     s.key = core::Secret(v, "env " + o.key_env);
   }
   if (!o.key_file.empty()) {
-    auto k = core::read_file(o.key_file, 64 * 1024);
+    auto k = core::read_secret_file(o.key_file);
     if (!k.ok()) {
       print_err(cmd, "--key-file: " + k.error().message);
       return kExitConfig;
     }
-    std::string v = *k;
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' '))
-      v.pop_back();
-    s.key = core::Secret(v, "file " + o.key_file);
+    s.key = std::move(*k);
   }
   if (s.method == capture::Method::http && s.url.empty()) {
     print_err(cmd, "no heap-dump URL: set capture.url in the configuration or pass --url");

@@ -182,4 +182,18 @@ TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
   auto missing = run("capture --config " + cfg);  // key variable unset: configuration error
   EXPECT_EQ(missing.code, 78) << missing.out;
   EXPECT_NE(missing.out.find("LW_CLI_KEY"), std::string::npos) << missing.out;
+
+  // --key-file reads the key as the configuration's { file: } does: its line end is not part of
+  // it (else the app answers 403), and an empty file is a configuration error.
+  const auto key_file = (d.path() / "key").string();
+  std::ofstream(key_file) << key << "\n";
+  auto by_file =
+      run("capture --config " + cfg + " --key-file " + key_file, "LW_CLI_KEY=wrong-key-value");
+  EXPECT_EQ(by_file.code, 0) << by_file.out;
+  EXPECT_EQ(by_file.out.find(key), std::string::npos) << "the key leaked: " << by_file.out;
+  std::ofstream(key_file, std::ios::trunc) << "\n";
+  auto empty =
+      run("capture --config " + cfg + " --key-file " + key_file, "LW_CLI_KEY=wrong-key-value");
+  EXPECT_EQ(empty.code, 78) << empty.out;
+  EXPECT_NE(empty.out.find("is empty"), std::string::npos) << empty.out;
 }
