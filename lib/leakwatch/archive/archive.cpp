@@ -13,6 +13,7 @@
 #include "leakwatch/archive/codec.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/core/log.h"
+#include "leakwatch/core/percent.h"
 #include "leakwatch/heapsnap/stream_histogram.h"
 
 namespace leakwatch::archive {
@@ -721,27 +722,6 @@ std::string sanitize_filename(std::string_view name) {
 }
 
 namespace {
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
 
 std::string lower(std::string_view s) {
   std::string o(s);
@@ -788,7 +768,8 @@ std::string content_disposition_filename(std::string_view header) {
       }
     } else if (key == "filename*") {
       auto q = value.find("''");
-      if (q != std::string_view::npos) extended = percent_decode(value.substr(q + 2));
+      if (q != std::string_view::npos)
+        extended = core::percent_decode(value.substr(q + 2)).value_or("");
     }
   }
   return sanitize_filename(extended.empty() ? plain : extended);
