@@ -8,14 +8,19 @@ function(leakwatch_module name)
   target_link_libraries(leakwatch_${name} PUBLIC ${M_DEPS} PRIVATE leakwatch_warnings)
 endfunction()
 
-# leakwatch_test(NAME SOURCES ... DEPS ... LABELS ...) : a GoogleTest binary.
+# leakwatch_test(NAME SOURCES ... DEPS ... LABELS ... [TIMEOUT s]) : a GoogleTest binary.
 function(leakwatch_test name)
-  cmake_parse_arguments(T "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} leakwatch::test_support GTest::gtest GTest::gmock
                                         GTest::gtest_main leakwatch_warnings)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  if(T_TIMEOUT)  # overrides the presets' default per-test timeout
+    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
+                         DISCOVERY_TIMEOUT 60)
+  else()
+    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  endif()
 endfunction()

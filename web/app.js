@@ -126,12 +126,53 @@ async function refreshStatus() {
   }
 }
 
+// Where the target runs (status.identity, core/identity.h names): the ECS task's cluster, service,
+// family:revision, task id, container, AZ and image digest; the host name outside ECS. Values come
+// from the task metadata (external text): always set as text, never parsed as HTML.
+function identityItems(id) {
+  if (!id || typeof id !== 'object') return [];
+  const str = (v) => (typeof v === 'string' && v !== '' ? v : null);
+  const items = [];
+  const add = (label, value, title) => { if (value) items.push({ label, value, title }); };
+  add('Cluster', str(id.cluster));
+  add('Service', str(id.service));
+  const family = str(id.task_family);
+  add('Task definition', family && (str(id.task_revision) ? family + ':' + id.task_revision : family));
+  add('Task', str(id.task_id), str(id.task_arn));
+  add('Container', str(id.container), str(id.container_id));
+  add('AZ', str(id.availability_zone));
+  const digest = str(id.image_digest);
+  // "sha256:" and 12 hex digits, as `docker images` shortens ids; the full digest on hover.
+  if (digest) add('Image', digest.replace(/^(sha256:[0-9a-f]{12})[0-9a-f]+$/, '$1'), digest);
+  if (items.length === 0) add('Host', str(id.host));
+  return items;
+}
+
+function renderIdentity(id) {
+  const box = $('#identity');
+  const items = identityItems(id);
+  const key = JSON.stringify(items);
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  box.replaceChildren();
+  for (const it of items) {
+    const pair = el('div', { class: 'identity-item' });
+    pair.append(el('dt', {}, it.label));
+    const dd = el('dd', {}, it.value);
+    if (it.title) dd.setAttribute('title', it.title);
+    pair.append(dd);
+    box.append(pair);
+  }
+  box.hidden = items.length === 0;
+}
+
 function render() {
   const st = state.status;
   if (!st) return;
   $('#target').textContent = st.target ? '— ' + st.target : '';
   document.title = `leakwatch — ${st.target || ''} (${(STATE_WORDS[st.detector.state] || {}).text || st.detector.state})`;
   $('#source').textContent = st.source ? 'Watching ' + st.source : '';
+  renderIdentity(st.identity);
   renderDetector(st);
   drawChart(st);
   renderEvents(st);

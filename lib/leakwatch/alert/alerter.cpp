@@ -1,5 +1,6 @@
 #include "leakwatch/alert/alerter.h"
 
+#include <algorithm>
 #include <map>
 
 #include "leakwatch/core/log.h"
@@ -11,7 +12,18 @@ Alerter::Alerter(boost::asio::io_context& io, const core::Clock& clock,
     : clock_(clock),
       settings_(settings),
       tracker_(settings.reminder_interval, seed),
-      dispatcher_(io, clock, settings.delivery, seed) {}
+      dispatcher_(io, clock, settings.delivery, seed) {
+  // Alertmanager's re-posts carry the upload state as it is now: "pending" becomes "uploaded".
+  dispatcher_.set_refresh([this](Event& e) {
+    if (!e.capture || e.capture->s3_objects.empty()) return;
+    bool settled =
+        std::all_of(e.capture->s3_objects.begin(), e.capture->s3_objects.end(),
+                    [](const s3::ObjectLink& o) { return o.state != s3::UploadState::pending; });
+    if (settled) return;
+    e.capture->s3_objects.clear();
+    link_objects(e);
+  });
+}
 
 core::Result<std::unique_ptr<Alerter>> Alerter::create(boost::asio::io_context& io,
                                                        const core::Clock& clock,
@@ -33,10 +45,38 @@ core::Result<std::unique_ptr<Alerter>> Alerter::create(boost::asio::io_context& 
   return a;
 }
 
+void Alerter::attach_capture(Event& e) {
+  if (!linker_) return;
+  if (e.type == EventType::capture_completed && e.capture && !e.capture->archive_ids.empty()) {
+    last_capture_ids_ = e.capture->archive_ids;
+    last_capture_target_ = e.target;
+  } else if ((e.type == EventType::leak_suspected || e.type == EventType::oom_kill) && !e.capture &&
+             !last_capture_ids_.empty() && e.target == last_capture_target_) {
+    CaptureFigures cf;
+    cf.archive_ids = last_capture_ids_;
+    e.capture = std::move(cf);
+  }
+}
+
+void Alerter::link_objects(Event& e) {
+  if (!linker_ || !e.capture || !e.capture->s3_objects.empty()) return;
+  try {
+    for (const auto& id : e.capture->archive_ids)
+      if (auto o = linker_(id)) e.capture->s3_objects.push_back(std::move(*o));
+  } catch (const std::exception& ex) {
+    // The alert still goes out, without S3 links.
+    e.capture->s3_objects.clear();
+    core::logger("alert")->warn("cannot name the S3 objects of the snapshots: {}", ex.what());
+  }
+}
+
 std::optional<Event> Alerter::publish(Event e) {
   if (e.task.empty()) e.task = task_;
+  attach_capture(e);
   auto accepted = tracker_.accept(std::move(e), clock_.now());
   if (!accepted) return std::nullopt;
+  // Only for what goes out: the engine publishes a leak on every poll.
+  link_objects(*accepted);
   if (dispatcher_.submit(*accepted) == 0) return std::nullopt;
   return accepted;
 }

@@ -3,8 +3,11 @@
 // dispatcher (how to deliver). The engine calls publish() with what it observes on every poll
 // (a leak_suspected on each decision while the leak lasts is fine: reminders are rate-limited).
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "leakwatch/alert/dispatcher.h"
 #include "leakwatch/alert/incident.h"
@@ -25,6 +28,12 @@ class Alerter {
   // Where the target runs (resolved once at start): stamped on every published event that does not
   // carry one, so that every sink shows it.
   void set_task(TaskInfo task) { task_ = std::move(task); }
+  // With archive.s3: where an archive id's snapshot is (or will be) in S3 (s3::Uploader::link).
+  // Every published event with archive ids then names their S3 objects; and leak and OOM alerts,
+  // which carry no capture themselves, name the latest completed capture's snapshots (with their
+  // upload state at that moment), so that a fleet receiver (Alertmanager) links them too.
+  using ArchiveLinker = std::function<std::optional<s3::ObjectLink>(const std::string& archive_id)>;
+  void set_archive_linker(ArchiveLinker linker) { linker_ = std::move(linker); }
   // Shutdown: pending messages get delivery.shutdown_grace.
   void shutdown(std::function<void()> done);
 
@@ -40,6 +49,12 @@ class Alerter {
   IncidentTracker tracker_;
   Dispatcher dispatcher_;
   TaskInfo task_;
+  ArchiveLinker linker_;
+  // The latest completed capture's archive ids (this Alerter serves one target).
+  std::vector<std::string> last_capture_ids_;
+  std::string last_capture_target_;
+  void attach_capture(Event& e);
+  void link_objects(Event& e);
 };
 
 // `leakwatch alert test`: sends one test event (carrying `task`, where the target runs) to every

@@ -82,6 +82,14 @@ json annotations(const Event& e) {
   put("availability_zone", e.task.availability_zone);
   put("image_digest", e.task.image_digest);
   if (e.capture && !e.capture->archive_ids.empty()) a["archive_id"] = e.capture->archive_ids.back();
+  // The newest snapshot's S3 object (archive.s3) and its upload state: "pending" until it exists.
+  if (auto shown = detail::shown_objects(e); !shown.empty()) {
+    const auto& o = *shown.back();
+    a["s3_snapshot"] = o.url();
+    a["s3_upload"] = s3::to_string(o.state);
+    put("s3_console_url", o.console_url);
+    put("s3_diff_command", detail::s3_diff_command(e));
+  }
   return a;
 }
 

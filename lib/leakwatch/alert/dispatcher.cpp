@@ -56,6 +56,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
   http::Client client;
   std::vector<std::unique_ptr<SinkState>> sinks;
   std::function<void(const Report&)> observer;
+  std::function<void(Event&)> refresh;
   bool flushing = false;
   bool closed = false;
   std::function<void()> flush_done;
@@ -196,6 +197,13 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Impl> {
       for (const auto& [id, e] : s.firing) {
         Event copy = e;
         copy.resend = true;
+        if (refresh) {
+          try {
+            refresh(copy);
+          } catch (const std::exception& ex) {
+            log->warn("alert re-post not refreshed sink={}: {}", s.sink->name(), ex.what());
+          }
+        }
         if (auto dropped = s.queue.push(std::move(copy), now)) emit(s, *dropped);
       }
       pump(i);
@@ -236,6 +244,7 @@ Dispatcher::Dispatcher(asio::io_context& io, const core::Clock& clock, DeliveryS
 
 Dispatcher::~Dispatcher() {
   impl_->closed = true;
+  impl_->refresh = nullptr;  // it may point into the owner, which is going away
   for (auto& s : impl_->sinks) {
     s->timer.cancel();
     if (s->resend_timer) s->resend_timer->cancel();
@@ -278,6 +287,10 @@ std::size_t Dispatcher::submit(const Event& e) {
     });
   }
   return queued;
+}
+
+void Dispatcher::set_refresh(std::function<void(Event&)> refresh) {
+  impl_->refresh = std::move(refresh);
 }
 
 void Dispatcher::set_observer(std::function<void(const Report&)> observer) {

@@ -30,6 +30,9 @@ class Dispatcher {
   void add_sink(std::unique_ptr<Sink> sink);
   // Queues `e` for every sink that wants it. Returns the number of sinks it was queued for.
   std::size_t submit(const Event& e);
+  // Applied to each re-post of an open incident's latest event (sinks with a resend interval)
+  // before it is queued, to bring up to date what may have changed since (S3 upload states).
+  void set_refresh(std::function<void(Event&)> refresh);
   // Called for every outcome (delivered, retrying, rejected, gave_up, dropped, abandoned).
   void set_observer(std::function<void(const Report&)> observer);
   // Shutdown: messages waiting for a backoff go at once, then retries continue until every queue

@@ -11,6 +11,7 @@
 #include "leakwatch/alert/settings.h"
 #include "leakwatch/core/clock.h"
 #include "leakwatch/core/identity.h"
+#include "leakwatch/s3/links.h"
 
 namespace leakwatch::alert {
 
@@ -67,6 +68,9 @@ struct CaptureFigures {
   std::optional<double> duration_seconds;   // how long the capture took
   std::vector<Grower> top_growers;          // from the snapshot engine, biggest first
   std::string diff_command;                 // overrides the proposed diff command when set
+  // With archive.s3: where the snapshots of `archive_ids` are (or will be) in S3, in the same
+  // order, each with its upload state (s3/links.h). Filled by the Alerter; empty without S3.
+  std::vector<s3::ObjectLink> s3_objects;
 };
 
 // Where the target runs (core/identity.h): the ECS task, or the host outside ECS. Every sink shows

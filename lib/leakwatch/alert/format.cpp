@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "leakwatch/core/units.h"
 
@@ -98,6 +99,60 @@ std::string next_step(const Event& e) {
       return "Nothing to do: this alert sink works.";
   }
   return {};
+}
+
+namespace {
+const s3::ObjectLink* object_for(const Event& e, const std::string& id) {
+  for (const auto& o : e.capture->s3_objects)
+    if (o.archive_id == id) return &o;
+  return nullptr;
+}
+
+// The pair the alert's diff compares: the previous and the newest snapshot (diff_command()), or,
+// when the producer set its own command (the engine's, after its diff failed), the series' first
+// and newest, as that command does.
+std::pair<std::string, std::string> diff_ids(const Event& e) {
+  const auto& ids = e.capture->archive_ids;
+  if (ids.size() < 2) return {};
+  if (!e.capture->diff_command.empty()) return {ids.front(), ids.back()};
+  return {ids[ids.size() - 2], ids.back()};
+}
+}  // namespace
+
+std::vector<const s3::ObjectLink*> shown_objects(const Event& e) {
+  std::vector<const s3::ObjectLink*> out;
+  if (!e.capture || e.capture->s3_objects.empty() || e.capture->archive_ids.empty()) return out;
+  if (auto [base, newest] = diff_ids(e); !base.empty())
+    if (auto* o = object_for(e, base)) out.push_back(o);
+  if (auto* o = object_for(e, e.capture->archive_ids.back())) out.push_back(o);
+  return out;
+}
+
+std::string upload_text(const s3::ObjectLink& o) {
+  switch (o.state) {
+    case s3::UploadState::uploaded:
+      return "uploaded";
+    case s3::UploadState::pending:
+      return "upload pending: the object exists once the upload completes";
+    case s3::UploadState::not_uploaded:
+      return "not uploaded: the local file was removed before the upload";
+    case s3::UploadState::unknown:
+      return "not uploaded by this leakwatch run: it may not be in S3";
+  }
+  return "upload not confirmed";
+}
+
+std::string s3_diff_command(const Event& e) {
+  if (!e.capture) return {};
+  auto [base_id, newest_id] = diff_ids(e);
+  if (base_id.empty()) return {};
+  const auto *base = object_for(e, base_id), *newest = object_for(e, newest_id);
+  if (!base || !newest) return {};
+  // Not proposed for an object that will never be there.
+  if (base->state == s3::UploadState::not_uploaded ||
+      newest->state == s3::UploadState::not_uploaded)
+    return {};
+  return "leakwatch diff " + base->url() + " " + newest->url();
 }
 
 std::string join_url(const std::string& base, const std::string& path) {

@@ -24,6 +24,14 @@ std::string next_step(const Event& e);
 // the outermost step, then the `max_steps` - 1 steps nearest the instance, "…" for the middle;
 // joined with " → ".
 std::string short_path(const std::vector<std::string>& steps, std::size_t max_steps = 6);
+// The S3 objects an alert names (CaptureFigures::s3_objects): the newest snapshot's, and, when the
+// alert proposes a diff, the base's first. Empty without S3.
+std::vector<const s3::ObjectLink*> shown_objects(const Event& e);
+// What the alert says about an object's upload, in plain words: "uploaded", "upload pending: ...".
+std::string upload_text(const s3::ObjectLink& o);
+// "leakwatch diff s3://<base> s3://<new>" when the alert proposes a diff and both are, or will be,
+// in S3 (neither is `not_uploaded`).
+std::string s3_diff_command(const Event& e);
 // dashboard_url without a trailing slash.
 std::string join_url(const std::string& base, const std::string& path);
 

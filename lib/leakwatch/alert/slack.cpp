@@ -157,6 +157,30 @@ json fields_for(const Event& e) {
   return f;
 }
 
+// The snapshots' S3 objects: the s3:// id the CLI takes, the upload state in words (an object
+// whose upload is pending is said to be so, not linked as if it existed), the console page, and the
+// diff to run from anywhere with read access to the bucket.
+std::string s3_text(const Event& e) {
+  auto shown = detail::shown_objects(e);
+  if (shown.empty()) return {};
+  std::string s = shown.size() > 1 ? "*Snapshots in S3*" : "*Snapshot in S3*";
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    const auto& o = *shown[i];
+    s += "\n";
+    if (shown.size() > 1) s += i + 1 == shown.size() ? "New: " : "Base: ";
+    s += "`" + slack_escape(o.url()) + "` \xE2\x80\x94 " + slack_escape(detail::upload_text(o));
+    if (!o.console_url.empty())
+      s += " \xC2\xB7 <" + slack_escape(o.console_url) + "|" +
+           (o.state == s3::UploadState::uploaded  ? "Open in the AWS console"
+            : o.state == s3::UploadState::pending ? "AWS console (once uploaded)"
+                                                  : "AWS console (if it was uploaded)") +
+           ">";
+  }
+  if (auto cmd = detail::s3_diff_command(e); !cmd.empty())
+    s += "\nFrom anywhere with read access to the bucket:\n```" + slack_escape(cmd) + "```";
+  return s;
+}
+
 std::string summary_text(const Event& e) {
   std::string who = "*" + slack_escape(e.target.empty() ? "target" : e.target) + "*";
   if (!e.instance.empty()) who += " (`" + slack_escape(e.instance) + "`)";
@@ -249,6 +273,9 @@ json slack_message(const Event& e, const RenderOptions& options) {
   if (auto g = growers_text(e); !g.empty())
     blocks.push_back({{"type", "section"}, {"text", mrkdwn(g, kSlackSectionTextMax)}});
 
+  if (auto objects = s3_text(e); !objects.empty())
+    blocks.push_back({{"type", "section"}, {"text", mrkdwn(objects, kSlackSectionTextMax)}});
+
   std::string next;
   if (auto cmd = detail::diff_command(e); !cmd.empty() && (e.type == EventType::leak_suspected ||
                                                            e.type == EventType::capture_completed))
@@ -270,6 +297,8 @@ json slack_message(const Event& e, const RenderOptions& options) {
   std::string text = headline(e);
   if (auto who = identity_fallback(e.task); !who.empty()) text += " (" + who + ")";
   text += ". Next: " + detail::next_step(e);
+  if (auto shown = detail::shown_objects(e); !shown.empty())
+    text += " In S3: " + shown.back()->url() + " (" + detail::upload_text(*shown.back()) + ")";
   return {{"text", slack_escape(truncate_chars(text, kSlackSectionTextMax))}, {"blocks", blocks}};
 }
 

@@ -75,7 +75,22 @@ json webhook_payload(const Event& e, const RenderOptions& options) {
                          {"retainer_path", g.retainer_path},
                          {"path_note", g.path_note}});
     std::string cmd = detail::diff_command(e);
+    // Where the snapshots are in S3 (archive.s3), in the order of archive_ids; `upload` says
+    // whether the object exists yet ("pending": not yet).
+    json objects = json::array();
+    for (const auto& o : e.capture->s3_objects)
+      objects.push_back(
+          {{"archive_id", o.archive_id},
+           {"url", o.url()},
+           {"bucket", o.bucket},
+           {"key", o.key},
+           {"metadata_key", o.metadata_key},
+           {"console_url", o.console_url.empty() ? json(nullptr) : json(o.console_url)},
+           {"upload", s3::to_string(o.state)}});
+    std::string s3_cmd = detail::s3_diff_command(e);
     j["capture"] = {{"archive_ids", e.capture->archive_ids},
+                    {"s3_objects", objects},
+                    {"s3_diff_command", s3_cmd.empty() ? json(nullptr) : json(s3_cmd)},
                     {"size_bytes", opt(e.capture->size_bytes)},
                     {"duration_seconds", opt(e.capture->duration_seconds)},
                     {"top_growers", growers},

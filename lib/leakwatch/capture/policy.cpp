@@ -99,15 +99,19 @@ Verdict GuardRails::check(core::TimePoint now, const std::optional<core::Sample>
     std::uint64_t limit = *latest->limit_bytes;
     v.free_bytes = limit > ws ? limit - ws : 0;
     v.required_bytes = required_headroom(settings_, ws);
+    const bool measured = capture_cost_ > v.required_bytes;
+    if (measured) v.required_bytes = capture_cost_;
     if (v.free_bytes < v.required_bytes) {
       problem_code = "headroom";
+      const std::string why =
+          measured ? "the last snapshot of this target raised its working set by " +
+                         core::format_bytes(static_cast<double>(capture_cost_))
+                   : "writing a heap snapshot needs about as much memory again as the heap";
       problem =
           "not enough memory headroom: " + core::format_bytes(static_cast<double>(v.free_bytes)) +
           " free under the " + core::format_bytes(static_cast<double>(limit)) + " limit, " +
-          core::format_bytes(static_cast<double>(v.required_bytes)) +
-          " needed (writing a heap snapshot needs about as much memory again as the heap; "
-          "working set " +
-          core::format_bytes(static_cast<double>(ws)) + ")";
+          core::format_bytes(static_cast<double>(v.required_bytes)) + " needed (" + why +
+          "; working set " + core::format_bytes(static_cast<double>(ws)) + ")";
     }
   }
   if (!problem.empty()) {
@@ -120,6 +124,8 @@ Verdict GuardRails::check(core::TimePoint now, const std::optional<core::Sample>
 
 void GuardRails::started(core::TimePoint now) {
   in_progress_ = true;
+  measuring_ = last_working_set_.has_value();
+  start_working_set_ = peak_working_set_ = last_working_set_.value_or(0);
   last_start_ = now;
   attempts_.push_back(now);
   std::sort(attempts_.begin(), attempts_.end());
@@ -128,6 +134,15 @@ void GuardRails::started(core::TimePoint now) {
 void GuardRails::finished(core::TimePoint now, bool success) {
   in_progress_ = false;
   (success ? last_success_ : last_failure_) = now;
+  // A failed capture may have stopped before V8 built the whole snapshot: its growth says little.
+  if (measuring_ && success) capture_cost_ = peak_working_set_ - start_working_set_;
+  measuring_ = false;
+}
+
+void GuardRails::observe(const core::Sample& sample) {
+  const std::uint64_t ws = sample.working_set_bytes ? sample.working_set_bytes : sample.usage_bytes;
+  last_working_set_ = ws;
+  if (in_progress_ && measuring_) peak_working_set_ = std::max(peak_working_set_, ws);
 }
 
 void GuardRails::note_past_capture(core::TimePoint t) {
@@ -143,7 +158,8 @@ json GuardRails::to_json() const {
   return {{"attempts", a},
           {"last_start", time_or_null(last_start_)},
           {"last_success", time_or_null(last_success_)},
-          {"last_failure", time_or_null(last_failure_)}};
+          {"last_failure", time_or_null(last_failure_)},
+          {"capture_cost_bytes", capture_cost_}};
 }
 
 core::Status GuardRails::load_json(const json& j) {
@@ -163,7 +179,11 @@ core::Status GuardRails::load_json(const json& j) {
   last_start_ = time_from(j, "last_start");
   last_success_ = time_from(j, "last_success");
   last_failure_ = time_from(j, "last_failure");
+  capture_cost_ = 0;
+  if (auto it = j.find("capture_cost_bytes"); it != j.end() && it->is_number_unsigned())
+    capture_cost_ = it->get<std::uint64_t>();
   in_progress_ = false;
+  measuring_ = false;
   return core::ok_status();
 }
 

@@ -50,6 +50,12 @@ class GuardRails {
   // The capture started (counts towards the cooldown and the daily cap, even if it fails).
   void started(core::TimePoint now);
   void finished(core::TimePoint now, bool success);
+  // Every memory sample of the target. While a capture runs, the highest working set above the
+  // one it started from is what writing that snapshot cost the app (Node 18 took a 150 MiB app to
+  // 510 MiB); later captures need at least that much free room, whatever headroom_factor says.
+  void observe(const core::Sample& sample);
+  // The working-set growth the last successful capture caused (0: none measured yet).
+  std::uint64_t measured_cost() const { return capture_cost_; }
   bool in_progress() const { return in_progress_; }
   // A capture known from elsewhere (the archive) that counts for cooldown and daily cap.
   void note_past_capture(core::TimePoint t);
@@ -58,7 +64,8 @@ class GuardRails {
   int attempts_last_24h(core::TimePoint now) const;
 
   // Counters for the daemon's persisted state: {"attempts": [unix...], "last_start":..,
-  // "last_success":.., "last_failure":..}. in_progress is not persisted (a restart ends it).
+  // "last_success":.., "last_failure":.., "capture_cost_bytes":..}. in_progress is not persisted (a
+  // restart ends it).
   nlohmann::json to_json() const;
   core::Status load_json(const nlohmann::json& j);
 
@@ -71,6 +78,11 @@ class GuardRails {
   std::optional<core::TimePoint> last_start_;
   std::optional<core::TimePoint> last_success_;
   std::optional<core::TimePoint> last_failure_;
+  std::optional<std::uint64_t> last_working_set_;
+  bool measuring_ = false;  // a capture runs and its starting working set is known
+  std::uint64_t start_working_set_ = 0;
+  std::uint64_t peak_working_set_ = 0;
+  std::uint64_t capture_cost_ = 0;
 };
 
 // Required free room under the limit for a working set of `working_set` bytes.

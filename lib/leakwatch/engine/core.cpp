@@ -111,6 +111,7 @@ Actions Core::on_sample(core::Result<core::Sample> r, core::TimePoint now) {
   const bool had_ooms = latest_ && latest_->oom_kill_count.has_value();
   const std::uint64_t previous_ooms = had_ooms ? *latest_->oom_kill_count : 0;
   latest_ = s;
+  guard_.observe(s);  // what a capture in flight costs the app, for the next one's headroom
   ++counters_.samples;
   push_bounded(samples_, StatusSample{s.time, s.usage_bytes, s.working_set_bytes, s.limit_bytes},
                kMaxSamples);

@@ -126,6 +126,12 @@ void Uploader::load() {
     auto job = std::make_shared<Job>();
     job->name = n;
     job->state = std::move(j);
+    job->id = job->state.value("id", "");
+    if (job->state["files"].size() == 2 && job->state["files"][0].is_object() &&
+        job->state["files"][1].is_object()) {
+      job->snapshot_key = job->state["files"][0].value("key", "");
+      job->metadata_key = job->state["files"][1].value("key", "");
+    }
     job->persisted = true;
     jobs_.push_back(job);
   }
@@ -146,6 +152,9 @@ void Uploader::enqueue(const archive::Metadata& m) {
   std::string stem = m.id.substr(m.id.find('/') == std::string::npos ? 0 : m.id.find('/') + 1);
   fs::path dir = options_.archive_dir / m.target;
   auto job = std::make_shared<Job>();
+  job->id = m.id;
+  job->snapshot_key = snap_key;
+  job->metadata_key = meta_key;
   // Oldest first after a restart: names sort by the capture time inside the stem.
   job->name = key_segment(stem) + "-" + key_segment(m.target) + ".job.json";
   job->state = {
@@ -165,6 +174,57 @@ void Uploader::enqueue(const archive::Metadata& m) {
     stats_.queued = jobs_.size();
   }
   cv_.notify_all();
+}
+
+ObjectLink Uploader::make_link(const std::string& id, const std::string& snapshot_key,
+                               const std::string& metadata_key, UploadState state) const {
+  ObjectLink l;
+  l.archive_id = id;
+  l.bucket = options_.s3.bucket;
+  l.key = snapshot_key;
+  l.metadata_key = metadata_key;
+  // The AWS console shows AWS's buckets only: none for an S3-compatible endpoint, and none for an
+  // object that will never exist.
+  if (client_->options().endpoint.empty() && state != UploadState::not_uploaded)
+    l.console_url = console_url(client_->options().region, l.bucket, l.key);
+  l.state = state;
+  return l;
+}
+
+std::optional<ObjectLink> Uploader::link(const std::string& archive_id) const {
+  // Archive ids are "<target>/<stem>", each a single file-name segment.
+  auto slash = archive_id.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= archive_id.size() ||
+      archive_id.find('/', slash + 1) != std::string::npos || archive_id.size() > 1024)
+    return std::nullopt;
+  const std::string target = archive_id.substr(0, slash), stem = archive_id.substr(slash + 1);
+  for (const auto& part : {target, stem})
+    if (part == "." || part == ".." ||
+        std::any_of(part.begin(), part.end(), [](unsigned char c) { return c < 0x20; }))
+      return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& j : jobs_)
+      if (j->id == archive_id && !j->snapshot_key.empty())
+        return make_link(j->id, j->snapshot_key, j->metadata_key, UploadState::pending);
+    for (auto it = recent_.rbegin(); it != recent_.rend(); ++it)
+      if (it->id == archive_id && !it->snapshot_key.empty())
+        return make_link(it->id, it->snapshot_key, it->metadata_key, it->state);
+  }
+  // Not queued by this daemon: the layout names it after the snapshot file in the local archive
+  // (<stem>.heapsnapshot.zst or <stem>.heapsnapshot, archive.h).
+  std::error_code ec;
+  const fs::path dir = options_.archive_dir / target;
+  for (const char* ext : {".heapsnapshot.zst", ".heapsnapshot"}) {
+    if (!fs::is_regular_file(dir / (stem + ext), ec)) continue;
+    archive::Metadata m;
+    m.id = archive_id;
+    m.target = target;
+    m.file = stem + ext;
+    auto [snap, meta] = keys_for(m);
+    return make_link(archive_id, snap, meta, UploadState::unknown);
+  }
+  return std::nullopt;
 }
 
 UploaderStats Uploader::stats() const {
@@ -276,6 +336,10 @@ int Uploader::run_once() {
       std::lock_guard lock(mu_);
       std::erase(jobs_, job);
       stats_.queued = jobs_.size();
+      recent_.push_back({job->id, job->snapshot_key, job->metadata_key,
+                         st.ok() ? UploadState::uploaded : UploadState::not_uploaded});
+      while (recent_.size() > kRecentMax)
+        recent_.pop_front();
       (st.ok() ? stats_.uploaded : stats_.dropped) += 1;
       continue;
     }

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,6 +31,7 @@
 #include "leakwatch/core/result.h"
 #include "leakwatch/s3/client.h"
 #include "leakwatch/s3/identity.h"
+#include "leakwatch/s3/links.h"
 
 namespace leakwatch::s3 {
 
@@ -73,10 +75,19 @@ class Uploader {
   UploaderStats stats() const;
   // The S3 keys a capture gets (snapshot, metadata).
   std::pair<std::string, std::string> keys_for(const archive::Metadata& m) const;
+  // Where the capture with this archive id ("<target>/<stem>") is or will be in S3, and whether it
+  // is there yet (for alerts; any thread, never blocks on the network). The keys are the queued
+  // job's, or those of a recent upload; for a capture this daemon has not queued, the key layout
+  // applied to the snapshot file found in the local archive (state `unknown`). nullopt: a malformed
+  // id, or a capture neither queued nor in the local archive.
+  std::optional<ObjectLink> link(const std::string& archive_id) const;
 
  private:
   struct Job {
     std::string name;  // file name in queue_dir
+    // Set before the job is shared with the worker and never changed: link() reads them from
+    // other threads while the worker updates `state`.
+    std::string id, snapshot_key, metadata_key;
     nlohmann::json state;
     bool persisted = false;
     std::chrono::steady_clock::time_point next_try{};
@@ -94,6 +105,15 @@ class Uploader {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> jobs_;
+  // Outcomes of the latest jobs, newest last (bounded: kRecentMax), for link().
+  struct Outcome {
+    std::string id, snapshot_key, metadata_key;
+    UploadState state;
+  };
+  std::deque<Outcome> recent_;
+  static constexpr std::size_t kRecentMax = 256;
+  ObjectLink make_link(const std::string& id, const std::string& snapshot_key,
+                       const std::string& metadata_key, UploadState state) const;
   UploaderStats stats_;
   bool stopping_ = false;
   std::atomic<bool> stop_flag_{false};

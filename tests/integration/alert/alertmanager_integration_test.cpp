@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "integration/s3/peers.h"
+#include "leakwatch/alert/alerter.h"
 #include "leakwatch/alert/dispatcher.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/http/client.h"
@@ -220,4 +221,74 @@ TEST(AlertmanagerReal, GroupsDedupesResendsAndResolves) {
   sinks.erase(std::remove(sinks.begin(), sinks.end(), capture), sinks.end());
   for (const auto& l : capture->lines())
     EXPECT_EQ(l.find(kToken), std::string::npos) << "secret in log line: " << l;
+}
+
+// With archive.s3 the leak alert names the latest capture's S3 object, and the re-posts carry its
+// upload state as it is now: Alertmanager shows "pending", then "uploaded" once the uploader says
+// so, without a new leak event.
+TEST(AlertmanagerReal, RepostsCarryTheCurrentS3UploadState) {
+  if (!std::filesystem::exists(kBinary)) GTEST_SKIP() << kBinary << " is not installed";
+  Alertmanager am;
+  ASSERT_TRUE(am.wait_ready(10s)) << "alertmanager did not become ready";
+
+  boost::asio::io_context io;
+  core::SystemClock clock;
+  AlertSettings s;
+  s.delivery.initial_backoff = 100ms;
+  s.delivery.give_up_after = 5s;
+  AlertmanagerSinkSettings m;
+  m.name = "fleet";
+  m.url = am.url();
+  m.resend_interval = 1s;
+  s.alertmanager.push_back(m);
+  auto alerter = Alerter::create(io, clock, s, 9);
+  ASSERT_TRUE(alerter);
+  int delivered = 0, resent = 0;
+  (*alerter)->dispatcher().set_observer([&](const Report& r) {
+    if (r.fate == Fate::delivered) (r.resend ? resent : delivered)++;
+  });
+  const std::string id = "web/20261203T181000Z-leak-series-1of3";
+  s3::UploadState state = s3::UploadState::pending;
+  (*alerter)->set_archive_linker([&](const std::string& asked) -> std::optional<s3::ObjectLink> {
+    if (asked != id) return std::nullopt;
+    s3::ObjectLink o;
+    o.archive_id = id;
+    o.bucket = "my-bucket";
+    o.key = "leakwatch/prod/web/task-a/web/20261203T181000Z-leak-series-1of3.heapsnapshot.zst";
+    o.metadata_key = "leakwatch/prod/web/task-a/web/20261203T181000Z-leak-series-1of3.json";
+    o.console_url = s3::console_url("eu-west-1", o.bucket, o.key);
+    o.state = state;
+    return o;
+  });
+
+  Event cap;
+  cap.type = EventType::capture_completed;
+  cap.time = clock.now();
+  cap.target = "web";
+  cap.task = ecs_task("prod", "task-a", "web", "7", "app");
+  cap.capture = CaptureFigures{};
+  cap.capture->archive_ids = {id};
+  ASSERT_FALSE((*alerter)->publish(cap));  // no sink wants a capture notice
+  ASSERT_TRUE((*alerter)->publish(leak_event("task-a", "", clock.now())));
+  ASSERT_TRUE(run_until(
+      io, [&] { return delivered == 1; }, 5s));
+  auto annotation = [&](const std::string& key) -> std::string {
+    json a = am.get_json("/api/v2/alerts?active=true&filter=service%3D%22web%22");
+    if (!a.is_array() || a.size() != 1) return "(alerts: " + a.dump() + ")";
+    return a[0]["annotations"].value(key, "(none)");
+  };
+  EXPECT_EQ(annotation("s3_snapshot"),
+            "s3://my-bucket/leakwatch/prod/web/task-a/web/"
+            "20261203T181000Z-leak-series-1of3.heapsnapshot.zst");
+  EXPECT_EQ(annotation("s3_upload"), "pending");
+  EXPECT_NE(
+      annotation("s3_console_url").find("https://eu-west-1.console.aws.amazon.com/s3/object/"),
+      std::string::npos);
+
+  state = s3::UploadState::uploaded;
+  ASSERT_TRUE(run_until(
+      io, [&] { return resent >= 1; }, 4s))
+      << "no re-post";
+  EXPECT_EQ(annotation("s3_upload"), "uploaded");
+  EXPECT_EQ(delivered, 1);  // a re-post, not a new alert
 }

@@ -68,14 +68,20 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
     << "state_dir: " << path("state").string() << "\n"
     << "capture:\n  url: http://127.0.0.1:1/heapdump\n  key: { env: HEAP_SECRET_KEY }\n"
     << "  watch_dir: " << path("watch").string() << "\n  watch_interval: 1s\n"
-    << "archive:\n  dir: " << path("archive").string() << "\n"
+    << "archive:\n  dir: " << path("archive").string()
+    << "\n"
+    // An S3 archive nobody answers: uploads stay pending (retried), and the alert says so.
+    << "  s3:\n    bucket: leak-bucket\n    prefix: fleet\n    region: us-east-1\n"
+    << "    endpoint: http://127.0.0.1:1\n"
     << "alerts:\n  webhooks:\n    - name: receiver\n      url: http://127.0.0.1:" << receiver_port
     << "/hooks/leakwatch\n"
     << "server:\n  listen: 127.0.0.1:0\nlog:\n  level: info\n";
   spit(path("leakwatch.yaml"), y.str());
 
   Process daemon({LEAKWATCH_BIN, "run", "--config", path("leakwatch.yaml").string()},
-                 path("leakwatch.log"), nullptr, {"HEAP_SECRET_KEY=identity-test-key"});
+                 path("leakwatch.log"), nullptr,
+                 {"HEAP_SECRET_KEY=identity-test-key", "AWS_ACCESS_KEY_ID=AKIDIDENTITYTEST",
+                  "AWS_SECRET_ACCESS_KEY=identity-aws-secret"});
   auto line = daemon.wait_for("api listening on 127.0.0.1:", 30s);
   ASSERT_TRUE(line.has_value()) << daemon.output();
   int port = std::atoi(line->substr(line->find("127.0.0.1:") + 10).c_str());
@@ -95,7 +101,23 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
 
   auto meta = files_in(path("archive"), [](const std::string& n) { return n.ends_with(".json"); });
   ASSERT_EQ(meta.size(), 1u);
-  expect_fixture_identity(json::parse(read_file(meta[0]))["identity"], "archived metadata");
+  auto archived = json::parse(read_file(meta[0]));
+  expect_fixture_identity(archived["identity"], "archived metadata");
+
+  // The alert names the S3 object the uploader queued (the near-heap-limit snapshot is uploaded
+  // like every capture), under the task's key layout, and says the upload is still pending.
+  const json& objects = captured[0]["capture"]["s3_objects"];
+  ASSERT_EQ(objects.size(), 1u) << captured[0].dump();
+  const std::string dir = std::string("fleet/prom-ecs-exporter-fixtures/") +
+                          "ecs-exporter-fixtures-managed-instances/" + kTaskId + "/web/";
+  const std::string file = archived.value("file", "");
+  ASSERT_TRUE(file.ends_with(".heapsnapshot") || file.ends_with(".heapsnapshot.zst")) << file;
+  EXPECT_EQ(objects[0].value("key", ""), dir + file);
+  EXPECT_EQ(objects[0].value("url", ""), "s3://leak-bucket/" + dir + file);
+  EXPECT_EQ(objects[0].value("metadata_key", ""), dir + meta[0].filename().string());
+  EXPECT_EQ(objects[0].value("upload", ""), "pending");
+  EXPECT_TRUE(objects[0]["console_url"].is_null());  // an S3-compatible endpoint
+  EXPECT_EQ(read_file(path("alerts.jsonl")).find("identity-aws-secret"), std::string::npos);
 
   auto status = get_json(port, "/api/v1/status");
   ASSERT_TRUE(status.has_value());
@@ -120,6 +142,7 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
       std::string::npos)
       << daemon.output();
   EXPECT_EQ(daemon.output().find("identity-test-key"), std::string::npos);
+  EXPECT_EQ(daemon.output().find("identity-aws-secret"), std::string::npos);
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait(15s), 0);
 }

@@ -3,6 +3,7 @@
 //
 //   api_demo_server --archive DIR [--token T] [--listen 127.0.0.1:0] [--snapshot FILE]...
 //                   [--rate-limit N]   (requests/s per client; 0 = off)
+//                   [--identity NAME=VALUE]...   (the target's identity, core/identity.h names)
 //
 // Archives each --snapshot file (in order, as one capture series) into DIR through the real
 // archive module, serves a fixed state (a leaking sawtooth over the last two hours, with markers)
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:0";
   std::vector<std::string> snapshots;
   double rate_limit = -1;  // -1: the config default
+  core::TargetIdentity identity;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -110,10 +112,17 @@ int main(int argc, char** argv) {
       snapshots.push_back(next());
     else if (a == "--rate-limit")
       rate_limit = std::stod(next());
-    else {
+    else if (a == "--identity") {
+      std::string kv = next();
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || !identity.set(kv.substr(0, eq), kv.substr(eq + 1))) {
+        std::fprintf(stderr, "--identity NAME=VALUE: unknown name in %s\n", kv.c_str());
+        return 2;
+      }
+    } else {
       std::fprintf(stderr,
                    "usage: api_demo_server --archive DIR [--token T] [--listen H:P] [--snapshot "
-                   "FILE]... [--rate-limit N (0 = off)]\n");
+                   "FILE]... [--rate-limit N (0 = off)] [--identity NAME=VALUE]...\n");
       return 2;
     }
   }
@@ -170,6 +179,7 @@ int main(int argc, char** argv) {
   }
   api::SharedState state;
   state.state() = demo_state(now, *listed);
+  state.state().identity = identity;
 
   config::ServerSettings ss;
   ss.listen = listen;

@@ -21,6 +21,21 @@ const serverBin = process.argv[2];
 const CHROMIUM = process.env.LEAKWATCH_CHROMIUM || '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token';
 const DEADLINE_MS = 150_000;
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
+const IDENTITY = {
+  platform: 'ecs',
+  cluster: 'prod',
+  service: HOSTILE,
+  task_family: 'web-api',
+  task_revision: '42',
+  task_arn: 'arn:aws:ecs:eu-west-1:111122223333:task/prod/5f2c9d0e8b1a4c6e',
+  task_id: '5f2c9d0e8b1a4c6e',
+  container: 'app',
+  container_id: '5f2c9d0e8b1a4c6e-3935363592',
+  availability_zone: 'eu-west-1b',
+  image_digest: 'sha256:e68d4993ccda3a65a72cf4213e8edf9ce1b36ca0fbfdd9029e504715354cb4fe',
+  host: 'ip-10-0-1-23',
+};
 
 function fail(why) {
   console.error(`FAIL: ${why}`);
@@ -62,8 +77,10 @@ async function main() {
     v8.writeHeapSnapshot(process.argv[2]);`;
   execFileSync(process.execPath, ['-e', gen, snapA, snapB], { stdio: 'inherit', timeout: 60_000 });
 
+  // An ECS identity whose service name is hostile markup: the dashboard must show it as text.
   server = spawn(serverBin, ['--archive', join(work, 'archive'), '--token', TOKEN,
-    '--snapshot', snapA, '--snapshot', snapB], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--snapshot', snapA, '--snapshot', snapB, ...Object.entries(IDENTITY).flatMap(([k, v]) => ['--identity', `${k}=${v}`])],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: server.stdout });
     rl.on('line', (line) => {
@@ -129,6 +146,39 @@ async function main() {
   assert.equal(chart.markers.length, expectedMarkers);
   assert.deepEqual([...chart.markers].sort(), ['alert', 'capture', 'capture', 'oom_kill', 'restart']);
   assert.equal(chart.events, expectedMarkers);
+
+  // The header names the task, each value as text: the hostile service name is shown, not run.
+  assert.deepEqual(status.identity.service, HOSTILE, 'the API returns the identity as given');
+  const identity = await page.$$eval('#identity .identity-item', (items) => items.map((i) => [i.querySelector('dt').textContent, i.querySelector('dd').textContent]));
+  assert.deepEqual(identity, [
+    ['Cluster', 'prod'],
+    ['Service', HOSTILE],
+    ['Task definition', 'web-api:42'],
+    ['Task', '5f2c9d0e8b1a4c6e'],
+    ['Container', 'app'],
+    ['AZ', 'eu-west-1b'],
+    ['Image', 'sha256:e68d4993ccda'],
+  ]);
+  assert.equal(await page.getAttribute('#identity dd:text("sha256:e68d4993ccda")', 'title'), IDENTITY.image_digest);
+  assert.equal(await page.$$eval('header img, header script', (els) => els.length), 0, 'no element made from the identity');
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, 'the hostile markup did not run');
+
+  // Outside ECS the host name stands alone.
+  await page.route('**/api/v1/status*', async (route) => {
+    const res = await route.fetch();
+    const j = await res.json();
+    j.identity = { platform: 'host', host: 'build-7' };
+    await route.fulfill({ response: res, json: j });
+  });
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForFunction(() => document.querySelector('#identity dd')?.textContent === 'build-7');
+  assert.deepEqual(await page.$$eval('#identity dt', (d) => d.map((x) => x.textContent)), ['Host']);
+  await page.unroute('**/api/v1/status*');
+  await page.reload({ waitUntil: 'load' });
+  await page.waitForSelector('#chart svg');
+  await page.click('button[data-range="0"]');
+  await page.waitForFunction((n) => document.querySelector('#chart svg')?.getAttribute('data-points') === String(n), expectedPoints);
+  await page.waitForFunction(() => document.querySelectorAll('#identity .identity-item').length === 7);
 
   // Detector state in words, not only colour.
   const badge = await page.textContent('#state-badge');

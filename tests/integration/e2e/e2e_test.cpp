@@ -147,8 +147,11 @@ bool is_leak_state(const std::string& s) {
 // the receiver gets the alerts with the archive ids and the leaking constructor; the healthy twin
 // under the same load, watched the same way at the same time, gets no alert and no capture.
 TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
-  Cgroup cg_leaky("leakwatch-e2e-leaky", 512 * kMiB),
-      cg_healthy("leakwatch-e2e-healthy", 512 * kMiB);
+  // 1 GiB, as the demo: on Node 18, writing a snapshot of a 150 MiB app took its working set to
+  // 510 MiB, and it keeps most of that afterwards, so a 512 MiB limit leaves no headroom for the
+  // series' second snapshot (the guard rails rightly refuse it).
+  constexpr std::uint64_t kAppLimit = 1024 * kMiB;
+  Cgroup cg_leaky("leakwatch-e2e-leaky", kAppLimit), cg_healthy("leakwatch-e2e-healthy", kAppLimit);
   ASSERT_TRUE(cg_leaky.ok() && cg_healthy.ok());
   int receiver_port = 0;
   auto receiver = start_receiver(receiver_port);
@@ -161,7 +164,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   int leaky_port = leaky.listening_port(), healthy_port = healthy.listening_port();
   ASSERT_GT(leaky_port, 0) << leaky.output();
   ASSERT_GT(healthy_port, 0) << healthy.output();
-  Process load({"node", kLoadgen.string(), "--rate", "80", "--duration", "600",
+  Process load({"node", kLoadgen.string(), "--rate", "80", "--duration", "1000",
                 "http://127.0.0.1:" + std::to_string(leaky_port) + "/api/orders",
                 "http://127.0.0.1:" + std::to_string(healthy_port) + "/api/orders"},
                path("loadgen.log"));
@@ -178,13 +181,16 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   hp.capture_url = "http://127.0.0.1:" + std::to_string(healthy_port) + "/api/heapdump";
   spit(path("leaky.yaml"), make_config(lp));
   spit(path("healthy.yaml"), make_config(hp));
-  // The leaky twin's watchdog runs as a sidecar in its own 128 MiB memory cgroup: its budget (75 %)
-  // and its diff child must fit there. An AddressSanitizer build maps about 250 MiB of instrumented
-  // code and data before it runs a line, so that build gets 1 GiB.
+  // The leaky twin's watchdog runs as a sidecar in its own memory cgroup of the ECS example's size
+  // (docs/deployment-ecs.md, 256 MiB): its budget (75 %) and its diff child must fit there. On
+  // Node 18 the series comes after about 10 minutes, when a snapshot holds 1.3 M nodes and 5 M
+  // edges (53 MB), and the full diff needs about 115 MiB: more than a 128 MiB sidecar's budget
+  // leaves (docs/operations.md, "Sizing"). An AddressSanitizer build maps about 250 MiB of
+  // instrumented code and data before it runs a line, so that build gets 1 GiB.
 #if defined(__SANITIZE_ADDRESS__)
   constexpr std::uint64_t kSidecarLimit = 1024 * kMiB;
 #else
-  constexpr std::uint64_t kSidecarLimit = 128 * kMiB;
+  constexpr std::uint64_t kSidecarLimit = 256 * kMiB;
 #endif
   Cgroup cg_sidecar("leakwatch-e2e-sidecar", kSidecarLimit);
   ASSERT_TRUE(cg_sidecar.ok());
@@ -201,8 +207,10 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
           if (a["capture"]["archive_ids"].size() >= 2) completed = a;
         return completed.has_value() || !lw_leaky.proc().running();
       },
-      420s, 1s);
-  ASSERT_TRUE(done && completed) << "no completed series within 7 minutes; leakwatch log:\n"
+      // Node 20 completes in about 4 minutes; Node 18 collects fully only every two minutes or
+      // so and needs three rising post-GC floors, about 10 minutes, before the series.
+      900s, 1s);
+  ASSERT_TRUE(done && completed) << "no completed series within 15 minutes; leakwatch log:\n"
                                  << lw_leaky.proc().output();
 
   // The leak alert came first, with figures and an explanation.
@@ -212,7 +220,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   const auto& leak = leaks[0];
   EXPECT_GT(leak["leak"]["slope_bytes_per_hour"].get<double>(), 0);
   EXPECT_FALSE(leak["leak"]["explanation"].get<std::string>().empty());
-  EXPECT_EQ(leak["memory"]["limit_bytes"].get<std::uint64_t>(), 512 * kMiB);
+  EXPECT_EQ(leak["memory"]["limit_bytes"].get<std::uint64_t>(), kAppLimit);
   EXPECT_LE(leak["time_unix"].get<double>(), (*completed)["time_unix"].get<double>());
   for (const auto& a : alerts_of(all, "e2e-leaky"))
     EXPECT_EQ(a["_signature"], "signature valid");

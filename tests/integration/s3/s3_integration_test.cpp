@@ -6,6 +6,10 @@
 #include <fstream>
 #include <random>
 
+#include <boost/asio/io_context.hpp>
+
+#include "leakwatch/alert/alerter.h"
+#include "leakwatch/alert/webhook.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/s3/client.h"
@@ -365,7 +369,56 @@ TEST_F(S3Peers, TheCliListsTheFleetAndDiffsTwoSnapshotsOfAGoneTask) {
   auto up = uploader(client(static_keys()), "gone-task");
   up->enqueue(first);
   up->enqueue(second);
+
+  // The alert for the capture, as the daemon wires it (daemon/app.cpp): the Alerter asks the
+  // uploader where each snapshot goes. Before the upload it names the keys and says "pending",
+  // and indeed nothing is there yet.
+  boost::asio::io_context io;  // never run: the alert is only rendered
+  core::SystemClock clock;
+  alert::AlertSettings as;
+  alert::WebhookSinkSettings w;
+  w.name = "hook";
+  w.url = "http://127.0.0.1:9/hook";
+  as.webhooks.push_back(w);
+  auto alerter = alert::Alerter::create(io, clock, as, 5);
+  ASSERT_TRUE(alerter);
+  (*alerter)->set_archive_linker([&up](const std::string& id) { return up->link(id); });
+  alert::Event cap;
+  cap.type = alert::EventType::capture_completed;
+  cap.time = clock.now();
+  cap.target = "app";
+  cap.capture = alert::CaptureFigures{};
+  cap.capture->archive_ids = {first.id, second.id};
+  auto sent = (*alerter)->publish(cap);
+  ASSERT_TRUE(sent);
+  auto before = alert::webhook_payload(*sent)["capture"]["s3_objects"];
+  ASSERT_EQ(before.size(), 2u) << before.dump();
+  EXPECT_EQ(before[1]["upload"], "pending");
+  EXPECT_NE(boto3_sha256(before[1]["key"].get<std::string>()).find("NoSuchKey"), std::string::npos);
+
   ASSERT_EQ(up->run_once(), 2) << up->stats().last_error;
+
+  // After the upload, the next alert (a leak, which names the latest capture) says "uploaded", and
+  // each key it names is an object in the bucket holding the archived bytes.
+  alert::Event leak;
+  leak.type = alert::EventType::leak_suspected;
+  leak.time = clock.now();
+  leak.target = "app";
+  leak.leak = alert::LeakFigures{};
+  sent = (*alerter)->publish(leak);
+  ASSERT_TRUE(sent);
+  auto payload = alert::webhook_payload(*sent);
+  auto objects = payload["capture"]["s3_objects"];
+  ASSERT_EQ(objects.size(), 2u) << payload.dump();
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& m = i == 0 ? first : second;
+    EXPECT_EQ(objects[i]["upload"], "uploaded");
+    EXPECT_EQ(objects[i]["url"], "s3://" + kBucket + "/" + objects[i]["key"].get<std::string>());
+    EXPECT_EQ(boto3_sha256(objects[i]["key"]), file_sha256(archive_ / "app" / m.file));
+    EXPECT_EQ(boto3_sha256(objects[i]["metadata_key"]),
+              file_sha256(archive_ / "app" / (m.id.substr(4) + ".json")));
+    EXPECT_TRUE(objects[i]["console_url"].is_null());  // an S3-compatible endpoint: no console
+  }
 
   const std::string env = "env -u AWS_PROFILE AWS_ENDPOINT_URL=" + endpoint() +
                           " AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=" + kAkid +
@@ -384,6 +437,9 @@ TEST_F(S3Peers, TheCliListsTheFleetAndDiffsTwoSnapshotsOfAGoneTask) {
   EXPECT_EQ(listing[0]["target"], "app");
   EXPECT_EQ(listing[0]["complete"], true);
   const std::string id1 = listing[0]["id"], id2 = listing[1]["id"];
+  // The alert's ids are the listing's.
+  EXPECT_EQ(objects[0]["url"], id1);
+  EXPECT_EQ(objects[1]["url"], id2);
   EXPECT_EQ(id1,
             "s3://" + kBucket +
                 "/fleet/prod/web-api/gone-task/app/20261203T200000Z-leak-series-1of3.heapsnapshot");
@@ -396,7 +452,11 @@ TEST_F(S3Peers, TheCliListsTheFleetAndDiffsTwoSnapshotsOfAGoneTask) {
   EXPECT_NE(text.find(id2), std::string::npos) << text;
   EXPECT_NE(text.find("2026-12-03 20:10:00"), std::string::npos) << text;
 
-  auto diff = test::run(env + " diff --json " + id1 + " " + id2, &status);
+  // The diff the alert proposes, run from "a laptop", works on the objects it names.
+  const std::string proposed = payload["capture"]["s3_diff_command"];
+  ASSERT_EQ(proposed, "leakwatch diff " + id1 + " " + id2);
+  auto diff = test::run(
+      env + " diff --json" + proposed.substr(std::string("leakwatch diff").size()), &status);
   ASSERT_EQ(status, 0) << diff;
   auto rep = nlohmann::json::parse(diff, nullptr, false);
   ASSERT_TRUE(rep.is_object()) << diff.substr(0, 500);

@@ -157,7 +157,7 @@ TEST(IncidentTracker, OneOffsJoinTheOpenLeakIncident) {
   IncidentTracker tracker(4h, 11);
   auto l = tracker.accept(leak(), clock.now());
   Event cap = of(EventType::capture_completed);
-  cap.capture = CaptureFigures{{"a"}, 1, {}, {}, {}};
+  cap.capture = CaptureFigures{{"a"}, 1, {}, {}, {}, {}};
   auto c = tracker.accept(cap, clock.now());
   ASSERT_TRUE(l && c);
   EXPECT_EQ(c->incident_id, l->incident_id);

@@ -173,6 +173,59 @@ TEST(GuardRails, StateSurvivesJsonRoundTrip) {
   EXPECT_FALSE(restored.load_json(nlohmann::json::parse("[1]")).ok());
 }
 
+// The figures of a Node 18 demo run: a 146 MiB app went to 508 MiB while V8 wrote its snapshot and
+// kept 386 MiB. headroom_factor alone (146 MiB needed) let the first capture run to 99 % of the
+// 512 MiB limit; the next one must be judged on what the first really cost.
+TEST(GuardRails, LaterCapturesNeedWhatTheLastOneReallyCost) {
+  core::ManualClock clock;
+  CaptureSettings cs = settings();
+  cs.cooldown = seconds(0);
+  GuardRails g(cs);
+  auto at = [&](std::uint64_t ws_mib) { return sample(clock.now(), ws_mib * kMi, 1024 * kMi); };
+  g.observe(at(146));
+  ASSERT_TRUE(g.check(clock.now(), at(146)).allowed);
+  EXPECT_EQ(g.check(clock.now(), at(146)).required_bytes, 146 * kMi);
+  g.started(clock.now());
+  for (std::uint64_t ws : {146, 346, 483, 508, 382}) {
+    clock.advance(seconds(1));
+    g.observe(at(ws));
+  }
+  g.finished(clock.now(), true);
+  EXPECT_EQ(g.measured_cost(), 362 * kMi);
+
+  // 386 MiB now: the factor asks 386 MiB, the measured cost 362; under 1 GiB both fit.
+  auto v = g.check(clock.now(), at(386));
+  EXPECT_TRUE(v.allowed) << v.message;
+  EXPECT_EQ(v.required_bytes, 386 * kMi);
+  // 300 MiB used of a 640 MiB limit (340 MiB free): the factor asks only 300 MiB, the measured
+  // cost 362 MiB decides, and the message says so.
+  auto tight = sample(clock.now(), 300 * kMi, 640 * kMi);
+  auto w = g.check(clock.now(), tight);
+  EXPECT_FALSE(w.allowed);
+  EXPECT_EQ(w.code, "headroom");
+  EXPECT_EQ(w.required_bytes, 362 * kMi);
+  EXPECT_NE(w.message.find("the last snapshot of this target raised its working set by 362 MiB"),
+            std::string::npos)
+      << w.message;
+
+  // The measurement survives a daemon restart.
+  GuardRails restored(cs);
+  ASSERT_TRUE(restored.load_json(g.to_json()).ok());
+  EXPECT_EQ(restored.measured_cost(), 362 * kMi);
+  EXPECT_FALSE(restored.check(clock.now(), tight).allowed);
+}
+
+// A capture that failed (the app went away, the stream broke) measured nothing reliable.
+TEST(GuardRails, AFailedCaptureLeavesTheMeasuredCostAlone) {
+  core::ManualClock clock;
+  GuardRails g(settings());
+  g.observe(sample(clock.now(), 100 * kMi, 1024 * kMi));
+  g.started(clock.now());
+  g.observe(sample(clock.now() + seconds(1), 300 * kMi, 1024 * kMi));
+  g.finished(clock.now() + seconds(2), false);
+  EXPECT_EQ(g.measured_cost(), 0u);
+}
+
 TEST(GuardRails, DisabledWithoutUrl) {
   core::ManualClock clock;
   CaptureSettings s;
