@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "config_summary.h"
+#include "config_load.h"
 #include "leakwatch/alert/alerter.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/units.h"
@@ -34,14 +34,12 @@ int run_alert_test(const AlertTestOptions& o) {
   std::string target = "app";
   core::TargetIdentity identity = core::host_identity();
   if (!o.config_file.empty()) {
-    auto loaded = config::load_file(o.config_file);
-    if (!loaded.config) return report_config_problems(loaded);
-    for (const auto& w : loaded.warnings)
-      std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
-    settings = loaded.config->alerts;
-    target = loaded.config->target.name;
+    auto loaded = load_config_file(o.config_file);
+    if (!loaded) return kExitConfig;
+    settings = loaded->alerts;
+    target = loaded->target.name;
     // The test alert names the task as the daemon's alerts will (read once, as the daemon does).
-    auto resolved = source::resolve_identity(loaded.config->target);
+    auto resolved = source::resolve_identity(loaded->target);
     if (!resolved.warning.empty())
       std::fprintf(stderr, "warning: no ECS task identity: %s\n", resolved.warning.c_str());
     identity = std::move(resolved.identity);

@@ -9,12 +9,13 @@
 #include <string>
 
 #include "commands.h"
+#include "config_load.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/capture/capturer.h"
 #include "leakwatch/capture/policy.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
-#include "leakwatch/core/fs.h"
+#include "leakwatch/core/secret_file.h"
 #include "leakwatch/core/units.h"
 #include "leakwatch/source/source.h"
 #include "s3_list.h"
@@ -57,19 +58,12 @@ void print_err(const char* cmd, const std::string& msg) {
 std::optional<int> load(const char* cmd, const CommonOptions& o, Loaded& out, bool need_archive) {
   if (!o.config_file.empty()) {
     auto loaded =
-        config::load_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
-    for (const auto& w : loaded.warnings)
-      std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
-    if (!loaded.config) {
-      for (const auto& p : loaded.problems)
-        std::fprintf(stderr, "%s\n", p.to_string().c_str());
-      print_err(cmd, std::to_string(loaded.problems.size()) + " problem(s) in " + o.config_file);
-      return kExitConfig;
-    }
-    out.config = loaded.config;
-    out.archive = loaded.config->archive;
-    out.capture = loaded.config->capture;
-    out.target = loaded.config->target.name;
+        load_config_file(o.config_file, config::LoadOptions{.resolve_secrets = !need_archive});
+    if (!loaded) return kExitConfig;
+    out.config = loaded;
+    out.archive = loaded->archive;
+    out.capture = loaded->capture;
+    out.target = loaded->target.name;
   } else if (need_archive && o.archive_dir.empty()) {
     print_err(cmd, "give --config FILE or --archive DIR");
     return kExitUsage;
@@ -101,15 +95,12 @@ int run_capture(const CaptureOptions& o) {
     s.key = core::Secret(v, "env " + o.key_env);
   }
   if (!o.key_file.empty()) {
-    auto k = core::read_file(o.key_file, 64 * 1024);
+    auto k = core::read_secret_file(o.key_file);
     if (!k.ok()) {
       print_err(cmd, "--key-file: " + k.error().message);
       return kExitConfig;
     }
-    std::string v = *k;
-    while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' '))
-      v.pop_back();
-    s.key = core::Secret(v, "file " + o.key_file);
+    s.key = std::move(*k);
   }
   if (s.method == capture::Method::http && s.url.empty()) {
     print_err(cmd, "no heap-dump URL: set capture.url in the configuration or pass --url");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "commands.h"
+#include "config_load.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/detect/replay.h"
 
@@ -15,15 +16,9 @@ namespace {
 int run_replay(const std::string& trace_path, const std::string& config_path) {
   detect::DetectorSettings settings;
   if (!config_path.empty()) {
-    auto loaded = config::load_file(config_path);
-    if (!loaded.config) {
-      for (const auto& p : loaded.problems)
-        std::fprintf(stderr, "%s\n", p.to_string().c_str());
-      if (loaded.problems.empty())
-        std::fprintf(stderr, "%s: invalid configuration\n", config_path.c_str());
-      return kExitConfig;
-    }
-    settings = loaded.config->detection;
+    auto loaded = load_config_file(config_path);
+    if (!loaded) return kExitConfig;
+    settings = loaded->detection;
   }
   if (auto problems = detect::validate(settings); !problems.empty()) {
     for (const auto& p : problems)

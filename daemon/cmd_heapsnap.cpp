@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "config_load.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/units.h"
@@ -177,16 +178,12 @@ class SnapshotResolver {
     archive::ArchiveSettings settings;
     bool have = false;
     if (!o_.config_file.empty()) {
-      auto loaded =
-          config::load_file(o_.config_file, config::LoadOptions{.resolve_secrets = false});
-      if (!loaded.config) {
-        for (const auto& p : loaded.problems)
-          std::cerr << p.to_string() << "\n";
-        fail(kExitConfig,
-             std::to_string(loaded.problems.size()) + " problem(s) in " + o_.config_file);
+      auto loaded = load_config_file(o_.config_file, config::LoadOptions{.resolve_secrets = false});
+      if (!loaded) {
+        exit_code_ = kExitConfig;
         return false;
       }
-      settings = loaded.config->archive;
+      settings = loaded->archive;
       have = true;
     }
     if (!o_.archive_dir.empty()) {

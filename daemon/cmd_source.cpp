@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.h"
+#include "config_load.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
 #include "leakwatch/core/units.h"
@@ -31,15 +32,9 @@ struct SampleOptions {
 int run_sample(const SampleOptions& o) {
   source::TargetSettings target;
   if (!o.config_file.empty()) {
-    auto loaded = config::load_file(o.config_file);
-    if (!loaded.config) {
-      for (const auto& p : loaded.problems)
-        std::fprintf(stderr, "%s\n", p.to_string().c_str());
-      std::fprintf(stderr, "leakwatch sample: %zu problem(s) in %s\n", loaded.problems.size(),
-                   o.config_file.c_str());
-      return kExitConfig;
-    }
-    target = loaded.config->target;
+    auto loaded = load_config_file(o.config_file);
+    if (!loaded) return kExitConfig;
+    target = loaded->target;
   }
   // Flags override the configuration (or stand alone without one).
   if (!o.cgroup.empty()) {

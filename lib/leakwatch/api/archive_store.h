@@ -39,6 +39,9 @@ class ArchiveSnapshotStore final : public SnapshotStore {
   // `target` empty = every target folder in the archive.
   ArchiveSnapshotStore(archive::ArchiveSettings settings, std::string target = {},
                        std::optional<ChildDiffSettings> child = std::nullopt);
+  // Over an archive shared with the engine (one Archive per directory).
+  ArchiveSnapshotStore(std::shared_ptr<const archive::Archive> archive, std::string target = {},
+                       std::optional<ChildDiffSettings> child = std::nullopt);
   // Kills a running child without calling its `done` (whoever waited for it may be gone).
   ~ArchiveSnapshotStore() override;
 
@@ -62,7 +65,7 @@ class ArchiveSnapshotStore final : public SnapshotStore {
   std::optional<pid_t> diff_pid() const;
 
  private:
-  archive::Archive archive_;
+  std::shared_ptr<const archive::Archive> archive_;
   std::string target_;
   std::filesystem::path root_;
   std::optional<ChildDiffSettings> child_;

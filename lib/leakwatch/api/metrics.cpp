@@ -92,9 +92,9 @@ MetricFamily counter(std::string name, std::string help) {
 
 }  // namespace
 
-std::vector<MetricFamily> collect_metrics(const ApiState& st) {
+std::vector<MetricFamily> collect_metrics(const engine::Status& st) {
   std::vector<MetricFamily> out;
-  const ApiSample* last = st.latest();
+  const engine::StatusSample* last = st.latest();
 
   auto usage =
       gauge("leakwatch_memory_usage_bytes",

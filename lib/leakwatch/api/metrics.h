@@ -1,7 +1,7 @@
 #pragma once
 // Prometheus text exposition format 0.0.4. The data model (families of samples) is separate from
-// the text: `render_metrics` is a pure function from an ApiState to text, tested on hand-built
-// states.
+// the text: `render_metrics` is a pure function from an engine::Status to text, tested on
+// hand-built states.
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,8 +40,8 @@ std::string format_value(double v);
 std::string render(const std::vector<MetricFamily>& families);
 
 // Every leakwatch metric (see docs/api.md for the list).
-std::vector<MetricFamily> collect_metrics(const ApiState& state);
-inline std::string render_metrics(const ApiState& state) {
+std::vector<MetricFamily> collect_metrics(const engine::Status& state);
+inline std::string render_metrics(const engine::Status& state) {
   return render(collect_metrics(state));
 }
 

@@ -162,10 +162,16 @@ void Router::handle(const ServerRequest& req, http::Responder respond) const {
       respond(std::move(*refused));
       return;
     }
-    // The job holds what it needs by value (the router outlives the server, which stops first;
-    // the store is owned by the engine for the daemon's lifetime).
+    // The job holds what it needs by value (the router and its store outlive the server, which
+    // stops first). Whatever happens, the client gets an answer.
     options_.offload([this, job = std::get<DiffJob>(std::move(prepared)), respond]() {
-      auto r = run_diff(job);
+      ServerResponse r;
+      try {
+        r = run_diff(job);
+      } catch (const std::exception& e) {
+        core::logger("api")->error("comparison failed: {}", e.what());
+        r = error_response(500, "failed", "the comparison failed");
+      }
       add_security_headers(r);
       respond(std::move(r));
     });

@@ -1,131 +1,30 @@
 #pragma once
-// What the HTTP API shows: a plain value the engine fills, and the interface the API reads it
-// through.
+// What the HTTP API reads the status through. The status itself is the engine's one status type
+// (engine/status.h): the same value feeds /status, the metrics and the dashboard.
 //
-// How it is filled: the engine keeps one `ApiState` (or builds it on demand) on the io thread
-// and implements `StateProvider::snapshot()` by returning a copy. The API calls `snapshot()` once
-// per request, on the io thread, so no lock is needed. `SharedState` below is a ready-made
-// provider: the engine calls `update(...)` after every tick.
-//
-// Sizes: keep `samples` bounded (e.g. the last 24 h at full resolution, older data as per-bucket
-// min/max samples); the status endpoint downsamples to what a client asks for (`max_points`).
-#include <cstdint>
+// The API calls `snapshot()` once per request, on the io thread, so no lock is needed.
 #include <functional>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <optional>
-#include <string>
-#include <utility>
-#include <vector>
 
-#include "leakwatch/core/clock.h"
-#include "leakwatch/core/identity.h"
-
-namespace leakwatch::detect {
-struct Decision;
-}
+#include "leakwatch/engine/status.h"
 
 namespace leakwatch::api {
-
-struct ApiSample {
-  core::TimePoint time{};
-  std::uint64_t usage_bytes = 0;
-  std::uint64_t working_set_bytes = 0;
-  std::optional<std::uint64_t> limit_bytes;
-};
-
-struct LinePoint {
-  core::TimePoint time{};
-  double bytes = 0;
-};
-
-struct DetectorView {
-  std::string state = "learning";          // learning | ok | leak_suspected | oom_imminent
-  std::optional<core::TimePoint> since;    // when the current state began
-  std::string explanation;                 // one line, plain words
-  double slope_bytes_per_hour = 0;         // floor slope (0 when none judged)
-  std::optional<double> forecast_seconds;  // to the limit; none without a limit or a rise
-  double confidence = 0;                   // 0..1
-  double window_seconds = 0;               // the window the decision rests on
-  std::uint64_t floor_bytes = 0;
-  std::uint64_t peak_bytes = 0;
-  int oom_kills = 0;  // OOM kills within the detector's cycle window
-};
-
-// Fills a DetectorView from the detector's last decision (state, explanation, slope, forecast...).
-// `since` is not part of a Decision: the engine sets it when the state changes.
-DetectorView detector_view(const detect::Decision& decision);
-
-struct Marker {
-  core::TimePoint time{};
-  std::string kind;         // "alert" | "capture" | "capture_skipped" | "oom_kill" | "restart"
-  std::string label;        // plain words, e.g. "leak alert sent to slack", "snapshot 1 of 3"
-  std::string snapshot_id;  // for captures: the archive id (may be empty)
-};
-
-struct Counters {
-  std::map<std::string, std::uint64_t> captures;  // by result: "ok", "failed", "skipped"
-  std::map<std::pair<std::string, std::string>, std::uint64_t> alerts;  // (sink, result)
-  std::uint64_t source_errors = 0;
-  std::uint64_t samples = 0;
-  std::uint64_t oom_kills = 0;              // OOM kills of the target seen since start
-  double capture_seconds_sum = 0;           // successful captures: total duration...
-  std::uint64_t capture_seconds_count = 0;  // ...and how many
-  std::uint64_t archive_written_bytes = 0;  // stored bytes of the snapshots archived since start
-};
-
-struct BuildInfo {
-  std::string version;
-  std::string revision;  // git commit, "" when unknown
-  std::string compiler;
-};
-
-struct ApiState {
-  std::string target;             // target.name
-  std::string source;             // e.g. "cgroup v2 /sys/fs/cgroup/app.slice" (no secrets)
-  core::TargetIdentity identity;  // where the target runs (the ECS task, or the host)
-  core::TimePoint now{};          // when the snapshot was taken
-  core::TimePoint started_at{};
-  std::optional<core::TimePoint> last_sample_at;
-
-  std::vector<ApiSample> samples;  // oldest first
-  std::vector<LinePoint> floor;    // extracted floor points, oldest first
-  std::vector<LinePoint> trend;    // fitted floor trend over the decision window (usually 2 points)
-  std::vector<LinePoint> forecast;  // peaks projected from now to the limit (usually 2 points)
-
-  DetectorView detector;
-  std::vector<Marker> markers;  // oldest first
-  Counters counters;
-  BuildInfo build;
-  // The latest comparison's growers (class names, retainer paths): heap-derived, so /status shows
-  // it only to a bearer of the token. Null when none.
-  nlohmann::json heap_analysis;
-  // The capture in flight, as the capturer reports it ({"active", "method", "phase", "bytes",
-  // "fraction"}: V8's own progress for the inspector method, else null). Null when none runs.
-  nlohmann::json capture;
-  // Stored bytes of every snapshot in the archive (the router fills it from its store).
-  std::optional<std::uint64_t> archive_bytes;
-
-  // The latest sample, if any.
-  const ApiSample* latest() const { return samples.empty() ? nullptr : &samples.back(); }
-};
 
 class StateProvider {
  public:
   virtual ~StateProvider() = default;
-  // A consistent copy of the current state. Called on the io thread, once per request.
-  virtual ApiState snapshot() const = 0;
+  // A consistent copy of the current status. Called on the io thread, once per request.
+  virtual engine::Status snapshot() const = 0;
 };
 
-// A provider holding one ApiState that the engine replaces or edits on the io thread.
+// A provider holding one status that its owner replaces or edits on the io thread (tests, demos).
 class SharedState final : public StateProvider {
  public:
-  ApiState snapshot() const override { return state_; }
-  ApiState& state() { return state_; }
-  void update(const std::function<void(ApiState&)>& edit) { edit(state_); }
+  engine::Status snapshot() const override { return state_; }
+  engine::Status& state() { return state_; }
+  void update(const std::function<void(engine::Status&)>& edit) { edit(state_); }
 
  private:
-  ApiState state_;
+  engine::Status state_;
 };
 
 }  // namespace leakwatch::api

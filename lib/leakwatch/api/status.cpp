@@ -2,34 +2,19 @@
 
 #include <algorithm>
 
-#include "leakwatch/detect/detector.h"
-
 namespace leakwatch::api {
 
 using nlohmann::json;
 
-DetectorView detector_view(const detect::Decision& d) {
-  DetectorView v;
-  v.state = detect::to_string(d.state);
-  v.explanation = d.explanation;
-  v.slope_bytes_per_hour = d.slope_bytes_per_hour;
-  v.forecast_seconds = d.forecast_seconds;
-  v.confidence = d.confidence;
-  v.window_seconds = static_cast<double>(d.window.count());
-  v.floor_bytes = d.floor_bytes;
-  v.peak_bytes = d.peak_bytes;
-  v.oom_kills = d.oom_kills;
-  return v;
-}
-
-std::vector<ApiSample> downsample(const std::vector<ApiSample>& samples, std::size_t max_points) {
+std::vector<engine::StatusSample> downsample(const std::vector<engine::StatusSample>& samples,
+                                             std::size_t max_points) {
   if (max_points < 2) max_points = 2;
   if (samples.size() <= max_points) return samples;
   std::size_t buckets = max_points / 2;
   double t0 = core::to_unix_seconds(samples.front().time);
   double t1 = core::to_unix_seconds(samples.back().time);
   double width = std::max(1e-9, (t1 - t0) / static_cast<double>(buckets));
-  std::vector<ApiSample> out;
+  std::vector<engine::StatusSample> out;
   out.reserve(max_points);
   std::size_t i = 0;
   while (i < samples.size()) {
@@ -59,7 +44,8 @@ json opt_u64(const std::optional<std::uint64_t>& v) {
   return v ? json(*v) : json(nullptr);
 }
 
-json line_json(const std::vector<LinePoint>& pts, const std::optional<core::TimePoint>& since) {
+json line_json(const std::vector<engine::LinePoint>& pts,
+               const std::optional<core::TimePoint>& since) {
   json a = json::array();
   for (const auto& p : pts) {
     if (since && p.time < *since) continue;
@@ -70,7 +56,7 @@ json line_json(const std::vector<LinePoint>& pts, const std::optional<core::Time
 
 }  // namespace
 
-json status_json(const ApiState& st, const StatusQuery& q) {
+json status_json(const engine::Status& st, const StatusQuery& q) {
   json j;
   j["target"] = st.target;
   j["source"] = st.source;
@@ -82,13 +68,14 @@ json status_json(const ApiState& st, const StatusQuery& q) {
   j["started_at"] = core::to_unix_seconds(st.started_at);
   j["last_sample_at"] =
       st.last_sample_at ? json(core::to_unix_seconds(*st.last_sample_at)) : json(nullptr);
-  const ApiSample* last = st.latest();
+  const engine::StatusSample* last = st.latest();
   j["limit_bytes"] = last ? opt_u64(last->limit_bytes) : json(nullptr);
 
-  std::vector<ApiSample> window;
+  std::vector<engine::StatusSample> window;
   if (q.since) {
-    auto first = std::lower_bound(st.samples.begin(), st.samples.end(), *q.since,
-                                  [](const ApiSample& s, core::TimePoint t) { return s.time < t; });
+    auto first = std::lower_bound(
+        st.samples.begin(), st.samples.end(), *q.since,
+        [](const engine::StatusSample& s, core::TimePoint t) { return s.time < t; });
     window.assign(first, st.samples.end());
   } else {
     window = st.samples;

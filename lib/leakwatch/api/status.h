@@ -20,10 +20,11 @@ struct StatusQuery {
 // Keeps at most `max_points` samples: the range is cut into max_points/2 time buckets and each
 // bucket keeps its lowest and its highest usage sample (in time order), so the sawtooth's floor
 // and peaks survive. Fewer samples than max_points are returned unchanged.
-std::vector<ApiSample> downsample(const std::vector<ApiSample>& samples, std::size_t max_points);
+std::vector<engine::StatusSample> downsample(const std::vector<engine::StatusSample>& samples,
+                                             std::size_t max_points);
 
 // GET /api/v1/status
-nlohmann::json status_json(const ApiState& state, const StatusQuery& query);
+nlohmann::json status_json(const engine::Status& state, const StatusQuery& query);
 
 // With metadata, its "analysis" (what grew, with class names and retainer paths) is kept only
 // when `heap_details`; otherwise it is dropped and "redacted": ["metadata.analysis"] says so.

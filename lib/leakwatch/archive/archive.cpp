@@ -13,6 +13,7 @@
 #include "leakwatch/archive/codec.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/core/log.h"
+#include "leakwatch/core/percent.h"
 #include "leakwatch/heapsnap/stream_histogram.h"
 
 namespace leakwatch::archive {
@@ -25,6 +26,16 @@ using core::Status;
 using nlohmann::json;
 
 namespace {
+
+// The filesystem's throwing overloads have no place in code that returns a Result.
+bool exists_nothrow(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+bool is_directory_nothrow(const fs::directory_entry& e) {
+  std::error_code ec;
+  return e.is_directory(ec);
+}
 
 constexpr std::string_view kPartialPrefix = ".partial-";
 // Heap snapshots contain user data: owner only (docs/configuration.md).
@@ -354,7 +365,7 @@ Result<CleanupReport> Archive::open() {
   auto log = core::logger("archive");
   for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
-    if (!it->is_directory() || !valid_component(it->path().filename().string())) continue;
+    if (!is_directory_nothrow(*it) || !valid_component(it->path().filename().string())) continue;
     fs::path dir = it->path();
     std::vector<std::string> names;
     std::error_code ec2;
@@ -385,7 +396,7 @@ Result<CleanupReport> Archive::open() {
     for (const auto& name : names) {
       if (name.front() == '.') continue;
       fs::path p = dir / name;
-      if (!fs::exists(p)) continue;
+      if (!exists_nothrow(p)) continue;
       std::string stem = stem_of(name);
       if (stem.empty()) continue;
       if (ends_with(name, ".json")) {
@@ -395,7 +406,7 @@ Result<CleanupReport> Archive::open() {
           auto j = json::parse(*text, nullptr, false);
           if (!j.is_discarded() && j.is_object()) file = j.value("file", std::string());
         }
-        if (!file.empty() && valid_component(file) && !fs::exists(dir / file)) {
+        if (!file.empty() && valid_component(file) && !exists_nothrow(dir / file)) {
           ::unlink(p.c_str());
           changed = true;
           ++report.orphan_metadata_removed;
@@ -403,7 +414,7 @@ Result<CleanupReport> Archive::open() {
         }
         continue;
       }
-      if (fs::exists(dir / (stem + ".json"))) continue;
+      if (exists_nothrow(dir / (stem + ".json"))) continue;
       // A complete snapshot (final name) without metadata: the process died between the rename and
       // the metadata write. Keep it, with what can be recomputed.
       Metadata m;
@@ -481,9 +492,9 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
   auto impl = std::make_unique<PendingCapture::Impl>();
   for (int n = 1;; ++n) {
     std::string stem = n == 1 ? base : base + "-" + std::to_string(n);
-    if (fs::exists(dir / (stem + ".json")) ||
-        fs::exists(dir / (stem + std::string(kSnapshotExt))) ||
-        fs::exists(dir / (stem + std::string(kZstExt))))
+    if (exists_nothrow(dir / (stem + ".json")) ||
+        exists_nothrow(dir / (stem + std::string(kSnapshotExt))) ||
+        exists_nothrow(dir / (stem + std::string(kZstExt))))
       continue;
     fs::path temp =
         dir / (std::string(kPartialPrefix) + stem + "-" + std::to_string(::getpid()) + ext);
@@ -523,7 +534,7 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
   } else {
     for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
          it.increment(ec))
-      if (it->is_directory() && valid_component(it->path().filename().string()))
+      if (is_directory_nothrow(*it) && valid_component(it->path().filename().string()))
         dirs.push_back(it->path());
     if (ec)
       return make_error("io",
@@ -711,27 +722,6 @@ std::string sanitize_filename(std::string_view name) {
 }
 
 namespace {
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
 
 std::string lower(std::string_view s) {
   std::string o(s);
@@ -778,7 +768,8 @@ std::string content_disposition_filename(std::string_view header) {
       }
     } else if (key == "filename*") {
       auto q = value.find("''");
-      if (q != std::string_view::npos) extended = percent_decode(value.substr(q + 2));
+      if (q != std::string_view::npos)
+        extended = core::percent_decode(value.substr(q + 2)).value_or("");
     }
   }
   return sanitize_filename(extended.empty() ? plain : extended);

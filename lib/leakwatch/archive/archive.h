@@ -1,9 +1,10 @@
 #pragma once
 // The snapshot archive: a plain tree a person can browse.
 //
-//   <dir>/<target>/<YYYYMMDDTHHMMSSZ>-<reason>.heapsnapshot[.zst]   the snapshot (zstd when
-//   compressed) <dir>/<target>/<YYYYMMDDTHHMMSSZ>-<reason>.json                  its metadata
-//   (metadata.h)
+//   <dir>/<target>/<YYYYMMDDTHHMMSSZ>-<reason>.heapsnapshot[.zst]
+//       the snapshot (zstd when compressed)
+//   <dir>/<target>/<YYYYMMDDTHHMMSSZ>-<reason>.json
+//       its metadata (metadata.h)
 //
 // A capture is written under a hidden temporary name (".partial-<stem>-<pid>...", held with an
 // exclusive flock while it is written), fsynced, renamed to its final name, then its metadata is

@@ -7,6 +7,7 @@
 
 #include "leakwatch/capture/inspector.h"
 #include "leakwatch/capture/process.h"
+#include "leakwatch/config/reader.h"
 #include "leakwatch/core/fs.h"
 #include "leakwatch/http/url.h"
 

@@ -5,6 +5,7 @@
 // docs/configuration.md; config/leakwatch.example.yaml shows every key.
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,7 +13,7 @@
 #include "leakwatch/alert/settings.h"
 #include "leakwatch/archive/settings.h"
 #include "leakwatch/capture/settings.h"
-#include "leakwatch/config/reader.h"
+#include "leakwatch/config/problem.h"
 #include "leakwatch/core/log.h"
 #include "leakwatch/core/secret.h"
 #include "leakwatch/detect/settings.h"

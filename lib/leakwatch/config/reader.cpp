@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "leakwatch/core/fs.h"
+#include "leakwatch/core/secret_file.h"
 #include "leakwatch/core/units.h"
 
 namespace leakwatch::config {
@@ -329,19 +329,14 @@ void Section::secret(const std::string& key, core::Secret& out) {
   }
   std::filesystem::path p(file);
   if (p.is_relative() && !ctx_.base_dir.empty()) p = std::filesystem::path(ctx_.base_dir) / p;
-  auto r = core::read_file(p, 64 * 1024);
+  auto r = core::read_secret_file(p);
   if (!r.ok()) {
-    ctx_.problem(n, path, "cannot read secret file: " + r.error().message);
+    ctx_.problem(n, path,
+                 r.error().code == "empty" ? r.error().message
+                                           : "cannot read secret file: " + r.error().message);
     return;
   }
-  std::string v = *r;
-  while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
-    v.pop_back();
-  if (v.empty()) {
-    ctx_.problem(n, path, "secret file " + p.string() + " is empty");
-    return;
-  }
-  out = core::Secret(v, "file " + p.string());
+  out = std::move(*r);
 }
 
 void Section::string_list(const std::string& key, std::vector<std::string>& out) {

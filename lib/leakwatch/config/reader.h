@@ -15,18 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "leakwatch/config/problem.h"
 #include "leakwatch/core/secret.h"
 
 namespace leakwatch::config {
-
-struct Problem {
-  std::string file;
-  int line = 0;          // 1-based; 0 = whole file
-  int column = 0;        // 1-based
-  std::string key_path;  // e.g. "capture.cooldown" or "alerts.slack[0].webhook_url"
-  std::string message;
-  std::string to_string() const;
-};
 
 // Shared state of one load: file name, collected problems and warnings, environment lookup.
 struct Context {

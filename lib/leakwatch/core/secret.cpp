@@ -1,5 +1,8 @@
 #include "leakwatch/core/secret.h"
 
+#include "leakwatch/core/fs.h"
+#include "leakwatch/core/secret_file.h"
+
 namespace leakwatch::core {
 
 std::string redact(std::string text, const Secret& secret) {
@@ -10,6 +13,17 @@ std::string redact(std::string text, const Secret& secret) {
     pos += 10;
   }
   return text;
+}
+
+Result<Secret> read_secret_file(const std::filesystem::path& path) {
+  auto r = read_file(path, kSecretFileMax);
+  if (!r.ok()) return r.error();
+  std::string v = std::move(*r);
+  // Editors and `echo` end the file with a line end that is not part of the secret.
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
+    v.pop_back();
+  if (v.empty()) return make_error("empty", "secret file " + path.string() + " is empty");
+  return Secret(std::move(v), "file " + path.string());
 }
 
 }  // namespace leakwatch::core

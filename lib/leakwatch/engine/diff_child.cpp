@@ -227,6 +227,58 @@ core::Result<DiffOutcome> parse_diff_output(std::string_view text, std::size_t m
   return out;
 }
 
+namespace {
+std::string shell_word(const std::string& s) {
+  bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '.' || c == '_' || c == '-' || c == '+' || c == ':' || c == '@';
+  });
+  if (plain) return s;
+  std::string out = "'";
+  for (char c : s)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+std::string diff_command_line(const std::filesystem::path& archive_dir, const std::string& base_id,
+                              const std::string& target_id) {
+  return "leakwatch diff --archive " + shell_word(archive_dir.string()) + " " +
+         shell_word(base_id) + " " + shell_word(target_id);
+}
+
+core::Result<std::shared_ptr<ChildProcess>> start_diff(
+    asio::io_context& io, const archive::Archive& archive, const std::string& base_id,
+    const std::string& target_id, std::uint64_t budget, const DiffCommand& how,
+    std::function<void(core::Result<DiffOutcome>)> done) {
+  auto base = archive.path_of(base_id);
+  if (!base.ok()) return base.error();
+  auto target = archive.path_of(target_id);
+  if (!target.ok()) return target.error();
+  // Only the headers are read here: the daemon never holds a parsed snapshot.
+  auto plan = plan_diff(archive, base_id, target_id, budget);
+  if (!plan.ok()) return plan.error();
+  ChildLimits limits = plan->limits;
+  limits.time = how.time_limit;
+  std::vector<std::string> argv = how.command;
+  for (const char* a : {"diff", "--json", "--retainer-paths"})
+    argv.emplace_back(a);
+  argv.push_back(std::to_string(how.retainer_paths));
+  argv.push_back(base->string());
+  argv.push_back(target->string());
+  core::logger("engine")->info("event=diff_child_start base={} target={} predicted_peak={} room={}",
+                               base_id, target_id,
+                               core::format_bytes(static_cast<double>(plan->predicted)),
+                               core::format_bytes(static_cast<double>(plan->room)));
+  return ChildProcess::start(
+      io, argv, limits,
+      [done = std::move(done), max_classes = how.max_classes,
+       max_growers = how.max_growers](core::Result<std::string> out) mutable {
+        if (!out.ok()) return done(out.error());
+        done(parse_diff_output(*out, max_classes, max_growers));
+      });
+}
+
 // --- ChildProcess ---------------------------------------------------------------------------
 
 core::Result<std::shared_ptr<ChildProcess>> ChildProcess::start(

@@ -83,6 +83,30 @@ struct DiffPlan {
 core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::string& base_id,
                                  const std::string& target_id, std::uint64_t budget);
 
+class ChildProcess;
+
+// How the diff child is run: its command ("diff --json --retainer-paths N BASE TARGET" is
+// appended), time limit, retainer paths, and how much of its report is kept.
+struct DiffCommand {
+  std::vector<std::string> command{"/proc/self/exe"};  // the daemon's own binary
+  std::chrono::milliseconds time_limit{std::chrono::minutes(10)};
+  std::size_t retainer_paths = 1;
+  std::size_t max_classes = 25;
+  std::size_t max_growers = 5;
+};
+// The one way a daemon diffs two archived snapshots: plan_diff against `budget`, then the child.
+// Errors before the child starts are returned ("not_found", "no_counts", "over_budget", "spawn")
+// and `done` is not called; otherwise `done` runs once on the io thread with the parsed outcome
+// or the child's error (ChildProcess::start).
+core::Result<std::shared_ptr<ChildProcess>> start_diff(
+    boost::asio::io_context& io, const archive::Archive& archive, const std::string& base_id,
+    const std::string& target_id, std::uint64_t budget, const DiffCommand& how,
+    std::function<void(core::Result<DiffOutcome>)> done);
+// The command that runs the same diff by hand (e.g. on a machine with more memory), its words
+// quoted for a POSIX shell where needed.
+std::string diff_command_line(const std::filesystem::path& archive_dir, const std::string& base_id,
+                              const std::string& target_id);
+
 // A child process whose stdout is collected. `done` runs once, on the io thread, with the
 // complete stdout when the child exited 0, else an error: "cancelled", "timeout", "killed" (by a
 // signal, e.g. its memory limit), "failed" (non-zero exit; the end of its stderr in the message),

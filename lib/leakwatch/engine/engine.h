@@ -1,16 +1,13 @@
 #pragma once
-// The tick: sample → detector → (on suspicion) capture series → diff → alerts, on one io_context
-// thread. The full snapshot diff runs in a child process (diff_child.h) with its own memory and
-// time limits, so the io thread never waits for it and stop() or a reload cancels it at once.
-// The composition root (daemon/) builds the Engine from a validated Config and wires its alert
-// output (`AlertFn`) to the alert dispatcher; the HTTP API reads `status()`.
+// The Asio driver of the engine's Core (core.h): it polls the source on a timer, runs the captures
+// and the diff child, writes the state, and feeds every result back to the Core with `now` from
+// the injected clock; the Core decides, this carries the actions out. The full snapshot diff runs
+// in a child process (diff_child.h) with its own memory and time limits, so the io thread never
+// waits for it and stop() or a reload cancels it at once.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,64 +15,26 @@
 #include "leakwatch/alert/event.h"
 #include "leakwatch/archive/archive.h"
 #include "leakwatch/capture/capturer.h"
-#include "leakwatch/capture/policy.h"
 #include "leakwatch/config/config.h"
 #include "leakwatch/core/clock.h"
-#include "leakwatch/detect/detector.h"
+#include "leakwatch/engine/core.h"
 #include "leakwatch/engine/diff_child.h"
 #include "leakwatch/engine/state_store.h"
+#include "leakwatch/engine/status.h"
 #include "leakwatch/source/source.h"
 
 namespace leakwatch::engine {
 
-struct SamplePoint {
-  double t = 0;  // unix seconds
-  std::uint64_t usage = 0;
-  std::uint64_t working_set = 0;
-  std::optional<std::uint64_t> limit;
-};
-
-struct Marker {
-  double t = 0;
-  std::string
-      kind;  // "alert", "capture", "capture_skipped", "capture_failed", "oom_kill", "restart"
-  std::string label;  // short human text
-};
-
-// A consistent copy of what the engine knows, for the API, metrics and dashboard.
-struct EngineStatus {
-  std::string target;
-  std::string source;  // the source's description
-  double started_at = 0;
-  std::optional<core::Sample> latest;
-  detect::Decision decision;
-  std::vector<SamplePoint> samples;              // recent samples, oldest first (bounded)
-  std::vector<Marker> markers;                   // recent events, oldest first (bounded)
-  std::vector<std::pair<double, double>> floor;  // (unix seconds, floor bytes) per sample (bounded)
-  std::optional<double> state_since;             // when the detector entered its current state
-  std::map<std::string, std::uint64_t> captures;  // by result: ok, skipped, failed
-  std::uint64_t samples_total = 0;
-  std::uint64_t source_errors = 0;
-  // Since this engine started (Prometheus counters): OOM kills seen, successful captures' total
-  // duration and count, stored bytes archived.
-  std::uint64_t oom_kills = 0;
-  double capture_seconds_sum = 0;
-  std::uint64_t capture_count = 0;
-  std::uint64_t archive_written_bytes = 0;
-  std::string last_source_error;
-  bool series_active = false;
-  std::vector<std::string> series_ids;  // archive ids of the current/last series
-  nlohmann::json last_diff;             // top growers of the last series diff (or null)
-  bool capture_enabled = false;
-  nlohmann::json capture;  // the capture in flight (capture::CaptureProgress), null when none
-};
-
 using AlertFn = std::function<void(alert::Event)>;
 
 struct EngineOptions {
-  // The diff child's command; "diff --json BASE TARGET" is appended. The daemon's own binary.
+  // The diff child's command; "diff --json ..." is appended. The daemon's own binary.
   std::vector<std::string> diff_command{"/proc/self/exe"};
   std::chrono::milliseconds diff_time_limit{std::chrono::minutes(10)};
+  // The archive to capture into and diff from; none: the Engine opens config.archive itself.
+  std::shared_ptr<archive::Archive> archive;
+  // Reads the memory figures instead of the source named by config.target (tests).
+  std::unique_ptr<source::Source> source;
 };
 
 class Engine {
@@ -94,25 +53,13 @@ class Engine {
   // calls `done` on the io thread.
   void stop(std::chrono::milliseconds deadline, std::function<void()> done);
 
-  EngineStatus status() const;
+  // The Core's status with the source's description; the daemon adds alerts and build.
+  Status status() const;
   const config::Config& config() const { return config_; }
-  archive::Archive* archive() { return archive_.get(); }
+  const std::shared_ptr<archive::Archive>& archive() const { return archive_; }
   std::uint64_t memory_budget() const { return memory_budget_; }
   // The running diff child's pid, if any (tests).
   std::optional<pid_t> diff_pid() const;
-
-  // The persisted state as JSON (also written to state_dir periodically and at stop()).
-  nlohmann::json save_state() const;
-  core::Status persist();
-
-  // Diffs two archived captures in the diff child when the prediction fits the memory budget;
-  // `done` runs on the io thread. Errors: "disabled", "not_found", "over_budget" (the message says
-  // what it needs and the command to run elsewhere), "busy" (a diff is running), and the child's
-  // (diff_child.h). One diff at a time: a second request while one runs gets "busy".
-  void diff_async(std::string base_id, std::string target_id,
-                  std::function<void(core::Result<DiffOutcome>)> done);
-  // The command that runs the same diff by hand (e.g. on a bigger machine).
-  std::string diff_command_line(const std::string& base_id, const std::string& target_id) const;
 
   // Called on the io thread with every capture once it is archived (the S3 uploader's queue).
   void set_on_archived(std::function<void(const archive::Metadata&)> f) {
@@ -122,18 +69,11 @@ class Engine {
  private:
   void schedule_poll(std::chrono::milliseconds delay);
   void poll();
-  void on_sample(core::Result<core::Sample> r);
-  void on_decision(const core::Sample& s, const detect::Decision& d, detect::State previous);
-  void maybe_capture(core::TimePoint now);
-  void on_capture_done(core::Result<archive::Metadata> r, int index, int count);
-  void emit(alert::Event e);
-  alert::Event base_event(alert::EventType type, core::TimePoint t) const;
-  void add_marker(core::TimePoint t, std::string kind, std::string label);
-  void restore_state();
-  void on_series_diff(alert::Event e, core::Result<DiffOutcome> d);
-  // Top growers by self size from the histograms taken at capture time (no retainer paths).
-  std::vector<alert::Grower> histogram_growers(const std::string& base_id,
-                                               const std::string& target_id) const;
+  void run(Actions actions);
+  void run(const Action& action);
+  void persist();
+  void start_capture(capture::CaptureRequest request);
+  void request_diff(const std::string& base_id, const std::string& target_id);
 
   boost::asio::io_context& io_;
   config::Config config_;
@@ -141,40 +81,17 @@ class Engine {
   AlertFn alert_;
   EngineOptions options_;
   std::uint64_t memory_budget_ = 0;
+  Core core_;
   std::shared_ptr<ChildProcess> diff_child_;
   std::unique_ptr<source::Source> source_;
-  std::unique_ptr<archive::Archive> archive_;
+  std::shared_ptr<archive::Archive> archive_;
   std::unique_ptr<capture::Capturer> capturer_;
-  detect::Detector detector_;
-  capture::GuardRails guard_;
-  capture::SeriesScheduler series_;
   StateStore store_;
   boost::asio::steady_timer poll_timer_;
+  boost::asio::steady_timer stop_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-
-  bool stopping_ = false;
   bool polling_ = false;
-  bool capture_in_flight_ = false;
-  std::function<void()> capture_finished_hook_;
-  core::TimePoint started_at_{};
-  core::TimePoint last_persist_{};
-  std::optional<core::Sample> latest_;
-  std::deque<SamplePoint> samples_;
-  std::deque<Marker> markers_;
-  std::deque<std::pair<double, double>> floor_;
-  std::optional<double> state_since_;
-  std::map<std::string, std::uint64_t> captures_;
-  std::uint64_t samples_total_ = 0;
-  std::uint64_t source_errors_ = 0;
-  std::uint64_t oom_kills_ = 0;
-  double capture_seconds_sum_ = 0;
-  std::uint64_t capture_count_ = 0;
-  std::uint64_t archive_written_bytes_ = 0;
-  int consecutive_errors_ = 0;
-  bool source_down_ = false;
-  std::string last_source_error_;
-  std::vector<std::string> series_ids_;
-  nlohmann::json last_diff_;
+  std::function<void()> stopped_;
   std::function<void(const archive::Metadata&)> on_archived_;
 };
 

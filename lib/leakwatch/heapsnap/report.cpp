@@ -188,9 +188,11 @@ DiffReport diff_snapshots(const HeapSnapshot& base, const HeapSnapshot& target,
   return report;
 }
 
-core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
-                                    const std::filesystem::path& target_path,
-                                    const DiffOptions& options) {
+namespace {
+
+core::Result<DiffReport> diff_files_or_throw(const std::filesystem::path& base_path,
+                                             const std::filesystem::path& target_path,
+                                             const DiffOptions& options) {
   // The two files are parsed and classified on two threads. The target's interface definitions
   // name the base's plain objects too, so the base thread waits for them (they are known right
   // after the target is parsed). The base graph is dropped as soon as its class members are
@@ -282,6 +284,21 @@ core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
   if (tree_exception) std::rethrow_exception(tree_exception);
   finish_report(report, *target, t, options, std::move(groups));
   return report;
+}
+
+}  // namespace
+
+core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
+                                    const std::filesystem::path& target_path,
+                                    const DiffOptions& options) {
+  // The worker threads' exceptions are carried to this thread; none leaves it.
+  try {
+    return diff_files_or_throw(base_path, target_path, options);
+  } catch (const std::bad_alloc&) {
+    return core::make_error("too_large", "not enough memory to compare the two snapshots");
+  } catch (const std::exception& e) {
+    return core::make_error("failed", std::string("the comparison failed: ") + e.what());
+  }
 }
 
 nlohmann::json to_json(const Summary& summary) {

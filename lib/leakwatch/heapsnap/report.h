@@ -61,7 +61,8 @@ struct DiffOptions {
 };
 
 // DevTools' Comparison view of BASE → TARGET (two snapshots of the same process), plus the top
-// growers with their retained size in the target and their aggregated retainer paths.
+// growers with their retained size in the target and their aggregated retainer paths. Never throws:
+// the parser's errors, "too_large" (out of memory) and "failed" (anything else) are returned.
 core::Result<DiffReport> diff_files(const std::filesystem::path& base,
                                     const std::filesystem::path& target,
                                     const DiffOptions& options = {});

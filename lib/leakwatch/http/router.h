@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "leakwatch/core/percent.h"
+
 namespace leakwatch::http {
 
 struct ServerRequest {
@@ -51,7 +53,7 @@ struct ServerResponse {
 };
 
 // Percent-decoding ("%2F" -> "/"; '+' -> ' ' when `plus_is_space`). Invalid escapes: nullopt.
-std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
+using core::percent_decode;
 
 // The reason phrase of a status code ("Not Found").
 std::string_view status_reason(int status);

@@ -1,7 +1,7 @@
 #pragma once
 // Pure parsers for the kernel's memory files: strings in, values out, no I/O (oomd-style
-// "...FromLines"). The readers in cgroup.h / procfs.h feed them file contents read under an
-// injectable root.
+// "...FromLines"). The readers (readers.h) feed them file contents read under an injectable
+// root.
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -62,6 +62,26 @@ TEST(Cli, CheckConfigPrintsEveryProblemAndExits78) {
   EXPECT_NE(ok.out.find("configuration is valid"), std::string::npos) << ok.out;
 }
 
+// Every command that reads a configuration names its problems the same way (file:line:column,
+// the key, a count) and exits 78: they share one loader.
+TEST(Cli, EveryCommandReportsConfigProblemsTheSameWay) {
+  TempDir d;
+  const auto bad = (d.path() / "bad.yaml").string();
+  std::ofstream(bad) << "target:\n  name: web\npoll_interval: soon\n";
+  for (const std::string& args :
+       {"run --config " + bad, "sample --config " + bad, "replay trace.csv --config " + bad,
+        "alert test --config " + bad, "capture --config " + bad, "snapshots list --config " + bad,
+        "summary web/20260101T000000Z-1 --config " + bad}) {
+    auto r = run(args);
+    EXPECT_EQ(r.code, 78) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("bad.yaml:3:16: poll_interval"), std::string::npos) << args << "\n"
+                                                                             << r.out;
+    EXPECT_NE(r.out.find("1 problem found; configuration not valid"), std::string::npos)
+        << args << "\n"
+        << r.out;
+  }
+}
+
 TEST(Cli, UsageErrorsExit2) {
   EXPECT_EQ(run("check-config a.yaml b.yaml").code, 2);
   EXPECT_EQ(run("no-such-command").code, 2);
@@ -162,4 +182,18 @@ TEST(Cli, CaptureArchivesASnapshotAndAWrongKeyFailsClearly) {
   auto missing = run("capture --config " + cfg);  // key variable unset: configuration error
   EXPECT_EQ(missing.code, 78) << missing.out;
   EXPECT_NE(missing.out.find("LW_CLI_KEY"), std::string::npos) << missing.out;
+
+  // --key-file reads the key as the configuration's { file: } does: its line end is not part of
+  // it (else the app answers 403), and an empty file is a configuration error.
+  const auto key_file = (d.path() / "key").string();
+  std::ofstream(key_file) << key << "\n";
+  auto by_file =
+      run("capture --config " + cfg + " --key-file " + key_file, "LW_CLI_KEY=wrong-key-value");
+  EXPECT_EQ(by_file.code, 0) << by_file.out;
+  EXPECT_EQ(by_file.out.find(key), std::string::npos) << "the key leaked: " << by_file.out;
+  std::ofstream(key_file, std::ios::trunc) << "\n";
+  auto empty =
+      run("capture --config " + cfg + " --key-file " + key_file, "LW_CLI_KEY=wrong-key-value");
+  EXPECT_EQ(empty.code, 78) << empty.out;
+  EXPECT_NE(empty.out.find("is empty"), std::string::npos) << empty.out;
 }

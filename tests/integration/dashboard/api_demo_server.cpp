@@ -27,8 +27,8 @@ namespace {
 constexpr double kMiB = 1024.0 * 1024.0;
 
 // 121 samples, one a minute over two hours: a GC sawtooth whose floor rises 60 MiB/h.
-api::ApiState demo_state(core::TimePoint now, const std::vector<api::SnapshotInfo>& snaps) {
-  api::ApiState s;
+engine::Status demo_state(core::TimePoint now, const std::vector<api::SnapshotInfo>& snaps) {
+  engine::Status s;
   s.target = "web";
   s.source = "cgroup v2 /sys/fs/cgroup/demo/web (recorded demo data)";
   s.now = now;
@@ -40,7 +40,7 @@ api::ApiState demo_state(core::TimePoint now, const std::vector<api::SnapshotInf
     auto t = now - std::chrono::minutes(n - 1 - i);
     double floor = 180 * kMiB + i * (1.0 * kMiB);  // +1 MiB/min = 60 MiB/h
     double saw = (i % 8) * 12 * kMiB;
-    api::ApiSample x;
+    engine::StatusSample x;
     x.time = t;
     x.usage_bytes = static_cast<std::uint64_t>(floor + saw + 25 * kMiB);
     x.working_set_bytes = static_cast<std::uint64_t>(floor + saw);

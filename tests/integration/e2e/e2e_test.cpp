@@ -270,7 +270,7 @@ TEST_F(E2E, LeakingAppIsDetectedCapturedAndAlertedWhileHealthyTwinStaysSilent) {
   EXPECT_NE(lw_leaky.proc().output().find("memory budget " +
                                           std::to_string(kSidecarLimit / kMiB * 3 / 4) + " MiB"),
             std::string::npos);
-  EXPECT_NE(lw_leaky.proc().output().find("diff child starting"), std::string::npos);
+  EXPECT_NE(lw_leaky.proc().output().find("event=diff_child_start"), std::string::npos);
   // After a detected leak and a capture series the daemon still serves /healthz, also across a
   // reload.
   auto health = http_request(lw_leaky.port(), "GET", "/healthz");

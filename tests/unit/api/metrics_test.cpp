@@ -87,7 +87,7 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeBeforeItsSamplesAndLinesAreWellFormed) {
 
 // A sum over `result` must count alerts, so retries (attempts) are not among the outcomes.
 TEST(Metrics, RetriesAreCountedApartFromFinalOutcomes) {
-  ApiState s;
+  engine::Status s;
   s.counters.alerts = {{{"slack", "delivered"}, 3}, {{"slack", "retried"}, 5}};
   s.counters.oom_kills = 2;
   s.counters.capture_seconds_sum = 12.5;
@@ -132,7 +132,7 @@ TEST(Metrics, PromtoolFindsNothingToLint) {
 }
 
 TEST(Metrics, NoLimitNoForecastAndNoSamples) {
-  ApiState s;
+  engine::Status s;
   s.detector.state = "learning";
   auto text = render_metrics(s);
   EXPECT_EQ(text.find("leakwatch_memory_usage_bytes"), std::string::npos)
@@ -145,7 +145,7 @@ TEST(Metrics, NoLimitNoForecastAndNoSamples) {
 }
 
 TEST(Metrics, LabelValuesAreEscaped) {
-  ApiState s;
+  engine::Status s;
   s.target = "we\"b\\x\ny";
   s.source = "cgroup";
   auto text = render_metrics(s);
@@ -167,7 +167,7 @@ TEST(Metrics, TargetInfoCarriesTheIdentity) {
 }
 
 TEST(Metrics, HostileIdentityValuesStayInsideTheirLabel) {
-  ApiState s;
+  engine::Status s;
   s.target = "web";
   s.source = "ecs";
   // What a hostile metadata endpoint could send, after core::identity_value (as every identity is
@@ -198,7 +198,7 @@ TEST(Metrics, ValueFormatting) {
 }
 
 TEST(Metrics, UnknownDetectorStateStillExported) {
-  ApiState s;
+  engine::Status s;
   s.detector.state = "restarting";
   auto text = render_metrics(s);
   EXPECT_TRUE(contains_line(text, "leakwatch_detector_state{state=\"restarting\"} 1"));

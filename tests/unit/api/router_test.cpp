@@ -299,7 +299,7 @@ TEST_F(RouterTest, ReconfigureRotatesTheTokenAndNamesWhatNeedsARestart) {
 }
 
 TEST(RouterNoArchive, EmptyListing) {
-  testing::FixedProvider provider(ApiState{});
+  testing::FixedProvider provider(engine::Status{});
   Router r(RouterOptions{}, provider, nullptr);
   auto res = r.route(ServerRequest::get("/api/v1/snapshots"));
   ASSERT_EQ(res.status, 200);

@@ -37,7 +37,7 @@ TEST(Status, CarriesTheTargetIdentity) {
   EXPECT_EQ(j["identity"]["task_id"], "5f2c9d0e");
   EXPECT_EQ(j["identity"]["container"], "app");
   EXPECT_EQ(j["identity"]["availability_zone"], "eu-west-1b");
-  EXPECT_TRUE(status_json(ApiState{}, {})["identity"].is_null());
+  EXPECT_TRUE(status_json(engine::Status{}, {})["identity"].is_null());
 }
 
 TEST(Status, SinceFiltersSamplesFloorAndMarkers) {
@@ -66,7 +66,7 @@ TEST(Status, TheCaptureInFlightIsShownAndNullWhenNoneRuns) {
 }
 
 TEST(Status, NoLimitAndNoForecastAreNull) {
-  ApiState s;
+  engine::Status s;
   auto j = status_json(s, {});
   EXPECT_TRUE(j["limit_bytes"].is_null());
   EXPECT_TRUE(j["detector"]["forecast_seconds"].is_null());
@@ -74,9 +74,9 @@ TEST(Status, NoLimitAndNoForecastAreNull) {
 }
 
 TEST(Downsample, KeepsFloorAndPeaksWithinTheBudget) {
-  std::vector<ApiSample> in;
+  std::vector<engine::StatusSample> in;
   for (int i = 0; i < 10'000; ++i) {
-    ApiSample s;
+    engine::StatusSample s;
     s.time = at(1'700'000'000 + i);
     s.usage_bytes = 1000 + (i % 100) * 10 + (i == 5'555 ? 1'000'000 : 0);
     in.push_back(s);
@@ -94,7 +94,8 @@ TEST(Downsample, KeepsFloorAndPeaksWithinTheBudget) {
   }
   EXPECT_EQ(lo, 1000u) << "the floor survives";
   EXPECT_EQ(hi, 1000u + 550 + 1'000'000) << "a single spike survives";
-  EXPECT_EQ(downsample(std::vector<ApiSample>(in.begin(), in.begin() + 50), 200).size(), 50u);
+  EXPECT_EQ(downsample(std::vector<engine::StatusSample>(in.begin(), in.begin() + 50), 200).size(),
+            50u);
 }
 
 TEST(SnapshotJson, ListFormOmitsTheFullMetadata) {

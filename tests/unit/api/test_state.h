@@ -13,8 +13,8 @@ inline core::TimePoint at(double unix_seconds) {
   return core::from_unix_seconds(unix_seconds);
 }
 
-inline ApiState sample_state() {
-  ApiState s;
+inline engine::Status sample_state() {
+  engine::Status s;
   s.target = "web";
   s.source = "cgroup v2 /sys/fs/cgroup/web";
   s.identity.platform = "ecs";
@@ -30,7 +30,7 @@ inline ApiState sample_state() {
   s.last_sample_at = at(1'700'003'600);
   const std::uint64_t mib = 1 << 20;
   for (int i = 0; i <= 360; ++i) {
-    ApiSample x;
+    engine::StatusSample x;
     x.time = at(1'700'000'000 + i * 10);
     x.usage_bytes = (200 + i / 4 + (i % 6) * 10) * mib;
     x.working_set_bytes = x.usage_bytes - 20 * mib;
@@ -59,15 +59,15 @@ inline ApiState sample_state() {
 
 class FixedProvider final : public StateProvider {
  public:
-  explicit FixedProvider(ApiState s) : state_(std::move(s)) {}
-  ApiState snapshot() const override {
+  explicit FixedProvider(engine::Status s) : state_(std::move(s)) {}
+  engine::Status snapshot() const override {
     ++calls;
     return state_;
   }
   mutable int calls = 0;
 
  private:
-  ApiState state_;
+  engine::Status state_;
 };
 
 class MemoryStore final : public SnapshotStore {

@@ -436,6 +436,10 @@ TEST(Archive, ContentDispositionFileNamesAreSanitised) {
                 R"(attachment; filename="fallback"; filename*=UTF-8''h%C3%A9ap.heapsnapshot)"),
             "h\xC3\xA9"
             "ap.heapsnapshot");
+  // A broken escape in filename* falls back to filename (one percent-decoder: core/percent.h).
+  EXPECT_EQ(content_disposition_filename(
+                R"(attachment; filename="fallback.heapsnapshot"; filename*=UTF-8''h%C3%Zap)"),
+            "fallback.heapsnapshot");
   EXPECT_EQ(content_disposition_filename("attachment"), "");
   EXPECT_EQ(content_disposition_filename(R"(attachment; filename="...")"), "");
 }

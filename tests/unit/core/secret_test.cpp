@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
+
+#include "leakwatch/core/secret_file.h"
+#include "support/temp_dir.h"
 
 using leakwatch::core::Secret;
 
@@ -20,4 +24,21 @@ TEST(Secret, NeverPrintsItsValue) {
 TEST(Secret, RedactRemovesEveryOccurrence) {
   Secret s("abcd1234", "inline");
   EXPECT_EQ(leakwatch::core::redact("x abcd1234 y abcd1234", s), "x <redacted> y <redacted>");
+}
+
+// The configuration's { file: PATH } and `capture --key-file` read a secret file this one way.
+TEST(Secret, FileLosesItsTrailingLineEndsAndNamesOnlyItsPath) {
+  leakwatch::testing::UniqueTempDir d("lw-secret");
+  const auto p = d.path() / "key";
+  std::ofstream(p) << "s3cr3t value\r\n\n";
+  auto s = leakwatch::core::read_secret_file(p);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->reveal(), "s3cr3t value");
+  EXPECT_EQ(s->origin(), "file " + p.string());
+
+  std::ofstream(d.path() / "blank") << "\n";
+  auto blank = leakwatch::core::read_secret_file(d.path() / "blank");
+  ASSERT_FALSE(blank.ok());
+  EXPECT_EQ(blank.error().code, "empty");
+  EXPECT_EQ(leakwatch::core::read_secret_file(d.path() / "missing").error().code, "not_found");
 }

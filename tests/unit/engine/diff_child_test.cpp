@@ -1,5 +1,5 @@
-// The diff child: limits, cancellation, the budget decision and the parsing of its report; and an
-// Engine whose running diff is cancelled by stop() and by its destruction without waiting.
+// The diff child: limits, cancellation, the budget decision and the parsing of its report; and
+// start_diff, through which the engine and the API run it.
 #include "leakwatch/engine/diff_child.h"
 
 #include <gtest/gtest.h>
@@ -13,9 +13,8 @@
 #include <fstream>
 #include <optional>
 
-#include "leakwatch/config/config.h"
+#include "leakwatch/archive/archive.h"
 #include "leakwatch/core/clock.h"
-#include "leakwatch/engine/engine.h"
 #include "support/io_wait.h"
 #include "support/temp_dir.h"
 
@@ -194,28 +193,21 @@ TEST(DiffOutput, GrowersAreTypedWithTheRootFirstAndClassesAreCappedWhileParsing)
     EXPECT_FALSE(parse_diff_output(bad).ok()) << bad;
 }
 
-// --- the Engine: a running diff never holds up stop() or destruction ---------------------------
+// --- start_diff: the one way the engine and the API diff two archived snapshots ----------------
 
-class EngineDiff : public ::testing::Test {
+class StartDiff : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::path(tmp_.path());
-    auto yaml = "target: {name: t, source: procfs, pid: " + std::to_string(::getpid()) +
-                "}\nstate_dir: " + (dir_ / "state").string() +
-                "\narchive: {dir: " + (dir_ / "archive").string() +
-                "}\nserver: {enabled: false}\n" + extra_yaml_;
-    auto r = config::load_string(yaml, "test.yaml");
-    for (const auto& p : r.problems)
-      ADD_FAILURE() << p.to_string();
-    ASSERT_TRUE(r.config);
-    config_ = *r.config;
-    archive::Archive a(config_.archive);
-    ASSERT_TRUE(a.open().ok());
+    archive::ArchiveSettings settings;
+    settings.dir = (dir_ / "archive").string();
+    archive_ = std::make_unique<archive::Archive>(settings);
+    ASSERT_TRUE(archive_->open().ok());
     for (int i = 0; i < 2; ++i) {
       archive::Reason reason;
       reason.kind = "manual";
-      auto p =
-          a.begin("t", core::from_unix_seconds(1.8e9 + i * 60), reason, archive::Compression::none);
+      auto p = archive_->begin("t", core::from_unix_seconds(1.8e9 + i * 60), reason,
+                               archive::Compression::none);
       ASSERT_TRUE(p.ok()) << p.error().message;
       ASSERT_TRUE((*p)->write(R"({"snapshot":{"meta":{},"node_count":)" + nodes_ +
                               R"(,"edge_count":40},"nodes":[],"edges":[],"strings":[]})")
@@ -228,111 +220,77 @@ class EngineDiff : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<Engine> make(std::vector<std::string> diff_command) {
-    EngineOptions o;
-    o.diff_command = std::move(diff_command);
-    auto e = std::make_unique<Engine>(
-        io_, config_, clock_, [](alert::Event) {}, o);
-    EXPECT_TRUE(e->start().ok());
-    return e;
+  core::Result<std::shared_ptr<ChildProcess>> start(std::vector<std::string> command,
+                                                    std::uint64_t budget = 1ull << 30) {
+    DiffCommand how;
+    how.command = std::move(command);
+    return start_diff(io_, *archive_, ids_[0], ids_[1], budget, how,
+                      [this](core::Result<DiffOutcome> r) { got_ = std::move(r); });
   }
 
   leakwatch::testing::UniqueTempDir tmp_;
   std::filesystem::path dir_;
-  std::string extra_yaml_;
   std::string nodes_ = "10";
-  config::Config config_;
+  std::unique_ptr<archive::Archive> archive_;
   std::vector<std::string> ids_;
   asio::io_context io_;
-  core::SystemClock clock_;
+  std::optional<core::Result<DiffOutcome>> got_;
 };
 
-TEST_F(EngineDiff, StopCancelsARunningDiffAndFinishesWithoutWaitingForIt) {
-  auto engine = make({"/bin/sh", "-c", "sleep 60", "sh"});
-  std::optional<core::Result<DiffOutcome>> got;
-  engine->diff_async(ids_[0], ids_[1], [&](core::Result<DiffOutcome> r) { got = std::move(r); });
-  ASSERT_TRUE(engine->diff_pid());
-  const pid_t pid = *engine->diff_pid();
-  // The io thread keeps running while the diff does.
-  int ticks = 0;
-  asio::steady_timer tick(io_);
-  std::function<void()> arm = [&] {
-    tick.expires_after(10ms);
-    tick.async_wait([&](boost::system::error_code ec) {
-      if (!ec && ++ticks < 5) arm();
-    });
-  };
-  arm();
-  ASSERT_TRUE(run_until(io_, [&] { return ticks >= 5; }));
-  EXPECT_FALSE(got.has_value());
-
-  bool stopped = false;
-  auto t0 = std::chrono::steady_clock::now();
-  engine->stop(20s, [&] { stopped = true; });
-  ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->error().code, "cancelled");
-  ASSERT_TRUE(run_until(io_, [&] { return stopped; }));
-  // Far below the diff's 60 s: stop did not wait for it.
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  EXPECT_TRUE(run_until(io_, [&] { return process_gone(pid); }));
-}
-
-TEST_F(EngineDiff, DestroyingTheEngineKillsTheDiffAndReturnsAtOnce) {
-  auto engine = make({"/bin/sh", "-c", "sleep 60", "sh"});
-  std::optional<core::Result<DiffOutcome>> got;
-  engine->diff_async(ids_[0], ids_[1], [&](core::Result<DiffOutcome> r) { got = std::move(r); });
-  ASSERT_TRUE(engine->diff_pid());
-  const pid_t pid = *engine->diff_pid();
-  auto t0 = std::chrono::steady_clock::now();
-  engine.reset();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
-  ASSERT_TRUE(got.has_value());  // told at once, not left waiting
-  EXPECT_EQ(got->error().code, "cancelled");
-  EXPECT_TRUE(run_until(io_, [&] { return process_gone(pid); }));
-}
-
-TEST_F(EngineDiff, TheChildsReportBecomesTypedGrowersAndASecondDiffIsBusy) {
+TEST_F(StartDiff, TheChildsReportBecomesTypedGrowers) {
   auto report = dir_ / "report.json";
   std::ofstream(report) << R"({"classes":[],"top_growers":[{"name":"Leak","size_delta":9,)"
                         << R"("delta_count":3}]})";
-  // The command ignores the appended "diff --json BASE TARGET" and prints the report.
-  auto engine = make({"/bin/sh", "-c", "sleep 0.2; cat " + report.string(), "sh"});
-  std::optional<core::Result<DiffOutcome>> first, second;
-  engine->diff_async(ids_[0], ids_[1], [&](core::Result<DiffOutcome> r) { first = std::move(r); });
-  engine->diff_async(ids_[0], ids_[1], [&](core::Result<DiffOutcome> r) { second = std::move(r); });
-  ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(second->error().code, "busy");
-  ASSERT_TRUE(run_until(io_, [&] { return first.has_value(); }));
-  ASSERT_TRUE(first->ok()) << first->error().message;
-  ASSERT_EQ((*first)->growers.size(), 1u);
-  EXPECT_EQ((*first)->growers[0].name, "Leak");
-  EXPECT_EQ((*first)->growers[0].count_delta, 3);
+  // The command ignores the appended "diff --json ... BASE TARGET" and prints the report.
+  auto child = start({"/bin/sh", "-c", "cat " + report.string(), "sh"});
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  ASSERT_TRUE(run_until(io_, [&] { return got_.has_value(); }));
+  ASSERT_TRUE(got_->ok()) << got_->error().message;
+  ASSERT_EQ((*got_)->growers.size(), 1u);
+  EXPECT_EQ((*got_)->growers[0].name, "Leak");
+  EXPECT_EQ((*got_)->growers[0].count_delta, 3);
 }
 
-class EngineDiffOverBudget : public EngineDiff {
+TEST_F(StartDiff, AnAbandonedChildIsKilledWithoutAnAnswer) {
+  auto child = start({"/bin/sh", "-c", "sleep 60", "sh"});
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  const pid_t pid = (*child)->pid();
+  (*child)->abandon();
+  EXPECT_TRUE(run_until(io_, [&] { return process_gone(pid); }));
+  EXPECT_FALSE(got_.has_value());
+}
+
+TEST_F(StartDiff, AnUnknownSnapshotIsNotFound) {
+  DiffCommand how;
+  auto child = start_diff(io_, *archive_, ids_[0], "t/nope", 1ull << 30, how,
+                          [](core::Result<DiffOutcome>) { ADD_FAILURE() << "no answer expected"; });
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.error().code, "not_found");
+}
+
+class StartDiffOverBudget : public StartDiff {
  protected:
   void SetUp() override {
-    extra_yaml_ = "resources: {memory_budget: 64Mi}\n";
     nodes_ = "50000000";
-    EngineDiff::SetUp();
+    StartDiff::SetUp();
   }
 };
 
-TEST_F(EngineDiffOverBudget, ADiffPredictedOverTheBudgetIsNotRunAndSaysWhatItNeeds) {
-  auto engine = make({"/bin/false"});
-  EXPECT_EQ(engine->memory_budget(), 64ull << 20);
-  std::optional<core::Result<DiffOutcome>> got;
-  engine->diff_async(ids_[0], ids_[1], [&](core::Result<DiffOutcome> r) { got = std::move(r); });
-  ASSERT_TRUE(got.has_value());
-  ASSERT_FALSE(got->ok());
-  EXPECT_EQ(got->error().code, "over_budget");
-  EXPECT_NE(got->error().message.find("100000000 nodes"), std::string::npos)
-      << got->error().message;
-  EXPECT_NE(got->error().message.find("memory_budget"), std::string::npos);
-  EXPECT_FALSE(engine->diff_pid());
-  EXPECT_EQ(
-      engine->diff_command_line(ids_[0], ids_[1]),
-      "leakwatch diff --archive " + (dir_ / "archive").string() + " " + ids_[0] + " " + ids_[1]);
+TEST_F(StartDiffOverBudget, ADiffPredictedOverTheBudgetIsNotRunAndSaysWhatItNeeds) {
+  auto child = start({"/bin/false"}, 64ull << 20);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.error().code, "over_budget");
+  EXPECT_NE(child.error().message.find("100000000 nodes"), std::string::npos)
+      << child.error().message;
+  EXPECT_NE(child.error().message.find("memory_budget"), std::string::npos);
+  EXPECT_FALSE(got_.has_value());
+}
+
+TEST(DiffCommandLine, QuotesWhatTheShellWouldSplit) {
+  EXPECT_EQ(diff_command_line("/var/lib/lw", "web/a", "web/b"),
+            "leakwatch diff --archive /var/lib/lw web/a web/b");
+  EXPECT_EQ(diff_command_line("/tmp/my archive", "web/it's", "web/b"),
+            "leakwatch diff --archive '/tmp/my archive' 'web/it'\\''s' web/b");
 }
 
 }  // namespace
