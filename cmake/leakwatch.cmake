@@ -17,10 +17,18 @@ function(leakwatch_test name)
   if(NOT T_LABELS)
     set(T_LABELS unit)
   endif()
+  # gtest_discover_tests flattens PROPERTIES, so a list of labels would keep only its first one
+  # (and turn the rest into bogus properties). The labels and the timeout are set instead by a
+  # script that ctest runs after the discovery one, over the test list discovery leaves in
+  # ${name}_TESTS.
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60)
+  set(props "LABELS \"${T_LABELS}\"")
   if(T_TIMEOUT)  # overrides the presets' default per-test timeout
-    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-                         DISCOVERY_TIMEOUT 60)
-  else()
-    gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+    string(APPEND props " TIMEOUT ${T_TIMEOUT}")
   endif()
+  set(script "${CMAKE_CURRENT_BINARY_DIR}/${name}_properties.cmake")
+  file(WRITE "${script}" "foreach(t IN LISTS ${name}_TESTS)\n"
+                         "  set_tests_properties(\"\${t}\" PROPERTIES ${props})\n"
+                         "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${script}")
 endfunction()
