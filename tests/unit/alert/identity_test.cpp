@@ -6,6 +6,7 @@
 #include "leakwatch/alert/alertmanager.h"
 #include "leakwatch/alert/slack.h"
 #include "leakwatch/alert/webhook.h"
+#include "support/json_text.h"
 
 using namespace leakwatch;
 using namespace leakwatch::alert;
@@ -43,14 +44,7 @@ Event event(EventType type, TaskInfo task) {
   return e;
 }
 
-std::string all_text(const json& j) {
-  std::string s;
-  if (j.is_string()) return j.get<std::string>() + "\n";
-  if (j.is_structured())
-    for (const auto& x : j)
-      s += all_text(x);
-  return s;
-}
+using leakwatch::testing::all_text;
 
 }  // namespace
 

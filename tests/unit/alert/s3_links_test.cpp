@@ -11,6 +11,7 @@
 #include "leakwatch/alert/alertmanager.h"
 #include "leakwatch/alert/slack.h"
 #include "leakwatch/alert/webhook.h"
+#include "support/json_text.h"
 
 using namespace leakwatch;
 using namespace leakwatch::alert;
@@ -48,14 +49,7 @@ Event capture(std::vector<std::string> ids, std::vector<s3::ObjectLink> objects)
   return e;
 }
 
-std::string all_text(const json& j) {
-  std::string s;
-  if (j.is_string()) return j.get<std::string>() + "\n";
-  if (j.is_structured())
-    for (const auto& x : j)
-      s += all_text(x);
-  return s;
-}
+using leakwatch::testing::all_text;
 
 const std::string kPendingWords = "upload pending: the object exists once the upload completes";
 
