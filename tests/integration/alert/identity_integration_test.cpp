@@ -5,6 +5,8 @@
 // the leakwatch_target_info metric.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "integration/e2e/e2e_support.h"
 #include "integration/source/child_process.h"
 
@@ -40,29 +42,41 @@ void expect_fixture_identity(const json& id, const std::string& where) {
   EXPECT_EQ(id.value("launch_type", ""), "MANAGED_INSTANCES") << where;
 }
 
-TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
-  if (!have_node()) GTEST_SKIP() << "needs node";
-  TempDir tmp;
-  ASSERT_FALSE(tmp.path().empty());
-  auto path = [&](const std::string& n) { return tmp.path() / n; };
+// The peers both tests talk to: the fake ECS task metadata endpoint serving the real fixtures, and
+// the webhook receiver recording every alert, in a temporary directory.
+class IdentityEverywhere : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_node()) GTEST_SKIP() << "needs node";
+    ASSERT_FALSE(tmp_.path().empty());
+    ecs_.emplace(std::vector<std::string>{
+        "node", (kSource / "tests/integration/source/fake_ecs_server.js").string(),
+        kFixtures.string()});
+    ASSERT_TRUE(ecs_->started());
+    auto port = ecs_->read_line(15s);
+    ASSERT_TRUE(port.has_value()) << "the fake ECS endpoint did not start";
+    ecs_port_ = *port;
+    receiver_.emplace(
+        std::vector<std::string>{"node", (kSource / "demo/receiver.js").string(), "--record",
+                                 path("alerts.jsonl").string(), "--quiet"},
+        path("receiver.log"));
+    receiver_port_ = receiver_->listening_port();
+    ASSERT_GT(receiver_port_, 0) << receiver_->output();
+  }
+  fs::path path(const std::string& n) const { return tmp_.path() / n; }
 
-  test_peer::ChildProcess ecs({"node",
-                               (kSource / "tests/integration/source/fake_ecs_server.js").string(),
-                               kFixtures.string()});
-  ASSERT_TRUE(ecs.started());
-  auto ecs_port = ecs.read_line(15s);
-  ASSERT_TRUE(ecs_port.has_value()) << "the fake ECS endpoint did not start";
+  TempDir tmp_;
+  std::optional<test_peer::ChildProcess> ecs_;
+  std::optional<Process> receiver_;
+  std::string ecs_port_;
+  int receiver_port_ = 0;
+};
 
-  Process receiver({"node", (kSource / "demo/receiver.js").string(), "--record",
-                    path("alerts.jsonl").string(), "--quiet"},
-                   path("receiver.log"));
-  int receiver_port = receiver.listening_port();
-  ASSERT_GT(receiver_port, 0) << receiver.output();
-
+TEST_F(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
   fs::create_directories(path("watch"));
   std::ostringstream y;
   y << "target:\n  name: web\n  source: ecs\n  ecs_container: main\n"
-    << "  ecs_metadata_uri: http://127.0.0.1:" << *ecs_port << "/" << kScenario << "\n"
+    << "  ecs_metadata_uri: http://127.0.0.1:" << ecs_port_ << "/" << kScenario << "\n"
     << "  ecs_timeout: 2s\n"
     << "poll_interval: 1s\n"
     << "state_dir: " << path("state").string() << "\n"
@@ -73,7 +87,7 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
     // An S3 archive nobody answers: uploads stay pending (retried), and the alert says so.
     << "  s3:\n    bucket: leak-bucket\n    prefix: fleet\n    region: us-east-1\n"
     << "    endpoint: http://127.0.0.1:1\n"
-    << "alerts:\n  webhooks:\n    - name: receiver\n      url: http://127.0.0.1:" << receiver_port
+    << "alerts:\n  webhooks:\n    - name: receiver\n      url: http://127.0.0.1:" << receiver_port_
     << "/hooks/leakwatch\n"
     << "server:\n  listen: 127.0.0.1:0\nlog:\n  level: info\n";
   spit(path("leakwatch.yaml"), y.str());
@@ -149,27 +163,12 @@ TEST(IdentityEverywhere, EcsTaskIsNamedInAlertsMetadataStatusAndMetrics) {
 
 // An in-place restart from the limit (ECS restart policy) reaches the receiver as an OOM kill of
 // the named task, through the engine's own OOM path.
-TEST(IdentityEverywhere, EcsRestartFromTheLimitIsAlertedAsAnOomKillOfTheTask) {
-  if (!have_node()) GTEST_SKIP() << "needs node";
-  TempDir tmp;
-  ASSERT_FALSE(tmp.path().empty());
-  auto path = [&](const std::string& n) { return tmp.path() / n; };
-  test_peer::ChildProcess ecs({"node",
-                               (kSource / "tests/integration/source/fake_ecs_server.js").string(),
-                               kFixtures.string()});
-  ASSERT_TRUE(ecs.started());
-  auto ecs_port = ecs.read_line(15s);
-  ASSERT_TRUE(ecs_port.has_value());
-  Process receiver({"node", (kSource / "demo/receiver.js").string(), "--record",
-                    path("alerts.jsonl").string(), "--quiet"},
-                   path("receiver.log"));
-  int receiver_port = receiver.listening_port();
-  ASSERT_GT(receiver_port, 0) << receiver.output();
+TEST_F(IdentityEverywhere, EcsRestartFromTheLimitIsAlertedAsAnOomKillOfTheTask) {
   std::ostringstream y;
   y << "target:\n  name: web\n  source: ecs\n  ecs_container: main\n"
-    << "  ecs_metadata_uri: http://127.0.0.1:" << *ecs_port << "/oom-restart\n"
+    << "  ecs_metadata_uri: http://127.0.0.1:" << ecs_port_ << "/oom-restart\n"
     << "poll_interval: 1s\nstate_dir: " << path("state").string() << "\n"
-    << "alerts:\n  webhooks:\n    - name: receiver\n      url: http://127.0.0.1:" << receiver_port
+    << "alerts:\n  webhooks:\n    - name: receiver\n      url: http://127.0.0.1:" << receiver_port_
     << "/hooks/leakwatch\n"
     << "server:\n  enabled: false\nlog:\n  level: info\n";
   spit(path("leakwatch.yaml"), y.str());
@@ -179,7 +178,7 @@ TEST(IdentityEverywhere, EcsRestartFromTheLimitIsAlertedAsAnOomKillOfTheTask) {
   ASSERT_TRUE(daemon.wait_for("watching target=", 15s).has_value()) << daemon.output();
   std::this_thread::sleep_for(2500ms);
   ASSERT_TRUE(daemon.running()) << daemon.output();
-  ASSERT_TRUE(http_request(std::atoi(ecs_port->c_str()), "GET", "/oom-restart/_bump").has_value());
+  ASSERT_TRUE(http_request(std::atoi(ecs_port_.c_str()), "GET", "/oom-restart/_bump").has_value());
   std::vector<json> ooms;
   ASSERT_TRUE(eventually(
       [&] {
