@@ -14,6 +14,7 @@
 #include "leakwatch/core/log.h"
 #include "leakwatch/http/client.h"
 #include "receiver.h"
+#include "support/ecs_task.h"
 #include "support/io_wait.h"
 
 using namespace leakwatch;
@@ -80,19 +81,7 @@ class Alertmanager {
   std::unique_ptr<test::Child> child_;
 };
 
-// An ECS identity as source::ecs_identity builds it (only the fields these tests look at).
-TaskInfo ecs_task(const std::string& cluster, const std::string& task_id, const std::string& family,
-                  const std::string& revision, const std::string& container) {
-  TaskInfo t;
-  t.platform = "ecs";
-  t.cluster = cluster;
-  t.task_id = task_id;
-  t.task_arn = "arn:aws:ecs:eu-west-1:1:task/" + cluster + "/" + task_id;
-  t.family = family;
-  t.revision = revision;
-  t.container = container;
-  return t;
-}
+using leakwatch::testing::ecs_task;
 
 Event leak_event(const std::string& task, const std::string& incident, core::TimePoint now) {
   Event e;

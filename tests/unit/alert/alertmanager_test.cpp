@@ -6,6 +6,7 @@
 
 #include "leakwatch/alert/alerter.h"
 #include "leakwatch/alert/sink.h"
+#include "support/ecs_task.h"
 
 using namespace leakwatch;
 using namespace leakwatch::alert;
@@ -16,19 +17,7 @@ namespace {
 
 const core::TimePoint kOpened = core::from_unix_seconds(1'700'000'000);  // 2023-11-14T22:13:20Z
 
-// An ECS identity as source::ecs_identity builds it (only the fields these tests look at).
-TaskInfo ecs_task(const std::string& cluster, const std::string& task_id, const std::string& family,
-                  const std::string& revision, const std::string& container) {
-  TaskInfo t;
-  t.platform = "ecs";
-  t.cluster = cluster;
-  t.task_id = task_id;
-  t.task_arn = "arn:aws:ecs:eu-west-1:1:task/" + cluster + "/" + task_id;
-  t.family = family;
-  t.revision = revision;
-  t.container = container;
-  return t;
-}
+using leakwatch::testing::ecs_task;
 
 Event leak(bool imminent = false) {
   Event e;
