@@ -77,7 +77,9 @@ TEST(RealTraces, JvmSawtoothIsNotALeak) {
   }
 }
 
-// The detection section of demo/leaky.yaml (demo-only timings: 10 s buckets, 1 min learning).
+// The detection section of demo/leaky.yaml as these traces were recorded under it (demo-only
+// timings: 10 s buckets, 1 min learning), at a 512 MiB limit: 2 % of it is the 10 MiB that the
+// demo's 1 % of its 1 GiB limit is today.
 DetectorSettings demo_settings() {
   DetectorSettings s;
   s.bucket = std::chrono::seconds(10);
