@@ -67,7 +67,7 @@ int run_daemon(const RunOptions& options) {
   const std::string target = loaded.config->target.name;
   if (auto st = d.start(std::move(*loaded.config)); !st.ok()) {
     log()->error("cannot start: {}", st.error().to_string());
-    return st.error().code == "invalid_listen" ? kExitConfig : kExitFailure;
+    return st.error().code == core::Errc::invalid_listen ? kExitConfig : kExitFailure;
   }
 
   // systemd: ready, and the watchdog while the io loop runs.

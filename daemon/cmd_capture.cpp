@@ -150,8 +150,9 @@ int run_capture(const CaptureOptions& o) {
       rails.note_past_capture(m.started_at);
   auto verdict = rails.check(clock.now(), sample, o.force);
   if (!verdict.allowed) {
-    print_err(cmd, "capture skipped (" + verdict.code + "): " + verdict.message);
-    if (verdict.code == "headroom" || verdict.code == "no_sample")
+    print_err(cmd, "capture skipped (" + std::string(capture::to_string(verdict.code)) +
+                       "): " + verdict.message);
+    if (verdict.code == capture::Refusal::headroom || verdict.code == capture::Refusal::no_sample)
       std::fprintf(stderr, "use --force to capture anyway (the app may be OOM-killed)\n");
     return kExitFailure;
   }
@@ -165,7 +166,7 @@ int run_capture(const CaptureOptions& o) {
   req.forced = !verdict.override_warning.empty();
   auto r = capture::capture_sync(s, arch, clock, req);
   if (!r.ok()) {
-    print_err(cmd, "failed (" + r.error().code + "): " + r.error().message);
+    print_err(cmd, "failed (" + r.error().code_text() + "): " + r.error().message);
     return kExitFailure;
   }
   const auto& m = *r;
@@ -244,7 +245,7 @@ int run_show(const SnapOptions& o) {
   auto m = arch.get(o.id);
   if (!m.ok()) {
     print_err("snapshots show", m.error().message);
-    return m.error().code == "invalid_id" ? kExitUsage : kExitFailure;
+    return m.error().code == core::Errc::invalid_id ? kExitUsage : kExitFailure;
   }
   auto j = m->to_json();
   j["path"] = (std::filesystem::path(l.archive.dir) / m->target / m->file).string();
@@ -261,7 +262,7 @@ int run_export(const SnapOptions& o) {
   auto m = arch.get(o.id);
   if (!m.ok()) {
     print_err(cmd, m.error().message);
-    return m.error().code == "invalid_id" ? kExitUsage : kExitFailure;
+    return m.error().code == core::Errc::invalid_id ? kExitUsage : kExitFailure;
   }
   if (o.output == "-") {
     auto reader = arch.open_reader(o.id, true);

@@ -100,7 +100,7 @@ class SnapshotResolver {
     std::ofstream out(dest, std::ios::binary);
     auto got = client.get_object(loc->second, [&](std::string_view chunk) -> core::Status {
       out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-      if (!out) return core::make_error("io", "cannot write " + dest.string());
+      if (!out) return core::make_error(core::Errc::io, "cannot write " + dest.string());
       return core::ok_status();
     });
     out.close();
@@ -139,7 +139,7 @@ class SnapshotResolver {
     archive::Archive arch(*settings_);
     auto path = arch.path_of(arg);
     if (path.ok()) return *path;
-    if (path.error().code != "not_found") {
+    if (path.error().code != core::Errc::not_found) {
       fail(kExitFailure, path.error().message);
       return std::nullopt;
     }

@@ -151,7 +151,7 @@ int run_s3_export(const S3SnapshotOptions& o) {
     // stdout already took cannot be taken back: write to a file for a download that is atomic.
     auto st = s3::fetch_snapshot(*s.client, s.ref, s.meta, [](std::string_view d) -> core::Status {
       if (std::fwrite(d.data(), 1, d.size(), stdout) != d.size())
-        return core::make_error("io", "cannot write to stdout");
+        return core::make_error(core::Errc::io, "cannot write to stdout");
       return core::ok_status();
     });
     std::fflush(stdout);

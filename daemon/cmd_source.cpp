@@ -66,7 +66,7 @@ int run_sample(const SampleOptions& o) {
   auto src = source::make_source(io, target, clock);
   if (!src) {
     std::fprintf(stderr, "leakwatch sample: %s\n", src.error().to_string().c_str());
-    return src.error().code == "config" ? kExitConfig : kExitFailure;
+    return src.error().code == core::Errc::config ? kExitConfig : kExitFailure;
   }
   auto sample = source::read_sync(io, **src);
   if (!sample) {

@@ -52,8 +52,8 @@ AttemptResult classify(const core::Result<http::Response>& result) {
   AttemptResult r;
   if (!result.ok()) {
     const auto& err = result.error();
-    r.detail = err.code + ": " + err.message;
-    r.verdict = err.code == "invalid_url" ? Verdict::rejected : Verdict::retry;
+    r.detail = err.to_string();
+    r.verdict = err.code == core::Errc::invalid_url ? Verdict::rejected : Verdict::retry;
     return r;
   }
   const auto& resp = *result;

@@ -157,8 +157,9 @@ core::Result<std::unique_ptr<Sink>> make_slack_sink(const SlackSinkSettings& sin
                                                     const AlertSettings& settings) {
   auto url = http::Url::parse(sink.webhook_url.reveal());
   if (!url)
-    return core::make_error("config", "alerts sink " + sink.name + ": invalid webhook_url (" +
-                                          sink.webhook_url.origin() + "): " + url.error().message);
+    return core::make_error(core::Errc::config,
+                            "alerts sink " + sink.name + ": invalid webhook_url (" +
+                                sink.webhook_url.origin() + "): " + url.error().message);
   return std::unique_ptr<Sink>(std::make_unique<SlackSink>(sink, settings, *url));
 }
 
@@ -166,7 +167,7 @@ core::Result<std::unique_ptr<Sink>> make_webhook_sink(const WebhookSinkSettings&
                                                       const AlertSettings& settings) {
   auto url = http::Url::parse(sink.url);
   if (!url)
-    return core::make_error("config",
+    return core::make_error(core::Errc::config,
                             "alerts sink " + sink.name + ": invalid url: " + url.error().message);
   return std::unique_ptr<Sink>(std::make_unique<WebhookSink>(sink, settings, *url));
 }
@@ -178,7 +179,7 @@ core::Result<std::unique_ptr<Sink>> make_alertmanager_sink(const AlertmanagerSin
     base.pop_back();
   auto url = http::Url::parse(base + kAlertmanagerAlertsPath);
   if (!url)
-    return core::make_error("config",
+    return core::make_error(core::Errc::config,
                             "alerts sink " + sink.name + ": invalid url: " + url.error().message);
   return std::unique_ptr<Sink>(std::make_unique<AlertmanagerSink>(sink, settings, *url));
 }

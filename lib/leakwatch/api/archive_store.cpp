@@ -65,11 +65,12 @@ core::Result<std::filesystem::path> ArchiveSnapshotStore::path(const std::string
 core::Result<nlohmann::json> ArchiveSnapshotStore::diff(const std::string& base_id,
                                                         const std::string& target_id,
                                                         std::size_t limit) const {
-  if (child_) return core::make_error("unavailable", "diffs run in a child process (diff_async)");
+  if (child_)
+    return core::make_error(core::Errc::unavailable, "diffs run in a child process (diff_async)");
   auto base = archive_->path_of(base_id);
-  if (!base) return core::make_error("not_found", "no such snapshot: base");
+  if (!base) return core::make_error(core::Errc::not_found, "no such snapshot: base");
   auto target = archive_->path_of(target_id);
-  if (!target) return core::make_error("not_found", "no such snapshot: target");
+  if (!target) return core::make_error(core::Errc::not_found, "no such snapshot: target");
   heapsnap::DiffOptions options;
   options.top_n = std::min<std::size_t>(limit, kMaxGrowers);
   options.retainer_paths_for = 1;
@@ -83,7 +84,7 @@ void ArchiveSnapshotStore::diff_async(const std::string& base_id, const std::str
                                       std::size_t limit, DiffDone done) const {
   if (!child_ || !child_->io) return done(diff(base_id, target_id, limit));
   if (running_ && !running_->finished())
-    return done(core::make_error("busy", "another comparison is running"));
+    return done(core::make_error(core::Errc::busy, "another comparison is running"));
   running_.reset();
   // The child prints every class and 10 growers (the first with its path): the API's form is the
   // first `limit` of each, which is what the in-process diff computes with top_n = limit.

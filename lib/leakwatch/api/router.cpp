@@ -337,22 +337,24 @@ ServerResponse Router::diff_answer(const DiffJob& job, const std::string& key,
                                    core::Result<json> result) const {
   if (!result) {
     const auto& e = result.error();
-    if (e.code != "busy")
+    if (e.code != core::Errc::busy)
       core::logger("api")->warn("event=diff_failed base={} target={} error=\"{}\"", job.base,
                                 job.target, e.to_string());
-    if (e.code == "not_found") return error_response(404, "not_found", e.message);
-    if (e.code == "busy" || e.code == "cancelled") {
-      auto r = error_response(503, e.code,
-                              e.code == "busy" ? "another comparison is running; retry shortly"
-                                               : "the comparison was cancelled by a stop or a "
-                                                 "reload of leakwatch; retry shortly");
+    if (e.code == core::Errc::not_found) return error_response(404, "not_found", e.message);
+    if (e.code == core::Errc::busy || e.code == core::Errc::cancelled) {
+      auto r =
+          error_response(503, core::to_string(e.code),
+                         e.code == core::Errc::busy ? "another comparison is running; retry shortly"
+                                                    : "the comparison was cancelled by a stop or a "
+                                                      "reload of leakwatch; retry shortly");
       r.set_header("Retry-After", "5");
       return r;
     }
     // Too big for this machine's budget (refused before starting, or its child ran out of its
     // memory or time limit): say so, and how to get it elsewhere.
-    if (e.code == "over_budget" || e.code == "killed" || e.code == "timeout") {
-      json body = {{"error", e.code == "timeout" ? "diff_timeout" : "diff_too_large"},
+    if (e.code == core::Errc::over_budget || e.code == core::Errc::killed ||
+        e.code == core::Errc::timeout) {
+      json body = {{"error", e.code == core::Errc::timeout ? "diff_timeout" : "diff_too_large"},
                    {"message", e.message},
                    {"base", job.base},
                    {"target", job.target}};
@@ -361,7 +363,7 @@ ServerResponse Router::diff_answer(const DiffJob& job, const std::string& key,
         body["command"] = command;
         body["message"] = e.message + ". Run the comparison where there is more memory: " + command;
       }
-      return json_response(e.code == "timeout" ? 504 : 507, body);
+      return json_response(e.code == core::Errc::timeout ? 504 : 507, body);
     }
     return error_response(500, "diff_failed", e.message);
   }
@@ -384,7 +386,8 @@ ServerResponse Router::run_diff(const DiffJob& job) const {
   std::string key = diff_key(job);
   if (auto hit = cached_diff(key)) return std::move(*hit);
   // One comparison at a time: each parses two snapshots, and a watchdog must stay small.
-  if (diff_->running.exchange(true)) return diff_answer(job, key, core::make_error("busy", ""));
+  if (diff_->running.exchange(true))
+    return diff_answer(job, key, core::make_error(core::Errc::busy, ""));
   struct Release {
     std::atomic<bool>& flag;
     ~Release() { flag = false; }
@@ -400,7 +403,7 @@ void Router::run_diff_async(const DiffJob& job, http::Responder respond) const {
   };
   if (auto hit = cached_diff(key)) return send(std::move(*hit), respond);
   if (diff_->running.exchange(true))
-    return send(diff_answer(job, key, core::make_error("busy", "")), respond);
+    return send(diff_answer(job, key, core::make_error(core::Errc::busy, "")), respond);
   // `done` runs on the io thread while the router exists: the store's child is cancelled by
   // ~Router and abandoned (without a call) by the store's destructor.
   store_->diff_async(job.base, job.target, job.limit,

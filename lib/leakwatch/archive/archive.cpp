@@ -45,11 +45,11 @@ constexpr std::string_view kSnapshotExt = ".heapsnapshot";
 constexpr std::string_view kZstExt = ".heapsnapshot.zst";
 
 Error errno_error(const std::string& what, const fs::path& p, int err) {
-  std::string code = err == ENOSPC || err == EDQUOT ? "disk_full"
-                     : err == ENOENT                ? "not_found"
-                                                    : "io";
+  core::Errc code = err == ENOSPC || err == EDQUOT ? core::Errc::disk_full
+                    : err == ENOENT                ? core::Errc::not_found
+                                                   : core::Errc::io;
   std::string msg = what + " " + p.string() + ": " + core::errno_message(err);
-  if (code == "disk_full") msg = "archive disk is full: " + msg;
+  if (code == core::Errc::disk_full) msg = "archive disk is full: " + msg;
   return make_error(code, msg);
 }
 
@@ -192,8 +192,8 @@ const fs::path& PendingCapture::temp_path() const {
 
 Status PendingCapture::write(std::string_view chunk) {
   auto& m = *impl_;
-  if (m.done) return make_error("io", "capture " + m.id + " is already finished");
-  if (m.failed) return make_error("io", "capture " + m.id + " failed earlier");
+  if (m.done) return make_error(core::Errc::io, "capture " + m.id + " is already finished");
+  if (m.failed) return make_error(core::Errc::io, "capture " + m.id + " failed earlier");
   m.sha_in.update(chunk);
   m.in += chunk.size();
   Status st = m.zstd ? m.zstd->write(chunk, [&](std::string_view d) { return m.raw_write(d); })
@@ -213,12 +213,12 @@ void PendingCapture::abort() {
 
 Result<Metadata> PendingCapture::commit(Metadata meta) {
   auto& m = *impl_;
-  if (m.done) return make_error("io", "capture " + m.id + " is already finished");
+  if (m.done) return make_error(core::Errc::io, "capture " + m.id + " is already finished");
   auto fail = [&](Error e) -> Result<Metadata> {
     abort();
     return e;
   };
-  if (m.failed) return fail(make_error("io", "capture " + m.id + " failed earlier"));
+  if (m.failed) return fail(make_error(core::Errc::io, "capture " + m.id + " failed earlier"));
   if (m.zstd) {
     auto st = m.zstd->finish([&](std::string_view d) { return m.raw_write(d); });
     if (!st.ok()) return fail(st.error());
@@ -255,7 +255,7 @@ Result<Metadata> PendingCapture::commit(Metadata meta) {
     ::unlink(final_path.c_str());
     core::fsync_dir(m.target_dir);
     Error e = st.error();
-    if (e.code == "disk_full") e.message = "archive disk is full: " + e.message;
+    if (e.code == core::Errc::disk_full) e.message = "archive disk is full: " + e.message;
     return e;
   }
   return meta;
@@ -302,7 +302,8 @@ Status SnapshotReader::read(std::string& out, std::size_t max) {
     if (n == 0) {
       m.eof = true;
       if (m.zstd && !m.zstd->complete())
-        return make_error("corrupt", m.path.string() + " is truncated (incomplete zstd frame)");
+        return make_error(core::Errc::corrupt,
+                          m.path.string() + " is truncated (incomplete zstd frame)");
       continue;
     }
     std::string_view data(buf.data(), static_cast<std::size_t>(n));
@@ -314,7 +315,8 @@ Status SnapshotReader::read(std::string& out, std::size_t max) {
       m.pending.append(d);
       return core::ok_status();
     });
-    if (!st.ok()) return make_error("corrupt", m.path.string() + ": " + st.error().message);
+    if (!st.ok())
+      return make_error(core::Errc::corrupt, m.path.string() + ": " + st.error().message);
   }
   return core::ok_status();
 }
@@ -340,9 +342,10 @@ std::string Archive::sanitize_target(std::string_view target) {
 Result<std::pair<std::string, std::string>> Archive::split_id(const std::string& id) {
   auto slash = id.find('/');
   auto bad = [&] {
-    return make_error("invalid_id", "'" + id +
-                                        "' is not a snapshot id (expected <target>/<stem>, as "
-                                        "printed by `leakwatch snapshots list`)");
+    return make_error(core::Errc::invalid_id,
+                      "'" + id +
+                          "' is not a snapshot id (expected <target>/<stem>, as "
+                          "printed by `leakwatch snapshots list`)");
   };
   if (slash == std::string::npos) return bad();
   std::string target = id.substr(0, slash);
@@ -358,7 +361,7 @@ Result<CleanupReport> Archive::open() {
   bool root_existed = fs::exists(root, ec);
   fs::create_directories(root, ec);
   if (ec)
-    return make_error("io",
+    return make_error(core::Errc::io,
                       "cannot create archive directory " + root.string() + ": " + ec.message());
   // Heap snapshots hold user data: a new archive is not readable by other users.
   if (!root_existed) fs::permissions(root, kDirMode, ec);
@@ -462,7 +465,8 @@ Result<CleanupReport> Archive::open() {
     if (changed) core::fsync_dir(dir);
   }
   if (ec)
-    return make_error("io", "cannot read archive directory " + root.string() + ": " + ec.message());
+    return make_error(core::Errc::io,
+                      "cannot read archive directory " + root.string() + ": " + ec.message());
   return report;
 }
 
@@ -477,7 +481,7 @@ Result<std::unique_ptr<PendingCapture>> Archive::begin(const std::string& target
   bool existed = fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) {
-    auto code = ec == std::errc::no_space_on_device ? "disk_full" : "io";
+    auto code = ec == std::errc::no_space_on_device ? core::Errc::disk_full : core::Errc::io;
     return make_error(code,
                       "cannot create archive directory " + dir.string() + ": " + ec.message());
   }
@@ -537,7 +541,7 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
       if (is_directory_nothrow(*it) && valid_component(it->path().filename().string()))
         dirs.push_back(it->path());
     if (ec)
-      return make_error("io",
+      return make_error(core::Errc::io,
                         "cannot read archive directory " + root.string() + ": " + ec.message());
   }
   for (const auto& dir : dirs) {
@@ -552,7 +556,7 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
         continue;
       }
       auto j = json::parse(*text, nullptr, false);
-      auto m = j.is_discarded() ? Result<Metadata>(make_error("parse", "not JSON"))
+      auto m = j.is_discarded() ? Result<Metadata>(make_error(core::Errc::parse, "not JSON"))
                                 : Metadata::from_json(j);
       if (!m.ok()) {
         if (problems) problems->push_back(f->path().string() + ": " + m.error().message);
@@ -589,17 +593,18 @@ Result<Metadata> Archive::get(const std::string& id) const {
   fs::path p = fs::path(settings_.dir) / parts->first / (parts->second + ".json");
   auto text = core::read_file(p);
   if (!text.ok()) {
-    if (text.error().code == "not_found")
-      return make_error("not_found", "no snapshot with id " + id);
+    if (text.error().code == core::Errc::not_found)
+      return make_error(core::Errc::not_found, "no snapshot with id " + id);
     return text.error();
   }
   auto j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return make_error("parse", p.string() + " is not valid JSON");
+  if (j.is_discarded()) return make_error(core::Errc::parse, p.string() + " is not valid JSON");
   auto m = Metadata::from_json(j);
-  if (!m.ok()) return make_error("parse", p.string() + ": " + m.error().message);
+  if (!m.ok()) return make_error(core::Errc::parse, p.string() + ": " + m.error().message);
   m->target = parts->first;
   m->id = id;
-  if (!valid_component(m->file)) return make_error("parse", p.string() + ": invalid file name");
+  if (!valid_component(m->file))
+    return make_error(core::Errc::parse, p.string() + ": invalid file name");
   return m;
 }
 
@@ -654,12 +659,13 @@ Status Archive::export_to(const std::string& id, const fs::path& dest) const {
   }
   std::string digest = sha.finish();
   if (!m->sha256.empty() && digest != m->sha256)
-    return fail(make_error("corrupt", "snapshot " + id + " does not match its metadata (SHA-256 " +
-                                          digest + ", expected " + m->sha256 + ")"));
+    return fail(make_error(core::Errc::corrupt, "snapshot " + id +
+                                                    " does not match its metadata (SHA-256 " +
+                                                    digest + ", expected " + m->sha256 + ")"));
   if (m->size_bytes && total != m->size_bytes)
-    return fail(make_error("corrupt", "snapshot " + id + " has " + std::to_string(total) +
-                                          " bytes, metadata says " +
-                                          std::to_string(m->size_bytes)));
+    return fail(make_error(core::Errc::corrupt, "snapshot " + id + " has " + std::to_string(total) +
+                                                    " bytes, metadata says " +
+                                                    std::to_string(m->size_bytes)));
   if (::fsync(fd) != 0) return fail(errno_error("cannot fsync", tmp, errno));
   ::close(fd);
   if (::rename(tmp.c_str(), dest.c_str()) != 0) {

@@ -19,17 +19,18 @@ core::Result<CaptureLock> CaptureLock::try_acquire(const std::filesystem::path& 
   auto path = archive_dir / ".capture.lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
-    return core::make_error(
-        "io", "cannot open the capture lock " + path.string() + ": " + core::errno_message(errno));
+    return core::make_error(core::Errc::io, "cannot open the capture lock " + path.string() + ": " +
+                                                core::errno_message(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(fd);
     if (err == EWOULDBLOCK)
-      return core::make_error("busy",
+      return core::make_error(core::Errc::busy,
                               "another capture is in flight (the daemon or another `leakwatch "
                               "capture` holds " +
                                   path.string() + "); one heap dump at a time");
-    return core::make_error("io", "cannot lock " + path.string() + ": " + core::errno_message(err));
+    return core::make_error(core::Errc::io,
+                            "cannot lock " + path.string() + ": " + core::errno_message(err));
   }
   return CaptureLock(fd);
 }

@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "leakwatch/core/zstd.h"
+
 namespace leakwatch::archive {
 
 struct Sha256::Impl {
@@ -46,7 +48,8 @@ std::string sha256_hex(std::string_view data) {
 
 namespace {
 core::Error zstd_error(const char* what, std::size_t code) {
-  return core::make_error("compression", std::string(what) + ": " + ZSTD_getErrorName(code));
+  return core::make_error(core::Errc::compression,
+                          std::string(what) + ": " + ZSTD_getErrorName(code));
 }
 }  // namespace
 
@@ -95,49 +98,29 @@ core::Status ZstdCompressor::finish(const Sink& sink) {
 }
 
 struct ZstdDecompressor::Impl {
-  ZSTD_DCtx* ctx = nullptr;
-  std::vector<char> out;
-  std::size_t pending = 0;  // last return value of ZSTD_decompressStream (0: frame complete)
-  bool any = false;
+  core::ZstdReader reader;
+  std::vector<char> out = std::vector<char>(ZSTD_DStreamOutSize());
 };
 
-ZstdDecompressor::ZstdDecompressor() : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = ZSTD_createDCtx();
-  impl_->out.resize(ZSTD_DStreamOutSize());
-}
+ZstdDecompressor::ZstdDecompressor() : impl_(std::make_unique<Impl>()) {}
 
-ZstdDecompressor::~ZstdDecompressor() {
-  ZSTD_freeDCtx(impl_->ctx);
-}
+ZstdDecompressor::~ZstdDecompressor() = default;
 
 core::Status ZstdDecompressor::write(std::string_view data, const Sink& sink) {
-  ZSTD_inBuffer in{data.data(), data.size(), 0};
-  if (!data.empty()) impl_->any = true;
-  while (in.pos < in.size) {
-    ZSTD_outBuffer o{impl_->out.data(), impl_->out.size(), 0};
-    std::size_t rc = ZSTD_decompressStream(impl_->ctx, &o, &in);
-    if (ZSTD_isError(rc)) return zstd_error("zstd decompression failed", rc);
-    impl_->pending = rc;
-    if (o.pos > 0) {
-      auto st = sink(std::string_view(impl_->out.data(), o.pos));
+  for (;;) {
+    auto n = impl_->reader.read(data, impl_->out.data(), impl_->out.size());
+    if (!n.ok()) return n.error();
+    if (*n > 0) {
+      auto st = sink(std::string_view(impl_->out.data(), *n));
       if (!st.ok()) return st;
     }
-    // Flush what the decoder still holds for this input (output buffer was full).
-    while (o.pos == o.size) {
-      o = ZSTD_outBuffer{impl_->out.data(), impl_->out.size(), 0};
-      rc = ZSTD_decompressStream(impl_->ctx, &o, &in);
-      if (ZSTD_isError(rc)) return zstd_error("zstd decompression failed", rc);
-      impl_->pending = rc;
-      if (o.pos == 0) break;
-      auto st = sink(std::string_view(impl_->out.data(), o.pos));
-      if (!st.ok()) return st;
-    }
+    // A full output buffer may leave decoded bytes behind: go on until there was room to spare.
+    if (data.empty() && *n < impl_->out.size()) return core::ok_status();
   }
-  return core::ok_status();
 }
 
 bool ZstdDecompressor::complete() const {
-  return impl_->any && impl_->pending == 0;
+  return impl_->reader.complete();
 }
 
 }  // namespace leakwatch::archive

@@ -103,7 +103,7 @@ json Metadata::to_json() const {
 
 core::Result<Metadata> Metadata::from_json(const json& j) {
   try {
-    if (!j.is_object()) return core::make_error("parse", "metadata is not a JSON object");
+    if (!j.is_object()) return core::make_error(core::Errc::parse, "metadata is not a JSON object");
     Metadata m;
     m.format = j.value("format", 1);
     m.id = j.at("id").get<std::string>();
@@ -139,7 +139,7 @@ core::Result<Metadata> Metadata::from_json(const json& j) {
     if (auto it = j.find("histogram"); it != j.end()) m.histogram = *it;
     return m;
   } catch (const json::exception& e) {
-    return core::make_error("parse", std::string("invalid metadata: ") + e.what());
+    return core::make_error(core::Errc::parse, std::string("invalid metadata: ") + e.what());
   }
 }
 

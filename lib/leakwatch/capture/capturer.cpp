@@ -43,9 +43,11 @@ nlohmann::json CaptureProgress::to_json() const {
   return j;
 }
 
-bool retryable(const std::string& code) {
-  return code == "timeout" || code == "connect" || code == "resolve" || code == "protocol" ||
-         code == "server_error" || code == "truncated" || code == "io_network";
+bool retryable(core::Errc code) {
+  using core::Errc;
+  return code == Errc::timeout || code == Errc::connect || code == Errc::resolve ||
+         code == Errc::protocol || code == Errc::server_error || code == Errc::truncated ||
+         code == Errc::io_network;
 }
 
 namespace {
@@ -139,7 +141,7 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
   Status on_head(const http::Response& head) {
     if (head.status == 403)
       return fail_handler(make_error(
-          "forbidden",
+          core::Errc::forbidden,
           "the heap-dump key was rejected (403): check that leakwatch and the app share the "
           "same key (capture.key, sent in the '" +
               settings.header + "' header)"));
@@ -164,16 +166,18 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
     const auto& resp = *r;
     if (resp.status == 403) return attempt_failed(*handler_error);
     if (resp.status >= 500)
-      return attempt_failed(make_error(
-          "server_error", safe("the app failed to write a heap snapshot (HTTP " +
-                               std::to_string(resp.status) + " from " + url.redacted() + ")" +
-                               (resp.body.empty() ? "" : ": " + excerpt(resp.body)))));
+      return attempt_failed(
+          make_error(core::Errc::server_error,
+                     safe("the app failed to write a heap snapshot (HTTP " +
+                          std::to_string(resp.status) + " from " + url.redacted() + ")" +
+                          (resp.body.empty() ? "" : ": " + excerpt(resp.body)))));
     if (resp.status < 200 || resp.status >= 300)
       return attempt_failed(
-          make_error("http_status",
+          make_error(core::Errc::http_status,
                      safe("unexpected HTTP " + std::to_string(resp.status) + " from " +
                           url.redacted() + (resp.body.empty() ? "" : ": " + excerpt(resp.body)))));
-    if (!sink->is_open()) return attempt_failed(make_error("io", "no capture file was opened"));
+    if (!sink->is_open())
+      return attempt_failed(make_error(core::Errc::io, "no capture file was opened"));
     auto committed = sink->commit(capture_metadata(
         request, started_wall, clock.now(),
         std::chrono::duration<double>(std::chrono::steady_clock::now() - attempt_start).count(),
@@ -195,16 +199,16 @@ struct Capturer::Run : std::enable_shared_from_this<Capturer::Run> {
     bool again = retryable(e.code) && attempt <= settings.retries;
     if (!again) {
       log->warn("event=capture_failed target={} attempt={} code={} error=\"{}\"", request.target,
-                attempt, e.code, e.message);
+                attempt, core::to_string(e.code), e.message);
       if (attempt > 1) e.message += " (after " + std::to_string(attempt) + " attempts)";
       return finish(std::move(e));
     }
     auto wait = settings.retry_backoff * (1 << std::min(attempt - 1, 10));
     log->warn("event=capture_retry target={} attempt={} code={} retry_in_ms={} error=\"{}\"",
-              request.target, attempt, e.code, wait.count(), e.message);
+              request.target, attempt, core::to_string(e.code), wait.count(), e.message);
     timer.expires_after(wait);
     timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec) return self->finish(make_error("aborted", "capture cancelled"));
+      if (ec) return self->finish(make_error(core::Errc::aborted, "capture cancelled"));
       self->start_attempt();
     });
   }
@@ -252,7 +256,7 @@ void spawn_method(std::shared_ptr<MethodRun> run, std::shared_ptr<bool> busy,
   asio::co_spawn(
       run->io, keep_result(std::move(work), out),
       [run, busy, out, done = std::move(done)](std::exception_ptr ex) mutable {
-        Result<archive::Metadata> r = make_error("io", "capture did not complete");
+        Result<archive::Metadata> r = make_error(core::Errc::io, "capture did not complete");
         if (out->has_value()) r = std::move(**out);
         if (ex) {
           std::string what = "unexpected failure";
@@ -262,7 +266,7 @@ void spawn_method(std::shared_ptr<MethodRun> run, std::shared_ptr<bool> busy,
             what = e.what();
           } catch (...) {
           }
-          r = make_error("io", "capture failed: " + peer_excerpt(what));
+          r = make_error(core::Errc::io, "capture failed: " + peer_excerpt(what));
         }
         run->lock.reset();
         auto log = core::logger("capture");
@@ -274,7 +278,8 @@ void spawn_method(std::shared_ptr<MethodRun> run, std::shared_ptr<bool> busy,
               r->sha256);
         else
           log->warn("event=capture_failed target={} method={} code={} error=\"{}\"",
-                    run->request.target, run->progress->method, r.error().code, r.error().message);
+                    run->request.target, run->progress->method, r.error().code_text(),
+                    r.error().message);
         *busy = false;
         *run->progress = CaptureProgress{};
         if (done) done(std::move(r));
@@ -418,17 +423,19 @@ void Capturer::capture(CaptureRequest request, CaptureCallback done) {
     asio::post(io_, [done = std::move(done), e = std::move(e)]() mutable { done(std::move(e)); });
   };
   if (*busy_)
-    return fail_soon(make_error("busy", "another capture is in progress (never two at once)"));
+    return fail_soon(
+        make_error(core::Errc::busy, "another capture is in progress (never two at once)"));
   if (settings_.method != Method::http) return start_method(std::move(request), std::move(done));
   if (settings_.url.empty())
-    return fail_soon(make_error("disabled", "capture.url is not configured"));
+    return fail_soon(make_error(core::Errc::disabled, "capture.url is not configured"));
   for (char c : settings_.key.reveal())
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return fail_soon(
-          make_error("invalid_key", "the heap-dump key (" + settings_.key.origin() +
-                                        ") contains a line break or control character"));
+          make_error(core::Errc::invalid_key, "the heap-dump key (" + settings_.key.origin() +
+                                                  ") contains a line break or control character"));
   auto url = http::Url::parse(settings_.url);
-  if (!url.ok()) return fail_soon(make_error("invalid_url", "capture.url: " + url.error().message));
+  if (!url.ok())
+    return fail_soon(make_error(core::Errc::invalid_url, "capture.url: " + url.error().message));
   auto run = std::make_shared<Run>(io_, settings_, archive_, clock_);
   run->request = std::move(request);
   run->request.target = archive::Archive::sanitize_target(run->request.target);
@@ -456,7 +463,7 @@ Result<archive::Metadata> capture_sync(const CaptureSettings& settings, archive:
   capturer.capture(std::move(request),
                    [&](Result<archive::Metadata> r) { out.emplace(std::move(r)); });
   io.run();
-  if (!out) return make_error("io", "capture did not complete");
+  if (!out) return make_error(core::Errc::io, "capture did not complete");
   return std::move(*out);
 }
 

@@ -95,6 +95,6 @@ core::Result<archive::Metadata> capture_sync(const CaptureSettings& settings,
                                              CaptureRequest request);
 
 // True for error codes worth another attempt (timeouts, connection problems, 5xx).
-bool retryable(const std::string& code);
+bool retryable(core::Errc code);
 
 }  // namespace leakwatch::capture

@@ -125,20 +125,22 @@ struct Inspector {
     auto r = co_await fetch(run->io, http, req);
     if (!r.ok()) {
       auto e = r.error();
-      if (e.code == "protocol" || e.code == "too_large")
-        co_return make_error("not_inspector", "what listens at " + label +
-                                                  " is not a Node inspector (" + e.message + ")");
+      if (e.code == core::Errc::protocol || e.code == core::Errc::too_large)
+        co_return make_error(
+            core::Errc::not_inspector,
+            "what listens at " + label + " is not a Node inspector (" + e.message + ")");
       co_return e;
     }
     if (r->status != 200)
-      co_return make_error("not_inspector", "what listens at " + label +
-                                                " is not a Node inspector (HTTP " +
-                                                std::to_string(r->status) + " from /json/list)");
+      co_return make_error(core::Errc::not_inspector,
+                           "what listens at " + label + " is not a Node inspector (HTTP " +
+                               std::to_string(r->status) + " from /json/list)");
     auto j = nlohmann::json::parse(r->body, nullptr, false);
     if (j.is_discarded() || !j.is_array())
-      co_return make_error("not_inspector", "what listens at " + label +
-                                                " is not a Node inspector (/json/list is not a "
-                                                "JSON list)");
+      co_return make_error(core::Errc::not_inspector,
+                           "what listens at " + label +
+                               " is not a Node inspector (/json/list is not a "
+                               "JSON list)");
     for (const auto& t : j) {
       if (!t.is_object() || !t.contains("webSocketDebuggerUrl") ||
           !t["webSocketDebuggerUrl"].is_string())
@@ -155,7 +157,7 @@ struct Inspector {
                           c == '_' || c == '.');
       if (clean) co_return path;
     }
-    co_return make_error("not_inspector",
+    co_return make_error(core::Errc::not_inspector,
                          "the inspector at " + label + " lists no debuggable target");
   }
 
@@ -166,7 +168,8 @@ struct Inspector {
       co_return co_await list(run->settings.connect_timeout);
     auto first = co_await list(std::min<std::chrono::milliseconds>(run->settings.connect_timeout,
                                                                    std::chrono::seconds(1)));
-    if (first.ok() || (first.error().code != "connect" && first.error().code != "timeout"))
+    if (first.ok() ||
+        (first.error().code != core::Errc::connect && first.error().code != core::Errc::timeout))
       co_return first;
     auto pid = resolve_pid(run->settings);
     if (!pid.ok()) co_return pid.error();
@@ -179,14 +182,15 @@ struct Inspector {
     while (Clock::now() < until) {
       co_await sleep_for(std::chrono::milliseconds(100));
       if (!process_alive(*pid))
-        co_return make_error("no_process", "process " + std::to_string(*pid) +
-                                               " exited after SIGUSR1 (was it a Node app?)");
+        co_return make_error(
+            core::Errc::no_process,
+            "process " + std::to_string(*pid) + " exited after SIGUSR1 (was it a Node app?)");
       auto r = co_await list(std::chrono::seconds(1));
       if (r.ok()) co_return r;
       last = r.error();
-      if (last.code != "connect" && last.code != "timeout") co_return last;
+      if (last.code != core::Errc::connect && last.code != core::Errc::timeout) co_return last;
     }
-    co_return make_error("timeout",
+    co_return make_error(core::Errc::timeout,
                          "the inspector did not listen at " + label + " within " +
                              std::to_string(is.activate_timeout.count()) +
                              " ms of SIGUSR1 (is capture.inspector.url the app's --inspect-port?)");
@@ -207,11 +211,11 @@ struct Inspector {
       auto msg = co_await ws.read(deadline(run->settings.idle_timeout));
       if (!msg.ok()) {
         auto e = msg.error();
-        if (e.code == "closed" || e.code == "io")
-          e = make_error("truncated", "the inspector connection ended after " +
-                                          std::to_string(sink.bytes()) +
-                                          " snapshot bytes (did the app exit?): " + e.message);
-        else if (e.code == "timeout")
+        if (e.code == core::Errc::closed || e.code == core::Errc::io)
+          e = make_error(core::Errc::truncated,
+                         "the inspector connection ended after " + std::to_string(sink.bytes()) +
+                             " snapshot bytes (did the app exit?): " + e.message);
+        else if (e.code == core::Errc::timeout)
           e.message = Clock::now() >= total_end
                           ? "the snapshot took longer than capture.total_timeout"
                           : "the inspector sent nothing for capture.idle_timeout (after " +
@@ -220,7 +224,8 @@ struct Inspector {
       }
       auto j = nlohmann::json::parse(*msg, nullptr, false);
       if (j.is_discarded() || !j.is_object())
-        co_return make_error("protocol", "the inspector sent a message that is not a JSON object");
+        co_return make_error(core::Errc::protocol,
+                             "the inspector sent a message that is not a JSON object");
       auto method = j.find("method");
       if (method != j.end() && method->is_string()) {
         const auto& m = method->get_ref<const std::string&>();
@@ -228,7 +233,7 @@ struct Inspector {
         bool has_params = params != j.end() && params->is_object();
         if (m == "HeapProfiler.addHeapSnapshotChunk") {
           if (!has_params || !params->contains("chunk") || !(*params)["chunk"].is_string())
-            co_return make_error("protocol", "a snapshot chunk without a chunk string");
+            co_return make_error(core::Errc::protocol, "a snapshot chunk without a chunk string");
           if (!sink.is_open()) {
             if (auto st = sink.open(run->request.target, run->started_wall, run->request.reason);
                 !st.ok())
@@ -260,13 +265,14 @@ struct Inspector {
               err->is_object() && err->contains("message") && (*err)["message"].is_string()
                   ? (*err)["message"].get<std::string>()
                   : err->dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
-          co_return make_error("inspector_error",
+          co_return make_error(core::Errc::inspector_error,
                                "the inspector refused the snapshot: " + peer_excerpt(text));
         }
         co_return core::ok_status();
       }
       if (++other_messages > 100000)
-        co_return make_error("protocol", "the inspector sent too many unrelated messages");
+        co_return make_error(core::Errc::protocol,
+                             "the inspector sent too many unrelated messages");
     }
   }
 
@@ -307,7 +313,8 @@ struct Inspector {
     while (Clock::now() < until) {
       co_await sleep_for(std::chrono::milliseconds(100));
       auto r = co_await list(std::chrono::milliseconds(500));
-      if (!r.ok() && (r.error().code == "connect" || r.error().code == "timeout")) {
+      if (!r.ok() &&
+          (r.error().code == core::Errc::connect || r.error().code == core::Errc::timeout)) {
         log->info("event=inspector_closed url={}", label);
         co_return;
       }
@@ -321,14 +328,15 @@ struct Inspector {
   asio::awaitable<Result<archive::Metadata>> capture() {
     auto url = http::Url::parse(is.url);
     if (!url.ok())
-      co_return make_error("invalid_url", "capture.inspector.url: " + url.error().message);
+      co_return make_error(core::Errc::invalid_url,
+                           "capture.inspector.url: " + url.error().message);
     base = *url;
     if (base.tls())
-      co_return make_error("invalid_url",
+      co_return make_error(core::Errc::invalid_url,
                            "capture.inspector.url must be http:// (the inspector "
                            "does not speak TLS)");
     if (!is_loopback_host(base.host))
-      co_return make_error("not_loopback",
+      co_return make_error(core::Errc::not_loopback,
                            "capture.inspector.url must be a loopback address (an open inspector "
                            "is code execution for anyone who reaches it)");
     ip = base.host == "localhost" ? "127.0.0.1" : base.host;
@@ -344,11 +352,13 @@ struct Inspector {
     core::Status st =
         co_await ws.connect(ip, base.port, *path, deadline(run->settings.connect_timeout));
     if (st.ok()) st = co_await snapshot(ws, sink);
-    Result<archive::Metadata> out = st.ok() ? Result<archive::Metadata>(make_error("io", ""))
-                                            : Result<archive::Metadata>(st.error());
+    Result<archive::Metadata> out = st.ok()
+                                        ? Result<archive::Metadata>(make_error(core::Errc::io, ""))
+                                        : Result<archive::Metadata>(st.error());
     if (st.ok()) {
       if (!sink.is_open())
-        out = make_error("not_a_snapshot", "the inspector at " + label + " sent no snapshot");
+        out = make_error(core::Errc::not_a_snapshot,
+                         "the inspector at " + label + " sent no snapshot");
       else
         out = sink.commit(capture_metadata(
             run->request, run->started_wall, run->clock.now(), run->elapsed_seconds(),

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <ostream>
 
 #include "leakwatch/core/units.h"
 
@@ -26,8 +27,32 @@ std::string when(core::TimePoint now, core::TimePoint t) {
 }
 }  // namespace
 
+std::string_view to_string(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::none:
+      return "";
+    case Refusal::disabled:
+      return "disabled";
+    case Refusal::busy:
+      return "busy";
+    case Refusal::cooldown:
+      return "cooldown";
+    case Refusal::daily_cap:
+      return "daily_cap";
+    case Refusal::no_sample:
+      return "no_sample";
+    case Refusal::headroom:
+      return "headroom";
+  }
+  return "";
+}
+
+std::ostream& operator<<(std::ostream& out, Refusal refusal) {
+  return out << to_string(refusal);
+}
+
 json Verdict::to_json() const {
-  json j = {{"allowed", allowed}, {"code", code}, {"message", message}};
+  json j = {{"allowed", allowed}, {"code", to_string(code)}, {"message", message}};
   if (!override_warning.empty()) j["override_warning"] = override_warning;
   if (retry_after) j["retry_after"] = core::format_utc(*retry_after);
   if (required_bytes) {
@@ -59,37 +84,39 @@ int GuardRails::attempts_last_24h(core::TimePoint now) const {
 Verdict GuardRails::check(core::TimePoint now, const std::optional<core::Sample>& latest,
                           bool force) const {
   Verdict v;
-  auto deny = [&](std::string code, std::string message) {
+  auto deny = [&](Refusal code, std::string message) {
     v.allowed = false;
-    v.code = std::move(code);
+    v.code = code;
     v.message = std::move(message);
     return v;
   };
   // The zero-code methods need no URL: only the http method without one is "not configured".
   if (!settings_.enabled())
-    return deny("disabled",
+    return deny(Refusal::disabled,
                 "capture is not configured (capture.method http and capture.url is empty)");
-  if (in_progress_) return deny("busy", "another capture is in progress (never two at once)");
+  if (in_progress_)
+    return deny(Refusal::busy, "another capture is in progress (never two at once)");
   if (last_start_ && settings_.cooldown.count() > 0 && now < *last_start_ + settings_.cooldown) {
     v.retry_after = *last_start_ + settings_.cooldown;
-    return deny("cooldown", "cooldown: the previous capture started at " +
-                                core::format_utc(*last_start_) + "; next one allowed in " +
-                                when(now, *v.retry_after));
+    return deny(Refusal::cooldown, "cooldown: the previous capture started at " +
+                                       core::format_utc(*last_start_) + "; next one allowed in " +
+                                       when(now, *v.retry_after));
   }
   if (settings_.daily_cap > 0 && attempts_last_24h(now) >= settings_.daily_cap) {
     v.retry_after = attempts_.front() + hours(24);
-    return deny("daily_cap", "daily cap of " + std::to_string(settings_.daily_cap) +
-                                 " captures reached; next one allowed in " +
-                                 when(now, *v.retry_after));
+    return deny(Refusal::daily_cap, "daily cap of " + std::to_string(settings_.daily_cap) +
+                                        " captures reached; next one allowed in " +
+                                        when(now, *v.retry_after));
   }
 
   // Headroom.
-  std::string problem_code, problem;
+  Refusal problem_code = Refusal::none;
+  std::string problem;
   if (!latest) {
-    problem_code = "no_sample";
+    problem_code = Refusal::no_sample;
     problem = "no memory sample: the headroom under the limit cannot be checked";
   } else if (latest->time + settings_.max_sample_age < now) {
-    problem_code = "no_sample";
+    problem_code = Refusal::no_sample;
     problem = "the latest memory sample is " +
               core::format_duration(
                   std::chrono::duration_cast<std::chrono::seconds>(now - latest->time)) +
@@ -102,7 +129,7 @@ Verdict GuardRails::check(core::TimePoint now, const std::optional<core::Sample>
     const bool measured = capture_cost_ > v.required_bytes;
     if (measured) v.required_bytes = capture_cost_;
     if (v.free_bytes < v.required_bytes) {
-      problem_code = "headroom";
+      problem_code = Refusal::headroom;
       const std::string why =
           measured ? "the last snapshot of this target raised its working set by " +
                          core::format_bytes(static_cast<double>(capture_cost_))
@@ -163,14 +190,15 @@ json GuardRails::to_json() const {
 }
 
 core::Status GuardRails::load_json(const json& j) {
-  if (!j.is_object()) return core::make_error("parse", "capture state is not a JSON object");
+  if (!j.is_object())
+    return core::make_error(core::Errc::parse, "capture state is not a JSON object");
   std::deque<core::TimePoint> attempts;
   if (auto it = j.find("attempts"); it != j.end()) {
     if (!it->is_array())
-      return core::make_error("parse", "capture state: attempts is not an array");
+      return core::make_error(core::Errc::parse, "capture state: attempts is not an array");
     for (const auto& t : *it) {
       if (!t.is_number())
-        return core::make_error("parse", "capture state: attempts holds a non-number");
+        return core::make_error(core::Errc::parse, "capture state: attempts holds a non-number");
       attempts.push_back(core::from_unix_seconds(t.get<double>()));
     }
   }
@@ -251,7 +279,8 @@ json SeriesScheduler::to_json() const {
 }
 
 core::Status SeriesScheduler::load_json(const json& j) {
-  if (!j.is_object()) return core::make_error("parse", "series state is not a JSON object");
+  if (!j.is_object())
+    return core::make_error(core::Errc::parse, "series state is not a JSON object");
   try {
     active_ = j.value("active", false);
     completed_ = j.value("completed", false);
@@ -263,7 +292,7 @@ core::Status SeriesScheduler::load_json(const json& j) {
     id_ = j.value("series_id", std::string());
     trigger_ = j.value("trigger", std::string());
   } catch (const json::exception& e) {
-    return core::make_error("parse", std::string("series state: ") + e.what());
+    return core::make_error(core::Errc::parse, std::string("series state: ") + e.what());
   }
   if (active_ && (count_ <= 0 || done_ >= count_)) active_ = false;
   return core::ok_status();

@@ -12,6 +12,9 @@
 #include <optional>
 #include <string>
 
+#include <iosfwd>
+#include <string_view>
+
 #include "leakwatch/capture/settings.h"
 #include "leakwatch/core/clock.h"
 #include "leakwatch/core/result.h"
@@ -21,10 +24,23 @@ namespace leakwatch::capture {
 
 // The verdict of the guard rails. When `allowed` is false, `code` and `message` say why (for the
 // log, the alert and the API); `retry_after` tells when a time-based rule lifts.
+enum class Refusal : std::uint8_t {
+  none,
+  disabled,
+  busy,
+  cooldown,
+  daily_cap,
+  no_sample,
+  headroom
+};
+
+// The names appear in logs, API bodies and alert dedupe keys ("capture_skipped:headroom").
+std::string_view to_string(Refusal refusal);
+std::ostream& operator<<(std::ostream& out, Refusal refusal);
+
 struct Verdict {
   bool allowed = false;
-  // "" when allowed; else "busy", "cooldown", "daily_cap", "headroom", "no_sample", "disabled".
-  std::string code;
+  Refusal code = Refusal::none;  // none when allowed
   std::string message;
   // Set when the capture is allowed only because `force` overrode a failed headroom/no_sample
   // check: the caller must warn.

@@ -43,17 +43,19 @@ bool process_alive(int pid) {
 core::Result<int> resolve_pid(const CaptureSettings& s) {
   if (s.pid) {
     if (!process_alive(*s.pid))
-      return make_error("no_process", "process " + std::to_string(*s.pid) + " does not exist");
+      return make_error(core::Errc::no_process,
+                        "process " + std::to_string(*s.pid) + " does not exist");
     return *s.pid;
   }
   if (!s.pid_file.empty()) {
     auto text = core::read_file(s.pid_file, 64);
-    if (!text.ok()) return make_error("no_process", "cannot read pid_file " + s.pid_file);
+    if (!text.ok()) return make_error(core::Errc::no_process, "cannot read pid_file " + s.pid_file);
     auto pid = parse_pid(*text);
-    if (!pid) return make_error("no_process", "pid_file " + s.pid_file + " holds no pid");
+    if (!pid) return make_error(core::Errc::no_process, "pid_file " + s.pid_file + " holds no pid");
     if (!process_alive(*pid))
-      return make_error("no_process", "process " + std::to_string(*pid) + " (from pid_file " +
-                                          s.pid_file + ") does not exist");
+      return make_error(
+          core::Errc::no_process,
+          "process " + std::to_string(*pid) + " (from pid_file " + s.pid_file + ") does not exist");
     return *pid;
   }
   if (!s.process.empty()) {
@@ -72,13 +74,14 @@ core::Result<int> resolve_pid(const CaptureSettings& s) {
     }
     if (found.size() == 1) return found.front();
     if (found.empty())
-      return make_error("no_process",
+      return make_error(core::Errc::no_process,
                         "no process matches capture.process (is leakwatch in the "
                         "app's pid namespace? ECS: pidMode task)");
-    return make_error("no_process", std::to_string(found.size()) +
-                                        " processes match capture.process: make it more specific");
+    return make_error(
+        core::Errc::no_process,
+        std::to_string(found.size()) + " processes match capture.process: make it more specific");
   }
-  return make_error("no_process",
+  return make_error(core::Errc::no_process,
                     "no process configured: set capture.pid, capture.pid_file or capture.process");
 }
 
@@ -92,18 +95,19 @@ core::Result<int> signal_number(const std::string& name) {
       {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU}, {"URG", SIGURG}, {"PWR", SIGPWR}};
   for (const auto& [k, v] : table)
     if (n == k) return v;
-  return make_error("invalid_signal", "'" + name +
-                                          "' is not an accepted signal (SIGUSR2, SIGUSR1, SIGHUP, "
-                                          "SIGWINCH, SIGTTIN, SIGTTOU, SIGURG, SIGPWR)");
+  return make_error(core::Errc::invalid_signal,
+                    "'" + name +
+                        "' is not an accepted signal (SIGUSR2, SIGUSR1, SIGHUP, "
+                        "SIGWINCH, SIGTTIN, SIGTTOU, SIGURG, SIGPWR)");
 }
 
 core::Status send_signal(int pid, int sig, const std::string& name) {
   if (::kill(pid, sig) == 0) return core::ok_status();
   int err = errno;
   if (err == ESRCH)
-    return make_error("no_process", "process " + std::to_string(pid) + " does not exist");
-  return make_error("permission", "cannot send " + name + " to process " + std::to_string(pid) +
-                                      ": " + std::strerror(err));
+    return make_error(core::Errc::no_process, "process " + std::to_string(pid) + " does not exist");
+  return make_error(core::Errc::permission, "cannot send " + name + " to process " +
+                                                std::to_string(pid) + ": " + std::strerror(err));
 }
 
 std::optional<bool> holds_open(int pid, const fs::path& file) {

@@ -66,17 +66,17 @@ asio::awaitable<Result<archive::Metadata>> archive_file(std::shared_ptr<MethodRu
   auto log = core::logger("capture");
   const std::string name = file.filename().string();
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) co_return make_error("io", "cannot open " + peer_excerpt(name));
+  if (fd < 0) co_return make_error(core::Errc::io, "cannot open " + peer_excerpt(name));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    co_return make_error("io", peer_excerpt(name) + " is not a regular file");
+    co_return make_error(core::Errc::io, peer_excerpt(name) + " is not a regular file");
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size > run->settings.max_bytes) {
     ::close(fd);
-    co_return make_error("too_large", peer_excerpt(name) + " (" + std::to_string(size) +
-                                          " bytes) exceeds capture.max_bytes");
+    co_return make_error(core::Errc::too_large, peer_excerpt(name) + " (" + std::to_string(size) +
+                                                    " bytes) exceeds capture.max_bytes");
   }
   CaptureSink sink(run->archive, run->settings, "the file " + peer_excerpt(name));
   auto opened = sink.open(run->request.target, run->started_wall, run->request.reason);
@@ -92,7 +92,7 @@ asio::awaitable<Result<archive::Metadata>> archive_file(std::shared_ptr<MethodRu
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      status = make_error("io", "reading " + peer_excerpt(name) + " failed");
+      status = make_error(core::Errc::io, "reading " + peer_excerpt(name) + " failed");
       break;
     }
     if (n == 0) break;
@@ -105,9 +105,10 @@ asio::awaitable<Result<archive::Metadata>> archive_file(std::shared_ptr<MethodRu
   }
   ::close(fd);
   if (status.ok() && copied != size)
-    status = make_error("truncated", peer_excerpt(name) + " changed while it was archived (" +
-                                         std::to_string(size) + " then " + std::to_string(copied) +
-                                         " bytes): its writer was not done");
+    status =
+        make_error(core::Errc::truncated,
+                   peer_excerpt(name) + " changed while it was archived (" + std::to_string(size) +
+                       " then " + std::to_string(copied) + " bytes): its writer was not done");
   if (!status.ok()) co_return status.error();
   auto meta = sink.commit(capture_metadata(run->request, run->started_wall, run->clock.now(),
                                            run->elapsed_seconds(), std::move(source),
@@ -132,12 +133,13 @@ asio::awaitable<Result<archive::Metadata>> signal_capture(std::shared_ptr<Method
   std::error_code ec;
   auto before_list = snapshot_files(dir, ec);
   if (ec)
-    co_return make_error("io", "cannot read the app's snapshot directory " + dir.string() + ": " +
-                                   ec.message() +
-                                   (ss.dir.empty() ? " (leakwatch needs the app's pid namespace "
-                                                     "and root, or capture.signal.dir on a shared "
-                                                     "volume)"
-                                                   : ""));
+    co_return make_error(core::Errc::io,
+                         "cannot read the app's snapshot directory " + dir.string() + ": " +
+                             ec.message() +
+                             (ss.dir.empty() ? " (leakwatch needs the app's pid namespace "
+                                               "and root, or capture.signal.dir on a shared "
+                                               "volume)"
+                                             : ""));
   std::set<std::string> before(before_list.begin(), before_list.end());
 
   run->progress->phase = "signalling";
@@ -152,16 +154,17 @@ asio::awaitable<Result<archive::Metadata>> signal_capture(std::shared_ptr<Method
   while (name.empty()) {
     if (Clock::now() - t0 > idle || Clock::now() > total_end)
       co_return make_error(
-          "timeout", "no new heap snapshot appeared in " + dir.string() + " within " +
-                         seconds(idle) + " of " + ss.name +
-                         " (was the app started with --heapsnapshot-signal=" + ss.name + "?)");
+          core::Errc::timeout,
+          "no new heap snapshot appeared in " + dir.string() + " within " + seconds(idle) + " of " +
+              ss.name + " (was the app started with --heapsnapshot-signal=" + ss.name + "?)");
     co_await pause(kPoll);
     auto now_list = snapshot_files(dir, ec);
     for (auto& n : now_list)
       if (!before.count(n) && (name.empty() || n > name)) name = n;
     if (name.empty() && !process_alive(*pid))
-      co_return make_error("no_process", "process " + std::to_string(*pid) + " exited after " +
-                                             ss.name + " without writing a snapshot");
+      co_return make_error(core::Errc::no_process, "process " + std::to_string(*pid) +
+                                                       " exited after " + ss.name +
+                                                       " without writing a snapshot");
   }
   const fs::path file = dir / name;
   log->info("event=capture_file_seen file=\"{}\"", peer_excerpt(name));
@@ -173,7 +176,7 @@ asio::awaitable<Result<archive::Metadata>> signal_capture(std::shared_ptr<Method
     co_await pause(kPoll);
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0)
-      co_return make_error("io", "the snapshot " + peer_excerpt(name) + " disappeared");
+      co_return make_error(core::Errc::io, "the snapshot " + peer_excerpt(name) + " disappeared");
     auto size = static_cast<std::uint64_t>(st.st_size);
     auto now = Clock::now();
     if (size != last_size) {
@@ -186,15 +189,17 @@ asio::awaitable<Result<archive::Metadata>> signal_capture(std::shared_ptr<Method
     bool settled = now - last_change >= ss.settle;
     if (settled && size > 0 && held != true) break;
     if (size > run->settings.max_bytes)
-      co_return make_error("too_large", peer_excerpt(name) + " exceeds capture.max_bytes");
+      co_return make_error(core::Errc::too_large,
+                           peer_excerpt(name) + " exceeds capture.max_bytes");
     if (!alive && settled) break;  // the writer is gone: the completeness check decides
     if (now - last_change > idle)
-      co_return make_error("truncated", peer_excerpt(name) + " stopped growing at " +
-                                            std::to_string(size) + " bytes for " + seconds(idle) +
-                                            " while the app still writes it");
+      co_return make_error(core::Errc::truncated,
+                           peer_excerpt(name) + " stopped growing at " + std::to_string(size) +
+                               " bytes for " + seconds(idle) + " while the app still writes it");
     if (now > total_end)
-      co_return make_error("timeout", "the app took longer than capture.total_timeout to write " +
-                                          peer_excerpt(name));
+      co_return make_error(
+          core::Errc::timeout,
+          "the app took longer than capture.total_timeout to write " + peer_excerpt(name));
   }
   const std::string source = "signal:" + ss.name;
   auto taken = co_await archive_file(run, file, source);

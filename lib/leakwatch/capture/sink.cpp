@@ -28,23 +28,24 @@ core::Status CaptureSink::open(const std::string& target, core::TimePoint starte
 }
 
 core::Status CaptureSink::write(std::string_view chunk) {
-  if (!pending_) return make_error("io", "snapshot bytes without a capture file");
+  if (!pending_) return make_error(core::Errc::io, "snapshot bytes without a capture file");
   if (chunk.size() > settings_.max_bytes - std::min(bytes_, settings_.max_bytes))
-    return make_error("too_large", source_ + " exceeds capture.max_bytes (" +
-                                       std::to_string(settings_.max_bytes) + " bytes)");
+    return make_error(core::Errc::too_large, source_ + " exceeds capture.max_bytes (" +
+                                                 std::to_string(settings_.max_bytes) + " bytes)");
   if (check_.feed(chunk) == SnapshotBodyCheck::State::reject)
-    return make_error("not_a_snapshot", source_ + " is not a heap snapshot: " + check_.finish());
+    return make_error(core::Errc::not_a_snapshot,
+                      source_ + " is not a heap snapshot: " + check_.finish());
   bytes_ += chunk.size();
   return pending_->write(chunk);
 }
 
 core::Result<archive::Metadata> CaptureSink::commit(archive::Metadata meta) {
-  if (!pending_) return make_error("io", "no capture file was opened");
+  if (!pending_) return make_error(core::Errc::io, "no capture file was opened");
   if (auto why = check_.finish(); !why.empty()) {
     bool truncated = check_.state() == SnapshotBodyCheck::State::ok;
     abort();
     return make_error(
-        truncated ? "truncated" : "not_a_snapshot",
+        truncated ? core::Errc::truncated : core::Errc::not_a_snapshot,
         source_ + " is not a " + (truncated ? "complete " : "") + "heap snapshot: " + why);
   }
   auto committed = pending_->commit(std::move(meta));

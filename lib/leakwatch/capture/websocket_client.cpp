@@ -51,21 +51,21 @@ struct WebSocketClient::Impl {
 
   core::Error error(const beast::error_code& ec, const char* during) const {
     std::string what = std::string(during) + ": ";
-    if (timed_out) return make_error("timeout", what + "deadline passed");
+    if (timed_out) return make_error(core::Errc::timeout, what + "deadline passed");
     if (ec == websocket::error::buffer_overflow || ec == websocket::error::message_too_big)
-      return make_error("too_large", what + "a message exceeds the size limit");
+      return make_error(core::Errc::too_large, what + "a message exceeds the size limit");
     if (ec == websocket::error::closed || ec == asio::error::eof ||
         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
         ec == beast::http::error::end_of_stream)
-      return make_error("closed", what + "the peer closed the connection");
+      return make_error(core::Errc::closed, what + "the peer closed the connection");
     if (ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
         ec == asio::error::network_unreachable)
-      return make_error("connect", what + ec.message());
+      return make_error(core::Errc::connect, what + ec.message());
     const beast::error_code ws_error = websocket::error::closed;
     const beast::error_code http_error = beast::http::error::bad_version;
     if (ec.category() == ws_error.category() || ec.category() == http_error.category())
-      return make_error("protocol", what + ec.message());
-    return make_error("io", what + ec.message());
+      return make_error(core::Errc::protocol, what + ec.message());
+    return make_error(core::Errc::io, what + ec.message());
   }
 };
 
@@ -88,15 +88,15 @@ asio::awaitable<core::Status> WebSocketClient::connect(const std::string& ip, st
   auto self = impl_;
   beast::error_code ec;
   auto addr = asio::ip::make_address(ip, ec);
-  if (ec) co_return make_error("connect", "not an IP address: " + ip);
+  if (ec) co_return make_error(core::Errc::connect, "not an IP address: " + ip);
   tcp::endpoint ep(addr, port);
   self->arm(deadline, self);
   co_await beast::get_lowest_layer(self->ws).socket().async_connect(
       ep, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     self->disarm();
-    if (self->timed_out) co_return make_error("timeout", "connecting: deadline passed");
-    co_return make_error("connect", "connecting: " + ec.message());
+    if (self->timed_out) co_return make_error(core::Errc::timeout, "connecting: deadline passed");
+    co_return make_error(core::Errc::connect, "connecting: " + ec.message());
   }
   std::string host = addr.is_v6() ? "[" + ip + "]" : ip;
   self->ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
@@ -108,8 +108,8 @@ asio::awaitable<core::Status> WebSocketClient::connect(const std::string& ip, st
   self->disarm();
   if (ec) {
     auto e = self->error(ec, "WebSocket handshake");
-    if (e.code != "timeout") {
-      e.code = "protocol";
+    if (e.code != core::Errc::timeout) {
+      e.code = core::Errc::protocol;
       if (res.result_int() != 0)
         e.message += " (HTTP " + std::to_string(res.result_int()) + ": not a WebSocket endpoint)";
     }
@@ -125,7 +125,7 @@ asio::awaitable<core::Status> WebSocketClient::send(const std::string& text,
   beast::error_code ec;
   self->ws.text(true);
   if (self->timed_out || self->expired(deadline))
-    co_return make_error("timeout", "sending: deadline passed");
+    co_return make_error(core::Errc::timeout, "sending: deadline passed");
   self->arm(deadline, self);
   co_await self->ws.async_write(asio::buffer(text), asio::redirect_error(asio::use_awaitable, ec));
   self->disarm();
@@ -138,7 +138,7 @@ asio::awaitable<core::Result<std::string_view>> WebSocketClient::read(Clock::tim
   beast::error_code ec;
   self->buffer.consume(self->buffer.size());
   if (self->timed_out || self->expired(deadline))
-    co_return make_error("timeout", "reading: deadline passed");
+    co_return make_error(core::Errc::timeout, "reading: deadline passed");
   self->arm(deadline, self);
   co_await self->ws.async_read(self->buffer, asio::redirect_error(asio::use_awaitable, ec));
   self->disarm();
@@ -146,7 +146,7 @@ asio::awaitable<core::Result<std::string_view>> WebSocketClient::read(Clock::tim
     self->open = false;
     co_return self->error(ec, "reading");
   }
-  if (!self->ws.got_text()) co_return make_error("protocol", "reading: a binary message");
+  if (!self->ws.got_text()) co_return make_error(core::Errc::protocol, "reading: a binary message");
   auto data = self->buffer.cdata();
   co_return std::string_view(static_cast<const char*>(data.data()), data.size());
 }

@@ -332,8 +332,9 @@ void Section::secret(const std::string& key, core::Secret& out) {
   auto r = core::read_secret_file(p);
   if (!r.ok()) {
     ctx_.problem(n, path,
-                 r.error().code == "empty" ? r.error().message
-                                           : "cannot read secret file: " + r.error().message);
+                 r.error().code == core::Errc::empty
+                     ? r.error().message
+                     : "cannot read secret file: " + r.error().message);
     return;
   }
   out = std::move(*r);

@@ -15,10 +15,10 @@ std::string errno_message(int err) {
 
 namespace {
 Error io_error(const std::string& what, const std::filesystem::path& p, int err) {
-  std::string code = err == ENOENT                   ? "not_found"
-                     : err == EACCES || err == EPERM ? "permission"
-                     : err == ENOSPC                 ? "disk_full"
-                                                     : "io";
+  Errc code = err == ENOENT                   ? Errc::not_found
+              : err == EACCES || err == EPERM ? Errc::permission
+              : err == ENOSPC                 ? Errc::disk_full
+                                              : Errc::io;
   return make_error(code, what + " " + p.string() + ": " + errno_message(err));
 }
 }  // namespace
@@ -40,7 +40,7 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
     out.append(buf, static_cast<std::size_t>(n));
     if (out.size() > max_bytes) {
       ::close(fd);
-      return make_error("too_large",
+      return make_error(core::Errc::too_large,
                         path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
     }
   }

@@ -22,7 +22,7 @@ Result<Secret> read_secret_file(const std::filesystem::path& path) {
   // Editors and `echo` end the file with a line end that is not part of the secret.
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r'))
     v.pop_back();
-  if (v.empty()) return make_error("empty", "secret file " + path.string() + " is empty");
+  if (v.empty()) return make_error(core::Errc::empty, "secret file " + path.string() + " is empty");
   return Secret(std::move(v), "file " + path.string());
 }
 

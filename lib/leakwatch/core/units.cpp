@@ -45,10 +45,11 @@ std::optional<double> take_number(std::string_view& s) {
 
 Result<std::uint64_t> parse_size(std::string_view text) {
   std::string_view s = trim(text);
-  if (s.empty()) return make_error("invalid_size", "empty size");
-  if (s.front() == '-') return make_error("invalid_size", "size must not be negative");
+  if (s.empty()) return make_error(core::Errc::invalid_size, "empty size");
+  if (s.front() == '-') return make_error(core::Errc::invalid_size, "size must not be negative");
   auto n = take_number(s);
-  if (!n) return make_error("invalid_size", "expected a size such as 512Mi, 2G or 1048576");
+  if (!n)
+    return make_error(core::Errc::invalid_size, "expected a size such as 512Mi, 2G or 1048576");
   s = trim(s);
   double mult = 1;
   std::string unit(s);
@@ -72,24 +73,27 @@ Result<std::uint64_t> parse_size(std::string_view text) {
   } else if (unit == "T") {
     mult = 1e12;
   } else {
-    return make_error("invalid_size", "unknown size unit '" + std::string(s) +
-                                          "' (use Ki, Mi, Gi, Ti, k, M, G, T or plain bytes)");
+    return make_error(core::Errc::invalid_size,
+                      "unknown size unit '" + std::string(s) +
+                          "' (use Ki, Mi, Gi, Ti, k, M, G, T or plain bytes)");
   }
   double v = *n * mult;
-  if (!std::isfinite(v) || v >= 1.8e19) return make_error("invalid_size", "size is too large");
+  if (!std::isfinite(v) || v >= 1.8e19)
+    return make_error(core::Errc::invalid_size, "size is too large");
   return static_cast<std::uint64_t>(std::llround(v));
 }
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string_view s = trim(text);
-  if (s.empty()) return make_error("invalid_duration", "empty duration");
-  if (s.front() == '-') return make_error("invalid_duration", "duration must not be negative");
+  if (s.empty()) return make_error(core::Errc::invalid_duration, "empty duration");
+  if (s.front() == '-')
+    return make_error(core::Errc::invalid_duration, "duration must not be negative");
   double total_ms = 0;
   bool any = false;
   while (!s.empty()) {
     auto n = take_number(s);
     if (!n)
-      return make_error("invalid_duration",
+      return make_error(core::Errc::invalid_duration,
                         "expected a duration such as 30s, 5m, 6h, 1h30m or 250ms");
     s = trim(s);
     std::size_t i = 0;
@@ -100,7 +104,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     double mult;
     if (unit.empty()) {
       if (any || !s.empty())
-        return make_error("invalid_duration", "missing unit in duration (use ms, s, m, h, d, w)");
+        return make_error(core::Errc::invalid_duration,
+                          "missing unit in duration (use ms, s, m, h, d, w)");
       mult = 1000;
     } else if (unit == "ms") {
       mult = 1;
@@ -115,7 +120,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     } else if (unit == "w") {
       mult = 7 * 86'400'000.0;
     } else {
-      return make_error("invalid_duration",
+      return make_error(core::Errc::invalid_duration,
                         "unknown duration unit '" + unit + "' (use ms, s, m, h, d, w)");
     }
     total_ms += *n * mult;
@@ -123,7 +128,7 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     s = trim(s);
   }
   if (!std::isfinite(total_ms) || total_ms > 3.0e15)
-    return make_error("invalid_duration", "duration is too large");
+    return make_error(core::Errc::invalid_duration, "duration is too large");
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(total_ms)));
 }
 
@@ -134,11 +139,11 @@ Result<double> parse_percent(std::string_view text) {
   std::string_view rest = s;
   auto n = take_number(rest);
   if (!n || !trim(rest).empty())
-    return make_error("invalid_percent",
+    return make_error(core::Errc::invalid_percent,
                       "expected a percentage such as 90% or a fraction such as 0.9");
   double v = pct ? *n / 100.0 : *n;
   if (v < 0 || v > 1)
-    return make_error("invalid_percent", "percentage must be between 0% and 100%");
+    return make_error(core::Errc::invalid_percent, "percentage must be between 0% and 100%");
   return v;
 }
 

@@ -76,9 +76,10 @@ nlohmann::json Detector::save() const {
 core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettings settings) {
   Detector d(std::move(settings));
   try {
-    if (!j.is_object()) return core::make_error("detector_state", "state must be a JSON object");
+    if (!j.is_object())
+      return core::make_error(core::Errc::detector_state, "state must be a JSON object");
     if (j.at("version").get<int>() != kVersion) {
-      return core::make_error("detector_state", "unsupported detector state version");
+      return core::make_error(core::Errc::detector_state, "unsupported detector state version");
     }
     d.started_ = j.at("started").get<bool>();
     d.last_t_ = j.at("last_t").get<double>();
@@ -103,7 +104,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.cache_bound_ = j.value("cache_bound", false);
     d.tooth_ = j.value("tooth", std::int64_t{0});
     auto st = state_from_string(j.at("state").get<std::string>());
-    if (!st) return core::make_error("detector_state", "unknown detector state");
+    if (!st) return core::make_error(core::Errc::detector_state, "unknown detector state");
     d.last_.state = *st;
     d.last_.explanation = "restored";
     if (j.contains("last_decision")) {
@@ -127,7 +128,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       if (j.contains("coarse_open")) d.coarse_open_ = bucket_from_json(j.at("coarse_open"));
       const std::int64_t cap = 100000;
       if (static_cast<std::int64_t>(d.fine_.size() + d.coarse_.size()) > cap) {
-        return core::make_error("detector_state", "detector state too large");
+        return core::make_error(core::Errc::detector_state, "detector state too large");
       }
     } else {
       d.epoch_start_ = static_cast<std::int64_t>(d.last_t_);
@@ -135,7 +136,8 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.tooth_ = 0;
     }
   } catch (const std::exception& e) {
-    return core::make_error("detector_state", std::string("invalid detector state: ") + e.what());
+    return core::make_error(core::Errc::detector_state,
+                            std::string("invalid detector state: ") + e.what());
   }
   return d;
 }

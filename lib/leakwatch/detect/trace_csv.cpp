@@ -39,14 +39,15 @@ bool parse_number(std::string_view s, double& v) {
 }
 
 core::Error line_error(std::uint64_t line, const std::string& what) {
-  return core::make_error("trace", "line " + std::to_string(line) + ": " + what);
+  return core::make_error(core::Errc::trace, "line " + std::to_string(line) + ": " + what);
 }
 
 }  // namespace
 
 core::Result<TraceReader> TraceReader::open(std::istream& in) {
   TraceReader r(in);
-  if (!std::getline(in, r.buf_)) return core::make_error("trace", "line 1: empty file (no header)");
+  if (!std::getline(in, r.buf_))
+    return core::make_error(core::Errc::trace, "line 1: empty file (no header)");
   r.line_ = 1;
   std::string_view header = r.buf_;
   if (header.size() >= 3 && header.substr(0, 3) == "\xEF\xBB\xBF") header.remove_prefix(3);  // BOM

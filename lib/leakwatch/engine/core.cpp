@@ -200,11 +200,13 @@ void Core::maybe_capture(core::TimePoint now, Actions& out) {
     series_.record_miss(now);
     ++counters_.captures["skipped"];
     log()->warn("capture skipped series={} index={}/{} reason={} detail=\"{}\"",
-                series_.series_id(), index, count, verdict.code, verdict.message);
+                series_.series_id(), index, count, capture::to_string(verdict.code),
+                verdict.message);
     auto e = base_event(alert::EventType::capture_skipped, now);
     e.reason = verdict.message;
-    e.dedupe_key = "capture_skipped:" + verdict.code;
-    add_marker(now, "capture_skipped", "capture skipped: " + verdict.code);
+    const std::string why(capture::to_string(verdict.code));
+    e.dedupe_key = "capture_skipped:" + why;
+    add_marker(now, "capture_skipped", "capture skipped: " + why);
     out.push_back(EmitEvent{std::move(e)});
     if (series_.abandoned()) log()->warn("capture series abandoned after repeated misses");
     return;
@@ -243,8 +245,8 @@ Actions Core::on_capture_done(core::Result<archive::Metadata> r, core::TimePoint
     log()->error("capture failed index={}/{} error={}", index, count, r.error().to_string());
     auto e = base_event(alert::EventType::capture_failed, now);
     e.reason = r.error().message;
-    e.dedupe_key = "capture_failed:" + r.error().code;
-    add_marker(now, "capture_failed", "capture failed: " + r.error().code);
+    e.dedupe_key = "capture_failed:" + r.error().code_text();
+    add_marker(now, "capture_failed", "capture failed: " + r.error().code_text());
     out.push_back(EmitEvent{std::move(e)});
   } else {
     const auto& m = *r;
@@ -277,8 +279,10 @@ Actions Core::on_capture_done(core::Result<archive::Metadata> r, core::TimePoint
       // (or with why there are none and the command to get them).
       diff_pending_ = std::move(e);
       if (stopping_) {
-        auto rest = on_diff_done(
-            core::make_error("cancelled", "leakwatch is stopping: the diff was not started"), now);
+        auto rest =
+            on_diff_done(core::make_error(core::Errc::cancelled,
+                                          "leakwatch is stopping: the diff was not started"),
+                         now);
         out.insert(out.end(), rest.begin(), rest.end());
       } else {
         out.push_back(RequestDiff{series_ids_.front(), series_ids_.back()});

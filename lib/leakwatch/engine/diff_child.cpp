@@ -84,7 +84,8 @@ core::Result<SnapshotCounts> counts_from_header(std::string_view head) {
   auto nodes = number_after(head, "\"node_count\"");
   auto edges = number_after(head, "\"edge_count\"");
   if (!nodes || !edges)
-    return core::make_error("no_counts", "no node_count/edge_count in the snapshot header");
+    return core::make_error(core::Errc::no_counts,
+                            "no node_count/edge_count in the snapshot header");
   return SnapshotCounts{*nodes, *edges};
 }
 
@@ -157,11 +158,11 @@ core::Result<DiffPlan> plan_diff(const archive::Archive& archive, const std::str
   auto mib = [](std::uint64_t b) { return core::format_bytes(static_cast<double>(b)); };
   if (plan.predicted > plan.room) {
     return core::make_error(
-        "over_budget", "the full diff of " + std::to_string(plan.base.nodes + plan.target.nodes) +
-                           " nodes and " + std::to_string(plan.base.edges + plan.target.edges) +
-                           " edges needs about " + mib(plan.predicted) + ", more than the " +
-                           mib(plan.room) + " left of the " + mib(budget) +
-                           " memory budget (resources.memory_budget)");
+        core::Errc::over_budget,
+        "the full diff of " + std::to_string(plan.base.nodes + plan.target.nodes) + " nodes and " +
+            std::to_string(plan.base.edges + plan.target.edges) + " edges needs about " +
+            mib(plan.predicted) + ", more than the " + mib(plan.room) + " left of the " +
+            mib(budget) + " memory budget (resources.memory_budget)");
   }
   // RLIMIT_AS counts mapped code and thread stacks beside the heap: the measured gap is small
   // with one malloc arena (docs/operations.md, "Sizing").
@@ -192,7 +193,8 @@ core::Result<DiffOutcome> parse_diff_output(std::string_view text, std::size_t m
   };
   json report = json::parse(text.begin(), text.end(), keep, false);
   if (report.is_discarded() || !report.is_object())
-    return core::make_error("bad_output", "the diff process printed no valid JSON report");
+    return core::make_error(core::Errc::bad_output,
+                            "the diff process printed no valid JSON report");
   DiffOutcome out;
   auto growers = report.find("top_growers");
   if (growers != report.end() && growers->is_array()) {
@@ -284,7 +286,7 @@ core::Result<std::shared_ptr<ChildProcess>> start_diff(
 core::Result<std::shared_ptr<ChildProcess>> ChildProcess::start(
     asio::io_context& io, const std::vector<std::string>& argv, const ChildLimits& limits,
     Done done) {
-  if (argv.empty()) return core::make_error("spawn", "no command");
+  if (argv.empty()) return core::make_error(core::Errc::spawn, "no command");
   // Everything the child needs is prepared before fork: after it only system calls run.
   std::vector<char*> args;
   for (const auto& a : argv)
@@ -301,12 +303,12 @@ core::Result<std::shared_ptr<ChildProcess>> ChildProcess::start(
 
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
-    return core::make_error("spawn", std::string("pipe: ") + std::strerror(errno));
+    return core::make_error(core::Errc::spawn, std::string("pipe: ") + std::strerror(errno));
   if (::pipe2(err, O_CLOEXEC) != 0) {
     int e = errno;
     ::close(out[0]);
     ::close(out[1]);
-    return core::make_error("spawn", std::string("pipe: ") + std::strerror(e));
+    return core::make_error(core::Errc::spawn, std::string("pipe: ") + std::strerror(e));
   }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
@@ -314,7 +316,7 @@ core::Result<std::shared_ptr<ChildProcess>> ChildProcess::start(
     int e = errno;
     for (int fd : {out[0], out[1], err[0], err[1]})
       ::close(fd);
-    return core::make_error("spawn", std::string("fork: ") + std::strerror(e));
+    return core::make_error(core::Errc::spawn, std::string("fork: ") + std::strerror(e));
   }
   if (pid == 0) {
     // The child: only async-signal-safe calls until exec.
@@ -445,13 +447,16 @@ void ChildProcess::try_reap() {
   reaped_ = true;
   release_reserve();
   deadline_.cancel();
-  if (r < 0) return finish(core::make_error("failed", "the diff process could not be waited for"));
+  if (r < 0)
+    return finish(core::make_error(core::Errc::failed, "the diff process could not be waited for"));
   if (timed_out_)
-    return finish(core::make_error("timeout", "the diff process ran longer than " +
+    return finish(
+        core::make_error(core::Errc::timeout, "the diff process ran longer than " +
                                                   std::to_string(limits_.time.count() / 1000) +
                                                   " s and was killed"));
   if (too_large_)
-    return finish(core::make_error("too_large", "the diff process printed more than " +
+    return finish(
+        core::make_error(core::Errc::too_large, "the diff process printed more than " +
                                                     std::to_string(limits_.max_output >> 20) +
                                                     " MiB and was killed"));
   if (WIFSIGNALED(status_)) {
@@ -460,14 +465,14 @@ void ChildProcess::try_reap() {
                       : sig == SIGABRT ? " (SIGABRT: usually memory exhausted under its limit)"
                                        : "";
     return finish(core::make_error(
-        "killed", "the diff process was ended by signal " + std::to_string(sig) + why));
+        core::Errc::killed, "the diff process was ended by signal " + std::to_string(sig) + why));
   }
   int code = WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
   if (code != 0) {
     std::string tail = printable_tail(err_buf_, 300);
-    return finish(core::make_error("failed", "the diff process exited with " +
-                                                 std::to_string(code) +
-                                                 (tail.empty() ? "" : ": " + tail)));
+    return finish(core::make_error(core::Errc::failed, "the diff process exited with " +
+                                                           std::to_string(code) +
+                                                           (tail.empty() ? "" : ": " + tail)));
   }
   finish(std::move(out_buf_));
 }
@@ -501,7 +506,7 @@ void ChildProcess::kill_child() {
 void ChildProcess::cancel() {
   kill_child();
   deadline_.cancel();
-  finish(core::make_error("cancelled", "the diff was cancelled"));
+  finish(core::make_error(core::Errc::cancelled, "the diff was cancelled"));
 }
 
 void ChildProcess::abandon() {

@@ -109,7 +109,7 @@ core::Status Engine::start() {
     if (archive_)
       for (const auto& id : core_.series_ids())
         if (auto m = archive_->get(id); m.ok()) core_.note_archived(*m);
-  } else if (loaded.error().code != "not_found") {
+  } else if (loaded.error().code != core::Errc::not_found) {
     log()->warn("state not restored: {}", loaded.error().message);
   }
   schedule_poll(0ms);
@@ -195,7 +195,7 @@ void Engine::request_diff(const std::string& base_id, const std::string& target_
     if (*alive) run(core_.on_diff_done(std::move(d), clock_.now()));
   };
   if (diff_child_ && !diff_child_->finished())
-    return answer(core::make_error("busy", "another diff is running"));
+    return answer(core::make_error(core::Errc::busy, "another diff is running"));
   DiffCommand how;
   how.command = options_.diff_command;
   how.time_limit = options_.diff_time_limit;

@@ -32,18 +32,19 @@ core::Status SdNotifier::notify(const std::string& state) const {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_.size() >= sizeof(addr.sun_path))
-    return core::make_error("sd_notify", "NOTIFY_SOCKET path is too long");
+    return core::make_error(core::Errc::sd_notify, "NOTIFY_SOCKET path is too long");
   std::memcpy(addr.sun_path, socket_.data(), socket_.size());
   socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket_.size());
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return core::make_error("sd_notify", std::string("socket: ") + std::strerror(errno));
+  if (fd < 0)
+    return core::make_error(core::Errc::sd_notify, std::string("socket: ") + std::strerror(errno));
   ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
                        reinterpret_cast<sockaddr*>(&addr), len);
   int err = errno;
   ::close(fd);
   if (n < 0)
-    return core::make_error("sd_notify",
+    return core::make_error(core::Errc::sd_notify,
                             "cannot notify systemd: " + std::string(std::strerror(err)));
   return core::ok_status();
 }

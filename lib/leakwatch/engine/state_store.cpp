@@ -16,15 +16,17 @@ core::Result<nlohmann::json> StateStore::load() const {
   if (j.is_discarded() || !j.is_object()) {
     std::error_code ec;
     std::filesystem::rename(path_, path_.string() + ".corrupt", ec);
-    return core::make_error("parse", "state file " + path_.string() +
-                                         " is not valid JSON; kept as .corrupt, starting fresh");
+    return core::make_error(
+        core::Errc::parse,
+        "state file " + path_.string() + " is not valid JSON; kept as .corrupt, starting fresh");
   }
   if (j.value("version", 0) != kStateVersion)
-    return core::make_error("version", "state file " + path_.string() + " has version " +
-                                           std::to_string(j.value("version", 0)) + ", expected " +
-                                           std::to_string(kStateVersion) + "; starting fresh");
+    return core::make_error(core::Errc::version, "state file " + path_.string() + " has version " +
+                                                     std::to_string(j.value("version", 0)) +
+                                                     ", expected " + std::to_string(kStateVersion) +
+                                                     "; starting fresh");
   if (j.value("target", std::string()) != target_)
-    return core::make_error("version",
+    return core::make_error(core::Errc::version,
                             "state file " + path_.string() + " belongs to another target");
   return j;
 }
@@ -33,7 +35,7 @@ core::Status StateStore::save(const nlohmann::json& state, core::TimePoint now) 
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (ec)
-    return core::make_error("io",
+    return core::make_error(core::Errc::io,
                             "cannot create state directory " + dir_.string() + ": " + ec.message());
   nlohmann::json j = state;
   j["version"] = kStateVersion;

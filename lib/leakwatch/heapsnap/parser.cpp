@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "leakwatch/core/fs.h"
+#include "leakwatch/core/zstd.h"
 
 namespace leakwatch::heapsnap {
 
@@ -66,45 +67,34 @@ class FdSource : public ByteSource {
 // Decompresses a zstd stream from an inner source.
 class ZstdSource : public ByteSource {
  public:
-  explicit ZstdSource(ByteSource& inner) : inner_(inner), in_buf_(ZSTD_DStreamInSize()) {
-    ctx_ = ZSTD_createDCtx();
-    if (ctx_ == nullptr) throw ParseError{"zstd: cannot create a decompression context"};
-    // Bound the window a hostile frame may ask for (128 MiB).
-    ZSTD_DCtx_setParameter(ctx_, ZSTD_d_windowLogMax, 27);
-  }
-  ~ZstdSource() override { ZSTD_freeDCtx(ctx_); }
-  ZstdSource(const ZstdSource&) = delete;
-  ZstdSource& operator=(const ZstdSource&) = delete;
+  explicit ZstdSource(ByteSource& inner) : inner_(inner), in_buf_(ZSTD_DStreamInSize()) {}
 
   std::size_t read(char* buf, std::size_t cap) override {
-    ZSTD_outBuffer out{buf, cap, 0};
-    while (out.pos == 0) {
-      if (in_.pos == in_.size) {
-        if (inner_eof_) {
-          if (last_ret_ != 0) throw ParseError{"zstd: truncated compressed stream"};
-          return 0;
-        }
+    if (cap == 0) return 0;
+    for (;;) {
+      if (in_.empty() && !inner_eof_) {
         std::size_t n = inner_.read(in_buf_.data(), in_buf_.size());
-        if (n == 0) {
+        if (n == 0)
           inner_eof_ = true;
-          continue;
-        }
-        in_ = ZSTD_inBuffer{in_buf_.data(), n, 0};
+        else
+          in_ = std::string_view(in_buf_.data(), n);
       }
-      std::size_t ret = ZSTD_decompressStream(ctx_, &out, &in_);
-      if (ZSTD_isError(ret)) throw ParseError{std::string("zstd: ") + ZSTD_getErrorName(ret)};
-      last_ret_ = ret;
+      auto n = zstd_.read(in_, buf, cap);
+      if (!n.ok()) throw ParseError{n.error().message};
+      if (*n > 0) return *n;
+      if (inner_eof_ && in_.empty()) {
+        if (!zstd_.complete()) throw ParseError{"zstd: truncated compressed stream"};
+        return 0;
+      }
     }
-    return out.pos;
   }
 
  private:
   ByteSource& inner_;
-  ZSTD_DCtx* ctx_ = nullptr;
+  core::ZstdReader zstd_;
   std::vector<char> in_buf_;
-  ZSTD_inBuffer in_{nullptr, 0, 0};
+  std::string_view in_;
   bool inner_eof_ = false;
-  std::size_t last_ret_ = 1;
 };
 
 // Buffered reader with a fast path; tracks the byte offset for error messages.
@@ -906,11 +896,12 @@ core::Result<HeapSnapshot> parse_source(ByteSource& src, bool zstd, const ParseL
     SnapshotParser parser(reader, limits);
     return parser.run();
   } catch (const ParseError& e) {
-    return core::make_error("parse", "invalid heap snapshot: " + e.message);
+    return core::make_error(core::Errc::parse, "invalid heap snapshot: " + e.message);
   } catch (const std::bad_alloc&) {
-    return core::make_error("parse", "invalid heap snapshot: out of memory while parsing");
+    return core::make_error(core::Errc::parse,
+                            "invalid heap snapshot: out of memory while parsing");
   } catch (const std::length_error&) {
-    return core::make_error("parse", "invalid heap snapshot: too large");
+    return core::make_error(core::Errc::parse, "invalid heap snapshot: too large");
   }
 }
 
@@ -945,7 +936,7 @@ core::Result<HeapSnapshot> load_file(const std::filesystem::path& path, const Pa
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return core::make_error(err == ENOENT ? "not_found" : "io",
+    return core::make_error(err == ENOENT ? core::Errc::not_found : core::Errc::io,
                             "cannot open " + path.string() + ": " + core::errno_message(err));
   }
   struct Closer {

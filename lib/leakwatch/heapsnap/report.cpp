@@ -295,9 +295,10 @@ core::Result<DiffReport> diff_files(const std::filesystem::path& base_path,
   try {
     return diff_files_or_throw(base_path, target_path, options);
   } catch (const std::bad_alloc&) {
-    return core::make_error("too_large", "not enough memory to compare the two snapshots");
+    return core::make_error(core::Errc::too_large,
+                            "not enough memory to compare the two snapshots");
   } catch (const std::exception& e) {
-    return core::make_error("failed", std::string("the comparison failed: ") + e.what());
+    return core::make_error(core::Errc::failed, std::string("the comparison failed: ") + e.what());
   }
 }
 

@@ -64,10 +64,11 @@ std::string secs(std::chrono::milliseconds d) {
 
 Error timeout_error(const Deadline& dl, const Url& url, const char* during) {
   if (dl.total_expired())
-    return make_error("timeout", std::string(during) + " " + url.redacted() +
-                                     ": total time limit of " + secs(dl.total) + " exceeded");
-  return make_error("timeout", std::string(during) + " " + url.redacted() + ": no data for " +
-                                   secs(dl.idle) + " (idle timeout)");
+    return make_error(core::Errc::timeout, std::string(during) + " " + url.redacted() +
+                                               ": total time limit of " + secs(dl.total) +
+                                               " exceeded");
+  return make_error(core::Errc::timeout, std::string(during) + " " + url.redacted() +
+                                             ": no data for " + secs(dl.idle) + " (idle timeout)");
 }
 
 Error net_error(const beast::error_code& ec, const Deadline& dl, const Url& url,
@@ -75,17 +76,22 @@ Error net_error(const beast::error_code& ec, const Deadline& dl, const Url& url,
   if (ec == beast::error::timeout || ec == asio::error::timed_out)
     return timeout_error(dl, url, during);
   if (ec == bhttp::error::body_limit)
-    return make_error("too_large", "response from " + url.redacted() + " exceeds the size limit");
+    return make_error(core::Errc::too_large,
+                      "response from " + url.redacted() + " exceeds the size limit");
   if (ec == bhttp::error::partial_message || ec == bhttp::error::end_of_stream ||
       ec == asio::error::eof || ec == asio::error::connection_reset)
-    return make_error("protocol", std::string(during) + " " + url.redacted() +
-                                      ": connection closed before the response was complete");
+    return make_error(core::Errc::protocol,
+                      std::string(during) + " " + url.redacted() +
+                          ": connection closed before the response was complete");
   if (ec.category() == asio::error::get_ssl_category() ||
       ec.category() == asio::ssl::error::get_stream_category())
-    return make_error("tls", std::string(during) + " " + url.redacted() + ": " + ec.message());
+    return make_error(core::Errc::tls,
+                      std::string(during) + " " + url.redacted() + ": " + ec.message());
   if (ec.category() == beast::error_code(bhttp::error::bad_version).category())
-    return make_error("protocol", std::string(during) + " " + url.redacted() + ": " + ec.message());
-  return make_error("io", std::string(during) + " " + url.redacted() + ": " + ec.message());
+    return make_error(core::Errc::protocol,
+                      std::string(during) + " " + url.redacted() + ": " + ec.message());
+  return make_error(core::Errc::io,
+                    std::string(during) + " " + url.redacted() + ": " + ec.message());
 }
 
 void set_expiry(beast::tcp_stream& s, Clock::duration d) {
@@ -151,9 +157,10 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
   }
   std::uint64_t cap = to_handler || !handler ? req.max_body_bytes : kErrorBodyCap;
   if (auto len = parser.content_length(); len && *len > cap && (to_handler || !handler))
-    co_return make_error("too_large", "response from " + req.url.redacted() + " announces " +
-                                          std::to_string(*len) + " bytes, over the limit of " +
-                                          std::to_string(cap));
+    co_return make_error(core::Errc::too_large, "response from " + req.url.redacted() +
+                                                    " announces " + std::to_string(*len) +
+                                                    " bytes, over the limit of " +
+                                                    std::to_string(cap));
 
   // Beast sizes each socket read by the buffer's spare capacity (at least 512 bytes): left at the
   // size the header needed, a 1 GB body would take ~2 million 512-byte reads and file writes.
@@ -176,9 +183,9 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
       received += n;
       if (received > cap) {
         if (!to_handler && handler) break;  // error text: keep what we have
-        co_return make_error("too_large", "response from " + req.url.redacted() +
-                                              " exceeds the limit of " + std::to_string(cap) +
-                                              " bytes");
+        co_return make_error(core::Errc::too_large, "response from " + req.url.redacted() +
+                                                        " exceeds the limit of " +
+                                                        std::to_string(cap) + " bytes");
       }
       std::string_view data(chunk.data(), n);
       if (to_handler) {
@@ -192,7 +199,7 @@ asio::awaitable<Result<Response>> exchange(Stream& stream, const Request& req,
     }
     if (ec) {
       auto err = net_error(ec, dl, req.url, "reading from");
-      if (err.code == "protocol" && parser.content_length())
+      if (err.code == core::Errc::protocol && parser.content_length())
         err.message += " (got " + std::to_string(received) + " of " +
                        std::to_string(*parser.content_length()) + " bytes)";
       co_return err;
@@ -220,8 +227,10 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
   guard.cancel();
   if (ec) {
     if (ec == asio::error::operation_aborted)
-      co_return make_error("timeout", "resolving " + req.url.origin() + ": connect timeout");
-    co_return make_error("resolve", "cannot resolve " + req.url.origin() + ": " + ec.message());
+      co_return make_error(core::Errc::timeout,
+                           "resolving " + req.url.origin() + ": connect timeout");
+    co_return make_error(core::Errc::resolve,
+                         "cannot resolve " + req.url.origin() + ": " + ec.message());
   }
 
   beast::tcp_stream tcp_stream(ex);
@@ -229,10 +238,11 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
   co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (ec == beast::error::timeout)
-      co_return make_error("timeout", "connecting to " + req.url.origin() +
-                                          ": connect timeout of " + secs(req.connect_timeout) +
-                                          " exceeded");
-    co_return make_error("connect", "cannot connect to " + req.url.origin() + ": " + ec.message());
+      co_return make_error(core::Errc::timeout, "connecting to " + req.url.origin() +
+                                                    ": connect timeout of " +
+                                                    secs(req.connect_timeout) + " exceeded");
+    co_return make_error(core::Errc::connect,
+                         "cannot connect to " + req.url.origin() + ": " + ec.message());
   }
 
   if (!req.url.tls()) {
@@ -250,7 +260,8 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
     if (!req.tls.ca_file.empty()) {
       ctx.load_verify_file(req.tls.ca_file, ec);
       if (ec)
-        co_return make_error("tls", "cannot load CA file " + req.tls.ca_file + ": " + ec.message());
+        co_return make_error(core::Errc::tls,
+                             "cannot load CA file " + req.tls.ca_file + ": " + ec.message());
     }
     ctx.set_verify_mode(asio::ssl::verify_peer);
   } else {
@@ -261,7 +272,7 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
   asio::ip::make_address(req.url.host, addr_ec);
   bool is_ip = !addr_ec;
   if (!is_ip && !SSL_set_tlsext_host_name(tls.native_handle(), req.url.host.c_str()))
-    co_return make_error("tls", "cannot set SNI for " + req.url.origin());
+    co_return make_error(core::Errc::tls, "cannot set SNI for " + req.url.origin());
   if (req.tls.verify) {
     // Host-name (or IP address) check done by OpenSSL itself during chain verification, so a
     // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH).
@@ -269,14 +280,16 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
     int set = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, req.url.host.c_str())
                     : X509_VERIFY_PARAM_set1_host(param, req.url.host.c_str(), 0);
     if (set != 1)
-      co_return make_error("tls", "cannot set the expected host name for " + req.url.origin());
+      co_return make_error(core::Errc::tls,
+                           "cannot set the expected host name for " + req.url.origin());
   }
   beast::get_lowest_layer(tls).expires_at(connect_end);
   co_await tls.async_handshake(asio::ssl::stream_base::client,
                                asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     if (ec == beast::error::timeout)
-      co_return make_error("timeout", "TLS handshake with " + req.url.origin() + " timed out");
+      co_return make_error(core::Errc::timeout,
+                           "TLS handshake with " + req.url.origin() + " timed out");
     std::string why = ec.message();
     long verify = SSL_get_verify_result(tls.native_handle());
     if (verify != X509_V_OK) why = X509_verify_cert_error_string(verify);
@@ -286,7 +299,8 @@ asio::awaitable<Result<Response>> run(Request req, StreamHandler* handler) {
              verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
              verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
       why += " (unknown certificate authority: set the CA file for a private CA)";
-    co_return make_error("tls", "TLS handshake with " + req.url.origin() + " failed: " + why);
+    co_return make_error(core::Errc::tls,
+                         "TLS handshake with " + req.url.origin() + " failed: " + why);
   }
   auto r = co_await exchange(tls, req, handler, dl);
   if (r.ok()) {
@@ -306,7 +320,7 @@ void spawn(asio::io_context& io, Request req, std::shared_ptr<StreamHandler> han
         try {
           r.emplace(co_await run(std::move(req), handler.get()));
         } catch (const std::exception& e) {
-          r.emplace(make_error("io", std::string("HTTP client failure: ") + e.what()));
+          r.emplace(make_error(core::Errc::io, std::string("HTTP client failure: ") + e.what()));
         }
         done(std::move(*r));
       },
@@ -333,7 +347,7 @@ Result<Response> run_sync(Request req, std::shared_ptr<StreamHandler> handler) {
   spawn(io, std::move(req), std::move(handler),
         [&](Result<Response> r) { out.emplace(std::move(r)); });
   io.run();
-  if (!out) return make_error("io", "HTTP request did not complete");
+  if (!out) return make_error(core::Errc::io, "HTTP request did not complete");
   return std::move(*out);
 }
 }  // namespace

@@ -93,7 +93,7 @@ void RateLimiter::evict(TimePoint now) {
 
 core::Result<std::pair<std::string, std::uint16_t>> parse_listen(const std::string& listen) {
   auto bad = [&](const std::string& why) {
-    return core::make_error("invalid_listen",
+    return core::make_error(core::Errc::invalid_listen,
                             "listen address '" + listen + "': " + why +
                                 " (expected HOST:PORT, e.g. 127.0.0.1:9464 or [::1]:9464)");
   };
@@ -599,7 +599,9 @@ core::Status Server::start() {
   error_code ec;
   auto addr = net::ip::make_address(impl_->opts.address, ec);
   std::string where = impl_->opts.address + ":" + std::to_string(impl_->opts.port);
-  if (ec) return core::make_error("invalid_listen", "not an IP address: " + impl_->opts.address);
+  if (ec)
+    return core::make_error(core::Errc::invalid_listen,
+                            "not an IP address: " + impl_->opts.address);
   tcp::endpoint ep(addr, impl_->opts.port);
   auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
@@ -609,7 +611,7 @@ core::Status Server::start() {
   if (ec) {
     error_code cec;
     a.close(cec);
-    return core::make_error("bind", "cannot listen on " + where + ": " + ec.message());
+    return core::make_error(core::Errc::bind, "cannot listen on " + where + ": " + ec.message());
   }
   impl_->port = a.local_endpoint(ec).port();
   impl_->stopped = false;

@@ -17,7 +17,9 @@ std::string Url::redacted() const {
 
 core::Result<Url> Url::parse(std::string_view text) {
   Url u;
-  auto fail = [](std::string why) { return core::make_error("invalid_url", std::move(why)); };
+  auto fail = [](std::string why) {
+    return core::make_error(core::Errc::invalid_url, std::move(why));
+  };
   auto sep = text.find("://");
   if (sep == std::string_view::npos) return fail("URL must start with http:// or https://");
   u.scheme = std::string(text.substr(0, sep));

@@ -15,9 +15,10 @@ namespace leakwatch::s3 {
 
 namespace {
 
-bool transport_retryable(const std::string& code) {
-  return code == "connect" || code == "timeout" || code == "io" || code == "protocol" ||
-         code == "resolve";
+bool transport_retryable(core::Errc code) {
+  using core::Errc;
+  return code == Errc::connect || code == Errc::timeout || code == Errc::io ||
+         code == Errc::protocol || code == Errc::resolve;
 }
 
 bool token_expired(const std::string& code) {
@@ -124,7 +125,8 @@ std::string md5_base64(std::string_view data) {
 }
 
 core::Result<std::pair<std::string, std::string>> parse_s3_url(std::string_view url) {
-  if (url.rfind("s3://", 0) != 0) return core::make_error("invalid_url", "expected s3://bucket/…");
+  if (url.rfind("s3://", 0) != 0)
+    return core::make_error(core::Errc::invalid_url, "expected s3://bucket/…");
   url.remove_prefix(5);
   auto slash = url.find('/');
   std::string bucket(url.substr(0, slash));
@@ -132,11 +134,11 @@ core::Result<std::pair<std::string, std::string>> parse_s3_url(std::string_view 
   while (!prefix.empty() && prefix.back() == '/')
     prefix.pop_back();
   if (bucket.size() < 3 || bucket.size() > 63)
-    return core::make_error("invalid_url", "an S3 bucket name has 3 to 63 characters");
+    return core::make_error(core::Errc::invalid_url, "an S3 bucket name has 3 to 63 characters");
   for (char c : bucket)
     if (!(std::islower(static_cast<unsigned char>(c)) ||
           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return core::make_error("invalid_url",
+      return core::make_error(core::Errc::invalid_url,
                               "an S3 bucket name has only lowercase letters, digits, '-' and '.'");
   return std::make_pair(bucket, prefix);
 }
@@ -152,7 +154,8 @@ core::Result<http::Request> Client::build(
   std::string path;
   if (!options_.endpoint.empty()) {
     auto u = http::Url::parse(options_.endpoint);
-    if (!u.ok()) return core::make_error("invalid_url", "archive.s3.endpoint is not a URL");
+    if (!u.ok())
+      return core::make_error(core::Errc::invalid_url, "archive.s3.endpoint is not a URL");
     url = *u;
     path =
         "/" + uri_encode(options_.bucket, false) + (key.empty() ? "" : "/" + uri_encode(key, true));
@@ -203,7 +206,7 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
   std::mt19937 rng(std::random_device{}());
   bool refresh = false;
   bool delivered = false;  // a streamed body started: a retry would repeat bytes
-  core::Error last{"aborted", "not attempted"};
+  core::Error last{core::Errc::aborted, "not attempted", {}};
   auto backoff = options_.initial_backoff;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     if (attempt > 1) {
@@ -214,7 +217,7 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
       auto until = std::chrono::steady_clock::now() + wait;
       while (std::chrono::steady_clock::now() < until) {
         if (options_.cancelled && options_.cancelled())
-          return core::make_error("aborted", "stopping");
+          return core::make_error(core::Errc::aborted, "stopping");
         std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
             until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
       }
@@ -223,7 +226,7 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
     auto creds = credentials_->get(refresh);
     refresh = false;
     if (!creds.ok()) {
-      if (creds.error().code == "no_credentials") return creds.error();
+      if (creds.error().code == core::Errc::no_credentials) return creds.error();
       last = creds.error();
       continue;
     }
@@ -231,7 +234,7 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
     if (!req.ok()) return req.error();
     req->body_view = body;
     req->max_body_bytes = max_response;
-    core::Result<http::Response> r = core::make_error("aborted", "");
+    core::Result<http::Response> r = core::make_error(core::Errc::aborted, "");
     if (stream) {
       http::StreamHandler h;
       h.on_head = stream->on_head;
@@ -251,10 +254,11 @@ core::Result<http::Response> Client::send(const std::string& method, const std::
     if (r->status >= 200 && r->status < 300) return r;
     std::string code = error_code(r->body);
     std::string msg = clean(xml_text(r->body, "Message"));
-    last = core::make_error(code.empty() ? "http_" + std::to_string(r->status) : "s3_" + code,
+    last = core::make_error(code.empty() ? core::Errc::http_status : core::Errc::s3,
                             method + " " + (key.empty() ? "bucket " + options_.bucket : "object") +
                                 ": HTTP " + std::to_string(r->status) +
-                                (code.empty() ? "" : " " + code) + (msg.empty() ? "" : ": " + msg));
+                                (code.empty() ? "" : " " + code) + (msg.empty() ? "" : ": " + msg),
+                            code.empty() ? std::to_string(r->status) : code);
     if (delivered) return last;
     if (token_expired(code)) {
       refresh = true;
@@ -273,8 +277,9 @@ core::Status Client::head_bucket() {
   // A one-key listing rather than HEAD: it needs only s3:ListBucket and returns an error body.
   auto r = send("GET", "", {{"list-type", "2"}, {"max-keys", "1"}}, {}, {});
   if (!r.ok()) {
-    if (r.error().code == "http_404")
-      return core::make_error("s3_NoSuchBucket", "bucket " + options_.bucket + " does not exist");
+    if (r.error().code == core::Errc::http_status && r.error().detail == "404")
+      return core::make_error(core::Errc::s3, "bucket " + options_.bucket + " does not exist",
+                              "NoSuchBucket");
     return r.error();
   }
   return core::ok_status();
@@ -292,7 +297,8 @@ core::Result<std::string> Client::create_multipart(const std::string& key,
   auto r = send("POST", key, {{"uploads", ""}}, {{"content-type", content_type}}, {});
   if (!r.ok()) return r.error();
   std::string id = xml_text(r->body, "UploadId");
-  if (id.empty()) return core::make_error("protocol", "CreateMultipartUpload returned no UploadId");
+  if (id.empty())
+    return core::make_error(core::Errc::protocol, "CreateMultipartUpload returned no UploadId");
   return id;
 }
 
@@ -302,7 +308,7 @@ core::Result<std::string> Client::upload_part(const std::string& key, const std:
       send("PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, {}, body);
   if (!r.ok()) return r.error();
   std::string etag = r->header("ETag");
-  if (etag.empty()) return core::make_error("protocol", "UploadPart returned no ETag");
+  if (etag.empty()) return core::make_error(core::Errc::protocol, "UploadPart returned no ETag");
   return etag;
 }
 
@@ -317,7 +323,7 @@ core::Status Client::complete_multipart(const std::string& key, const std::strin
   if (!r.ok()) return r.error();
   // S3 can answer 200 with an error document when the completion fails late.
   if (r->body.find("<Error>") != std::string::npos)
-    return core::make_error("s3_" + error_code(r->body), "CompleteMultipartUpload failed");
+    return core::make_error(core::Errc::s3, "CompleteMultipartUpload failed", error_code(r->body));
   return core::ok_status();
 }
 
@@ -329,9 +335,12 @@ core::Status Client::abort_multipart(const std::string& key, const std::string& 
 
 core::Result<ListPage> parse_list_page(std::string_view xml) {
   auto pt = parse_xml(xml);
-  if (!pt) return core::make_error("protocol", "ListObjectsV2 returned something that is not XML");
+  if (!pt)
+    return core::make_error(core::Errc::protocol,
+                            "ListObjectsV2 returned something that is not XML");
   auto root = pt->get_child_optional("ListBucketResult");
-  if (!root) return core::make_error("protocol", "ListObjectsV2 returned no ListBucketResult");
+  if (!root)
+    return core::make_error(core::Errc::protocol, "ListObjectsV2 returned no ListBucketResult");
   ListPage page;
   for (const auto& [name, node] : *root) {
     if (name == "Contents") {
@@ -364,7 +373,8 @@ core::Result<ListResult> Client::list(const std::string& prefix, const std::stri
   std::set<std::string> seen_tokens;
   for (int page = 0;; ++page) {
     if (page >= 10000)
-      return core::make_error("protocol", "ListObjectsV2 still truncated after 10000 pages");
+      return core::make_error(core::Errc::protocol,
+                              "ListObjectsV2 still truncated after 10000 pages");
     std::vector<std::pair<std::string, std::string>> q = {{"list-type", "2"}, {"prefix", prefix}};
     if (!delimiter.empty()) q.emplace_back("delimiter", delimiter);
     if (options_.list_max_keys > 0)
@@ -385,10 +395,12 @@ core::Result<ListResult> Client::list(const std::string& prefix, const std::stri
     }
     token = std::move(p->next_token);
     if (token.empty() || token.size() > 4096)
-      return core::make_error("protocol", "ListObjectsV2 is truncated but gave no usable token");
+      return core::make_error(core::Errc::protocol,
+                              "ListObjectsV2 is truncated but gave no usable token");
     if (p->entries == 0 || !seen_tokens.insert(token).second)
       return core::make_error(
-          "protocol", "ListObjectsV2 repeats itself (an empty page or a token seen before)");
+          core::Errc::protocol,
+          "ListObjectsV2 repeats itself (an empty page or a token seen before)");
   }
   return out;
 }

@@ -29,27 +29,32 @@ std::optional<core::TimePoint> parse_iso8601(std::string_view s) {
 core::Result<Credentials> parse_credentials_json(std::string_view body, const std::string& source) {
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return core::make_error("credentials", source + " returned something that is not JSON");
+    return core::make_error(core::Errc::credentials,
+                            source + " returned something that is not JSON");
   auto str = [&](const char* k) -> std::string {
     auto it = j.find(k);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   if (auto code = str("Code"); !code.empty() && code != "Success")
-    return core::make_error("credentials", source + " answered Code=" + code.substr(0, 64));
+    return core::make_error(core::Errc::credentials,
+                            source + " answered Code=" + code.substr(0, 64));
   Credentials c;
   c.access_key_id = str("AccessKeyId");
   c.secret_access_key = core::Secret(str("SecretAccessKey"), source);
   c.session_token = core::Secret(str("Token"), source);
   c.source = source;
   if (c.access_key_id.empty() || c.secret_access_key.empty())
-    return core::make_error("credentials", source + " returned no AccessKeyId/SecretAccessKey");
+    return core::make_error(core::Errc::credentials,
+                            source + " returned no AccessKeyId/SecretAccessKey");
   for (char ch : c.access_key_id)
     if (!std::isalnum(static_cast<unsigned char>(ch)))
-      return core::make_error("credentials", source + " returned a malformed AccessKeyId");
+      return core::make_error(core::Errc::credentials,
+                              source + " returned a malformed AccessKeyId");
   if (auto e = str("Expiration"); !e.empty()) {
     c.expiration = parse_iso8601(e);
     if (!c.expiration)
-      return core::make_error("credentials", source + " returned an unreadable Expiration");
+      return core::make_error(core::Errc::credentials,
+                              source + " returned an unreadable Expiration");
   }
   return c;
 }
@@ -110,7 +115,7 @@ core::Result<Credentials> CredentialsProvider::fetch() {
   }
   if (src == "ecs") return from_ecs();
   if (src == "imds") return from_imds();
-  return core::make_error("no_credentials",
+  return core::make_error(core::Errc::no_credentials,
                           "no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run in "
                           "ECS with a task role, or on EC2 with an instance role");
 }
@@ -131,16 +136,17 @@ core::Result<Credentials> CredentialsProvider::from_ecs() {
   std::string url;
   if (auto rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
     if (rel->empty() || (*rel)[0] != '/')
-      return core::make_error("credentials",
+      return core::make_error(core::Errc::credentials,
                               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /");
     url = options_.ecs_endpoint + *rel;
   } else {
     url = *env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
   }
   auto parsed = http::Url::parse(url);
-  if (!parsed.ok()) return core::make_error("credentials", "the ECS credentials URI is not a URL");
+  if (!parsed.ok())
+    return core::make_error(core::Errc::credentials, "the ECS credentials URI is not a URL");
   if (!allowed_full_uri_host(*parsed))
-    return core::make_error("credentials",
+    return core::make_error(core::Errc::credentials,
                             "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a loopback/ECS "
                             "address, got " +
                                 parsed->origin());
@@ -154,7 +160,7 @@ core::Result<Credentials> CredentialsProvider::from_ecs() {
   if (auto file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")) {
     auto t = core::read_file(*file, 16 * 1024);
     if (!t.ok())
-      return core::make_error("credentials",
+      return core::make_error(core::Errc::credentials,
                               "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + *file);
     token = *t;
     while (!token->empty() && (token->back() == '\n' || token->back() == '\r'))
@@ -164,16 +170,19 @@ core::Result<Credentials> CredentialsProvider::from_ecs() {
   }
   if (token) {
     if (token->find_first_of("\r\n") != std::string::npos)
-      return core::make_error("credentials", "the container authorization token has a line break");
+      return core::make_error(core::Errc::credentials,
+                              "the container authorization token has a line break");
     req.headers.emplace_back("Authorization", *token);
   }
   auto r = http::fetch_sync(std::move(req));
   if (!r.ok())
     return core::make_error(
-        "credentials", "ECS credentials endpoint " + parsed->origin() + ": " + r.error().message);
+        core::Errc::credentials,
+        "ECS credentials endpoint " + parsed->origin() + ": " + r.error().message);
   if (r->status != 200)
-    return core::make_error("credentials", "ECS credentials endpoint " + parsed->origin() +
-                                               " answered HTTP " + std::to_string(r->status));
+    return core::make_error(core::Errc::credentials, "ECS credentials endpoint " +
+                                                         parsed->origin() + " answered HTTP " +
+                                                         std::to_string(r->status));
   return parse_credentials_json(r->body, "ecs");
 }
 
@@ -184,7 +193,7 @@ core::Result<Credentials> CredentialsProvider::from_imds() {
     base.pop_back();
   auto mk = [&](const std::string& method, const std::string& path) -> core::Result<http::Request> {
     auto u = http::Url::parse(base + path);
-    if (!u.ok()) return core::make_error("credentials", "the IMDS endpoint is not a URL");
+    if (!u.ok()) return core::make_error(core::Errc::credentials, "the IMDS endpoint is not a URL");
     http::Request req;
     req.method = method;
     req.url = *u;
@@ -199,26 +208,28 @@ core::Result<Credentials> CredentialsProvider::from_imds() {
   treq->headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", "21600");
   auto tok = http::fetch_sync(std::move(*treq));
   if (!tok.ok() || tok->status != 200)
-    return core::make_error("credentials", "EC2 instance metadata (IMDSv2) is not reachable");
+    return core::make_error(core::Errc::credentials,
+                            "EC2 instance metadata (IMDSv2) is not reachable");
   const std::string token = tok->body;
   if (token.empty() || token.find_first_of("\r\n") != std::string::npos)
-    return core::make_error("credentials", "IMDSv2 returned an unusable session token");
+    return core::make_error(core::Errc::credentials, "IMDSv2 returned an unusable session token");
   auto get = [&](const std::string& path) -> core::Result<std::string> {
     auto req = mk("GET", path);
     if (!req.ok()) return req.error();
     req->headers.emplace_back("X-aws-ec2-metadata-token", token);
     auto r = http::fetch_sync(std::move(*req));
-    if (!r.ok()) return core::make_error("credentials", "IMDSv2: " + r.error().message);
+    if (!r.ok()) return core::make_error(core::Errc::credentials, "IMDSv2: " + r.error().message);
     if (r->status != 200)
-      return core::make_error("credentials", "IMDSv2 answered HTTP " + std::to_string(r->status) +
-                                                 (r->status == 404 ? " (no instance role)" : ""));
+      return core::make_error(core::Errc::credentials,
+                              "IMDSv2 answered HTTP " + std::to_string(r->status) +
+                                  (r->status == 404 ? " (no instance role)" : ""));
     return r->body;
   };
   auto roles = get("/latest/meta-data/iam/security-credentials/");
   if (!roles.ok()) return roles.error();
   std::string role = roles->substr(0, roles->find('\n'));
   if (role.empty() || role.find_first_of("/?#% ") != std::string::npos)
-    return core::make_error("credentials", "IMDSv2 lists no usable instance role");
+    return core::make_error(core::Errc::credentials, "IMDSv2 lists no usable instance role");
   auto body = get("/latest/meta-data/iam/security-credentials/" + role);
   if (!body.ok()) return body.error();
   return parse_credentials_json(*body, "imds");

@@ -21,7 +21,8 @@ constexpr std::uint64_t kMaxMetadataBytes = 16u << 20;
 
 core::Error invalid(std::string_view id, const std::string& why) {
   return core::make_error(
-      "invalid_id", "not a snapshot id: \"" + core::display_text(id, 200) + "\" (" + why + ")");
+      core::Errc::invalid_id,
+      "not a snapshot id: \"" + core::display_text(id, 200) + "\" (" + why + ")");
 }
 
 bool ends_with(std::string_view s, std::string_view suffix) {
@@ -87,16 +88,19 @@ core::Result<archive::Metadata> fetch_metadata(Client& client, const SnapshotRef
   if (!body.ok()) return body.error();
   auto j = nlohmann::json::parse(*body, nullptr, false);
   if (j.is_discarded() || !j.is_object())
-    return core::make_error("corrupt", ref.metadata_key() + " is not snapshot metadata (not JSON)");
+    return core::make_error(core::Errc::corrupt,
+                            ref.metadata_key() + " is not snapshot metadata (not JSON)");
   auto m = archive::Metadata::from_json(j);
-  if (!m.ok()) return core::make_error("corrupt", ref.metadata_key() + ": " + m.error().message);
+  if (!m.ok())
+    return core::make_error(core::Errc::corrupt, ref.metadata_key() + ": " + m.error().message);
   // The metadata names the file; the key layout decides where it may be.
   const bool zst = m->compression == archive::Compression::zstd;
   const std::string expected = ref.stem + (zst ? ".heapsnapshot.zst" : ".heapsnapshot");
   if (m->file != expected)
-    return core::make_error("corrupt", ref.metadata_key() + " names the snapshot file \"" +
-                                           core::display_text(m->file, 200) + "\", expected \"" +
-                                           expected + "\"");
+    return core::make_error(core::Errc::corrupt, ref.metadata_key() +
+                                                     " names the snapshot file \"" +
+                                                     core::display_text(m->file, 200) +
+                                                     "\", expected \"" + expected + "\"");
   return m;
 }
 
@@ -104,15 +108,17 @@ core::Status fetch_snapshot(Client& client, const SnapshotRef& ref, const archiv
                             const std::function<core::Status(std::string_view)>& out) {
   if (!is_hex64(m.sha256) || m.size_bytes == 0)
     return core::make_error(
-        "corrupt", ref.metadata_key() + " has no SHA-256 or size to check the snapshot against");
+        core::Errc::corrupt,
+        ref.metadata_key() + " has no SHA-256 or size to check the snapshot against");
   const bool zst = m.compression == archive::Compression::zstd;
   archive::Sha256 sha;
   std::uint64_t plain = 0, stored = 0;
   archive::Sink sink = [&](std::string_view d) -> core::Status {
     plain += d.size();
     if (plain > m.size_bytes)
-      return core::make_error("corrupt", "the snapshot is larger than its metadata says (" +
-                                             std::to_string(m.size_bytes) + " bytes)");
+      return core::make_error(core::Errc::corrupt,
+                              "the snapshot is larger than its metadata says (" +
+                                  std::to_string(m.size_bytes) + " bytes)");
     sha.update(d);
     return out(d);
   };
@@ -123,18 +129,19 @@ core::Status fetch_snapshot(Client& client, const SnapshotRef& ref, const archiv
   });
   if (!st.ok()) return st;
   if (zst && !zstd.complete())
-    return core::make_error("corrupt", "the compressed snapshot ends mid-frame (truncated)");
+    return core::make_error(core::Errc::corrupt,
+                            "the compressed snapshot ends mid-frame (truncated)");
   if (m.stored_bytes && stored != m.stored_bytes)
-    return core::make_error("corrupt", "got " + std::to_string(stored) +
-                                           " stored bytes, metadata says " +
-                                           std::to_string(m.stored_bytes));
+    return core::make_error(core::Errc::corrupt, "got " + std::to_string(stored) +
+                                                     " stored bytes, metadata says " +
+                                                     std::to_string(m.stored_bytes));
   if (plain != m.size_bytes)
-    return core::make_error("corrupt", "got " + std::to_string(plain) +
-                                           " snapshot bytes, metadata says " +
-                                           std::to_string(m.size_bytes));
+    return core::make_error(core::Errc::corrupt, "got " + std::to_string(plain) +
+                                                     " snapshot bytes, metadata says " +
+                                                     std::to_string(m.size_bytes));
   std::string digest = sha.finish();
   if (digest != m.sha256)
-    return core::make_error("corrupt",
+    return core::make_error(core::Errc::corrupt,
                             "the snapshot's SHA-256 is " + digest + ", metadata says " + m.sha256);
   return core::ok_status();
 }
@@ -147,7 +154,8 @@ core::Status export_snapshot(Client& client, const SnapshotRef& ref, const archi
   ::unlink(tmp.c_str());  // a leftover of this pid (a crash); never someone else's (O_EXCL)
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
-    return core::make_error("io", "cannot create " + tmp.string() + ": " + std::strerror(errno));
+    return core::make_error(core::Errc::io,
+                            "cannot create " + tmp.string() + ": " + std::strerror(errno));
   auto fail = [&](core::Error e) -> core::Status {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
@@ -158,7 +166,7 @@ core::Status export_snapshot(Client& client, const SnapshotRef& ref, const archi
       ssize_t n = ::write(fd, d.data(), d.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
-        return core::make_error(errno == ENOSPC ? "disk_full" : "io",
+        return core::make_error(errno == ENOSPC ? core::Errc::disk_full : core::Errc::io,
                                 "cannot write " + tmp.string() + ": " + std::strerror(errno));
       d.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -166,14 +174,14 @@ core::Status export_snapshot(Client& client, const SnapshotRef& ref, const archi
   });
   if (!st.ok()) return fail(st.error());
   if (::fsync(fd) != 0)
-    return fail(
-        core::make_error("io", "cannot fsync " + tmp.string() + ": " + std::strerror(errno)));
+    return fail(core::make_error(core::Errc::io,
+                                 "cannot fsync " + tmp.string() + ": " + std::strerror(errno)));
   int rc = ::close(fd);
   fd = -1;
-  if (rc != 0) return fail(core::make_error("io", "cannot close " + tmp.string()));
+  if (rc != 0) return fail(core::make_error(core::Errc::io, "cannot close " + tmp.string()));
   if (::rename(tmp.c_str(), dest.c_str()) != 0)
-    return fail(
-        core::make_error("io", "cannot rename to " + dest.string() + ": " + std::strerror(errno)));
+    return fail(core::make_error(
+        core::Errc::io, "cannot rename to " + dest.string() + ": " + std::strerror(errno)));
   return core::ok_status();
 }
 

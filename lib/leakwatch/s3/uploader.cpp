@@ -27,7 +27,7 @@ core::Status read_range(const fs::path& path, std::uint64_t offset, std::size_t 
                         std::string& buf) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return core::make_error(errno == ENOENT ? "not_found" : "io",
+    return core::make_error(errno == ENOENT ? core::Errc::not_found : core::Errc::io,
                             "cannot open " + path.string() + ": " + core::errno_message(errno));
   buf.resize(len);
   std::size_t got = 0;
@@ -39,7 +39,8 @@ core::Status read_range(const fs::path& path, std::uint64_t offset, std::size_t 
   }
   ::close(fd);
   if (got != len)
-    return core::make_error("io", "short read of " + path.string() + " (the file changed?)");
+    return core::make_error(core::Errc::io,
+                            "short read of " + path.string() + " (the file changed?)");
   return core::ok_status();
 }
 
@@ -89,8 +90,8 @@ core::Status Uploader::start() {
   std::error_code ec;
   fs::create_directories(options_.queue_dir, ec);
   if (ec)
-    return core::make_error("io", "cannot create the upload queue " + options_.queue_dir.string() +
-                                      ": " + ec.message());
+    return core::make_error(core::Errc::io, "cannot create the upload queue " +
+                                                options_.queue_dir.string() + ": " + ec.message());
   load();
   worker_ = std::thread([this] { run(); });
   return core::ok_status();
@@ -238,7 +239,8 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
   const std::string key = f.value("key", "");
   std::error_code ec;
   auto size = fs::file_size(path, ec);
-  if (ec) return core::make_error("not_found", "local file " + path.string() + " is gone");
+  if (ec)
+    return core::make_error(core::Errc::not_found, "local file " + path.string() + " is gone");
   const std::uint64_t part =
       std::clamp<std::uint64_t>(options_.s3.part_size, 5ull << 20, 512ull << 20);
   const std::string ctype = content_type_of(path.filename().string());
@@ -265,7 +267,7 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
     const std::string upload_id = mp["upload_id"].get<std::string>();
     const std::uint64_t parts = (size + part_size - 1) / part_size;
     for (std::uint64_t n = mp["etags"].size() + 1; n <= parts; ++n) {
-      if (stop_flag_) return core::make_error("aborted", "stopping");
+      if (stop_flag_) return core::make_error(core::Errc::aborted, "stopping");
       std::uint64_t off = (n - 1) * part_size;
       if (auto st =
               read_range(path, off, static_cast<std::size_t>(std::min(part_size, size - off)), buf);
@@ -273,7 +275,7 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
         return st;
       auto etag = client_->upload_part(key, upload_id, static_cast<int>(n), buf);
       if (!etag.ok()) {
-        if (etag.error().code == "s3_NoSuchUpload") f.erase("multipart");
+        if (etag.error().is_s3("NoSuchUpload")) f.erase("multipart");
         return etag.error();
       }
       mp["etags"].push_back(*etag);
@@ -283,8 +285,7 @@ core::Status Uploader::upload_file(Job& job, std::size_t index) {
     for (std::size_t i = 0; i < mp["etags"].size(); ++i)
       list.push_back({static_cast<int>(i + 1), mp["etags"][i].get<std::string>()});
     if (auto st = client_->complete_multipart(key, upload_id, list); !st.ok()) {
-      if (st.error().code == "s3_NoSuchUpload" || st.error().code == "s3_InvalidPart")
-        f.erase("multipart");
+      if (st.error().is_s3("NoSuchUpload") || st.error().is_s3("InvalidPart")) f.erase("multipart");
       return st;
     }
   }
@@ -324,7 +325,7 @@ int Uploader::run_once() {
     if (stop_flag_) break;
     auto st = process(*job);
     std::error_code ec;
-    if (st.ok() || st.error().code == "not_found") {
+    if (st.ok() || st.error().code == core::Errc::not_found) {
       if (st.ok()) {
         ++done;
         log()->info("uploaded id={} bucket={} key={}", job->state.value("id", ""),
@@ -343,7 +344,7 @@ int Uploader::run_once() {
       (st.ok() ? stats_.uploaded : stats_.dropped) += 1;
       continue;
     }
-    if (st.error().code == "aborted") break;
+    if (st.error().code == core::Errc::aborted) break;
     ++job->failures;
     log_failure(*job, st.error());
     auto delay = options_.retry_initial * (1 << std::min(job->failures - 1, 16));

@@ -55,26 +55,28 @@ Result<json> parse_json(std::string_view text, const char* what) {
     std::string head(text.substr(0, 40));
     for (auto& c : head)
       if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-    return make_error("parse", std::string(what) + " is not valid JSON (starts with \"" + head +
-                                   "\", " + std::to_string(text.size()) + " bytes)");
+    return make_error(core::Errc::parse, std::string(what) + " is not valid JSON (starts with \"" +
+                                             head + "\", " + std::to_string(text.size()) +
+                                             " bytes)");
   }
   return j;
 }
 
 Result<std::optional<EcsMemoryStats>> stats_from_json(const json& j) {
   if (j.is_null()) return std::optional<EcsMemoryStats>{};
-  if (!j.is_object()) return make_error("parse", "a stats entry is neither an object nor null");
+  if (!j.is_object())
+    return make_error(core::Errc::parse, "a stats entry is neither an object nor null");
   if (j.empty()) return std::optional<EcsMemoryStats>{};
   auto ms_it = j.find("memory_stats");
   if (ms_it == j.end() || ms_it->is_null() || (ms_it->is_object() && ms_it->empty()))
     return std::optional<EcsMemoryStats>{};  // Docker's zero object for an exited container
   const json& ms = *ms_it;
-  if (!ms.is_object()) return make_error("parse", "memory_stats is not an object");
+  if (!ms.is_object()) return make_error(core::Errc::parse, "memory_stats is not an object");
   EcsMemoryStats m;
   m.name = field_str(j, "name");
   if (!m.name.empty() && m.name.front() == '/') m.name.erase(0, 1);
   auto usage = field_u64(ms, "usage");
-  if (!usage) return make_error("parse", "memory_stats.usage is missing or not a number");
+  if (!usage) return make_error(core::Errc::parse, "memory_stats.usage is missing or not a number");
   m.usage = *usage;
   if (auto lim = field_u64(ms, "limit"); lim && *lim > 0 && !is_unlimited(*lim)) m.limit = lim;
   m.max_usage = field_u64(ms, "max_usage");
@@ -103,7 +105,7 @@ Result<std::optional<EcsMemoryStats>> stats_from_json(const json& j) {
 Result<EcsTask> parse_ecs_task(std::string_view text) {
   auto j = parse_json(text, "task metadata");
   if (!j) return j.error();
-  if (!j->is_object()) return make_error("parse", "task metadata is not a JSON object");
+  if (!j->is_object()) return make_error(core::Errc::parse, "task metadata is not a JSON object");
   EcsTask task;
   task.task_arn = field_str(*j, "TaskARN");
   task.launch_type = field_str(*j, "LaunchType");
@@ -120,9 +122,10 @@ Result<EcsTask> parse_ecs_task(std::string_view text) {
     if (auto mem = field_u64(*it, "Memory"); mem && *mem > 0) task.limit_mib = mem;
   auto cs = j->find("Containers");
   if (cs == j->end() || !cs->is_array())
-    return make_error("parse", "task metadata has no \"Containers\" array");
+    return make_error(core::Errc::parse, "task metadata has no \"Containers\" array");
   for (const auto& c : *cs) {
-    if (!c.is_object()) return make_error("parse", "a task container entry is not an object");
+    if (!c.is_object())
+      return make_error(core::Errc::parse, "a task container entry is not an object");
     EcsContainer ec;
     ec.name = field_str(c, "Name");
     ec.docker_id = field_str(c, "DockerId");
@@ -143,7 +146,7 @@ Result<EcsTask> parse_ecs_task(std::string_view text) {
 
 Result<core::TargetIdentity> ecs_identity(const EcsTask& task, std::string_view container) {
   if (task.task_arn.empty() || task.family.empty())
-    return make_error("parse", "the ECS task metadata has no TaskARN or Family");
+    return make_error(core::Errc::parse, "the ECS task metadata has no TaskARN or Family");
   auto last_segment = [](const std::string& arn) {
     auto slash = arn.rfind('/');
     return slash == std::string::npos ? arn : arn.substr(slash + 1);
@@ -162,7 +165,7 @@ Result<core::TargetIdentity> ecs_identity(const EcsTask& task, std::string_view 
   auto c = std::find_if(task.containers.begin(), task.containers.end(),
                         [&](const EcsContainer& x) { return x.name == container; });
   if (c == task.containers.end())
-    return make_error("no_container",
+    return make_error(core::Errc::no_container,
                       "container \"" + core::identity_value(container) + "\" is not in the task");
   id.set("container", c->name);
   id.set("container_id", c->docker_id);
@@ -180,11 +183,12 @@ Result<std::optional<EcsMemoryStats>> parse_docker_stats(std::string_view text) 
 Result<std::vector<EcsStatsEntry>> parse_ecs_task_stats(std::string_view text) {
   auto j = parse_json(text, "task stats");
   if (!j) return j.error();
-  if (!j->is_object()) return make_error("parse", "task stats is not a JSON object");
+  if (!j->is_object()) return make_error(core::Errc::parse, "task stats is not a JSON object");
   std::vector<EcsStatsEntry> out;
   for (const auto& [id, value] : j->items()) {
     auto s = stats_from_json(value);
-    if (!s) return make_error("parse", "task stats entry " + id + ": " + s.error().message);
+    if (!s)
+      return make_error(core::Errc::parse, "task stats entry " + id + ": " + s.error().message);
     out.push_back(EcsStatsEntry{id, std::move(*s)});
   }
   return out;
@@ -201,14 +205,15 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
       names += "\"" + x.name + "\"";
     }
     if (names.empty()) names = "none";
-    return make_error("no_container", "container \"" + std::string(container) +
-                                          "\" is not in the task; containers present: " + names);
+    return make_error(core::Errc::no_container,
+                      "container \"" + std::string(container) +
+                          "\" is not in the task; containers present: " + names);
   }
   std::string label = "container \"" + c->name + "\"";
   if (c->docker_id.empty())
-    return make_error("not_running", label + " has no DockerId yet (status " +
-                                         (c->known_status.empty() ? "unknown" : c->known_status) +
-                                         ")");
+    return make_error(core::Errc::not_running,
+                      label + " has no DockerId yet (status " +
+                          (c->known_status.empty() ? "unknown" : c->known_status) + ")");
   auto e = std::find_if(stats.begin(), stats.end(),
                         [&](const EcsStatsEntry& s) { return s.docker_id == c->docker_id; });
   if (e == stats.end())
@@ -217,12 +222,14 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
              (s.stats->name == c->docker_name || s.stats->name == c->name);
     });
   if (e == stats.end())
-    return make_error("not_running", label + " (DockerId " + c->docker_id + ", status " +
-                                         c->known_status + ") has no entry in /task/stats");
+    return make_error(core::Errc::not_running, label + " (DockerId " + c->docker_id + ", status " +
+                                                   c->known_status +
+                                                   ") has no entry in /task/stats");
   if (!e->stats)
-    return make_error("not_running", label + " is not running (status " +
-                                         (c->known_status.empty() ? "unknown" : c->known_status) +
-                                         ", its stats entry is empty)");
+    return make_error(core::Errc::not_running,
+                      label + " is not running (status " +
+                          (c->known_status.empty() ? "unknown" : c->known_status) +
+                          ", its stats entry is empty)");
   const auto& m = *e->stats;
   core::Sample s;
   s.time = now;

@@ -24,8 +24,9 @@ core::Result<core::TargetIdentity> fetch_ecs_identity(const std::string& metadat
   auto r = http::fetch_sync(std::move(req));
   if (!r.ok()) return r.error();
   if (r->status != 200)
-    return core::make_error("http_" + std::to_string(r->status),
-                            "ECS task metadata: HTTP " + std::to_string(r->status));
+    return core::make_error(core::Errc::http_status,
+                            "ECS task metadata: HTTP " + std::to_string(r->status),
+                            std::to_string(r->status));
   auto task = parse_ecs_task(r->body);
   if (!task.ok()) return task.error();
   auto id = ecs_identity(*task, container);

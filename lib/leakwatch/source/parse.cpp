@@ -123,9 +123,9 @@ std::uint64_t minus_floor0(std::uint64_t a, std::optional<std::uint64_t> b) {
 
 Result<std::uint64_t> parse_u64(std::string_view text) {
   auto t = trim(text);
-  if (t.empty()) return make_error("parse", "empty value where a number was expected");
+  if (t.empty()) return make_error(core::Errc::parse, "empty value where a number was expected");
   auto v = to_u64(t);
-  if (!v) return make_error("parse", "not an unsigned number: " + quote(t));
+  if (!v) return make_error(core::Errc::parse, "not an unsigned number: " + quote(t));
   return *v;
 }
 
@@ -149,13 +149,13 @@ Result<KeyValues> parse_key_values(std::string_view text) {
     if (t.empty()) continue;
     auto fields = split_ws(t);
     if (fields.size() != 2)
-      return make_error("parse",
+      return make_error(core::Errc::parse,
                         "line " + std::to_string(line_no) + " is not \"key value\": " + quote(t));
     auto v = to_u64(fields[1]);
     if (!v)
-      return make_error("parse", "line " + std::to_string(line_no) + ": value of " +
-                                     std::string(fields[0]) +
-                                     " is not a number: " + quote(fields[1]));
+      return make_error(core::Errc::parse, "line " + std::to_string(line_no) + ": value of " +
+                                               std::string(fields[0]) +
+                                               " is not a number: " + quote(fields[1]));
     kv[std::string(fields[0])] = *v;
   }
   return kv;
@@ -252,10 +252,11 @@ Result<std::vector<ProcCgroupEntry>> parse_proc_cgroup(std::string_view text) {
     auto c1 = t.find(':');
     auto c2 = c1 == std::string_view::npos ? c1 : t.find(':', c1 + 1);
     if (c2 == std::string_view::npos)
-      return make_error("parse", "cgroup line " + std::to_string(line_no) +
-                                     " is not \"id:controllers:path\": " + quote(t));
+      return make_error(core::Errc::parse, "cgroup line " + std::to_string(line_no) +
+                                               " is not \"id:controllers:path\": " + quote(t));
     auto id = to_u64(t.substr(0, c1));
-    if (!id) return make_error("parse", "cgroup line " + std::to_string(line_no) + ": bad id");
+    if (!id)
+      return make_error(core::Errc::parse, "cgroup line " + std::to_string(line_no) + ": bad id");
     ProcCgroupEntry e;
     e.hierarchy = static_cast<int>(*id);
     auto ctl = t.substr(c1 + 1, c2 - c1 - 1);
@@ -263,7 +264,7 @@ Result<std::vector<ProcCgroupEntry>> parse_proc_cgroup(std::string_view text) {
     e.path = std::string(t.substr(c2 + 1));
     out.push_back(std::move(e));
   }
-  if (out.empty()) return make_error("parse", "no cgroup entries");
+  if (out.empty()) return make_error(core::Errc::parse, "no cgroup entries");
   return out;
 }
 
@@ -311,13 +312,13 @@ Result<CgroupLocation> locate_memory_cgroup(const std::vector<ProcCgroupEntry>& 
   } else if (v2 && !v2_mounts.empty()) {
     entry = v2, candidates = &v2_mounts, version = 2;
   } else if (v1) {
-    return make_error("no_memcg",
+    return make_error(core::Errc::no_memcg,
                       "the process is in a cgroup v1 memory hierarchy, but no cgroup mount with "
                       "the memory controller is listed in mountinfo");
   } else if (v2) {
-    return make_error("no_memcg", "no cgroup2 mount is listed in mountinfo");
+    return make_error(core::Errc::no_memcg, "no cgroup2 mount is listed in mountinfo");
   } else {
-    return make_error("no_memcg",
+    return make_error(core::Errc::no_memcg,
                       "the process has neither a cgroup v1 memory entry nor a v2 entry");
   }
 
@@ -332,8 +333,8 @@ Result<CgroupLocation> locate_memory_cgroup(const std::vector<ProcCgroupEntry>& 
     if (!best || root.size() > best_len) best = m, best_len = root.size();
   }
   if (!best)
-    return make_error("no_memcg", "cgroup path " + entry->path +
-                                      " is not under any mounted cgroup hierarchy root");
+    return make_error(core::Errc::no_memcg, "cgroup path " + entry->path +
+                                                " is not under any mounted cgroup hierarchy root");
   CgroupLocation loc;
   loc.version = version;
   loc.mount_point = best->mount_point;
@@ -373,26 +374,30 @@ Result<ProcStatus> parse_proc_status(std::string_view text) {
     if (!dst) continue;
     auto fields = split_ws(value);
     if (fields.size() != 2 || fields[1] != "kB")
-      return make_error("parse", std::string(key) + " is not \"<n> kB\": " + quote(value));
+      return make_error(core::Errc::parse,
+                        std::string(key) + " is not \"<n> kB\": " + quote(value));
     auto v = to_u64(fields[0]);
     if (!v || *v > (UINT64_MAX >> 10))
-      return make_error("parse", std::string(key) + " is not a number: " + quote(fields[0]));
+      return make_error(core::Errc::parse,
+                        std::string(key) + " is not a number: " + quote(fields[0]));
     *dst = *v * 1024;
   }
   if (!st.vm_rss)
-    return make_error("not_running",
+    return make_error(core::Errc::not_running,
                       "no VmRSS line in status (a zombie or kernel thread has no memory)");
   return st;
 }
 
 Result<std::uint64_t> parse_proc_stat_start_time(std::string_view text) {
   auto close = text.rfind(')');
-  if (close == std::string_view::npos) return make_error("parse", "stat has no \"(comm)\" field");
+  if (close == std::string_view::npos)
+    return make_error(core::Errc::parse, "stat has no \"(comm)\" field");
   auto fields = split_ws(trim(text.substr(close + 1)));
   // After the comm: field 3 (state) is index 0, so field 22 (starttime) is index 19.
-  if (fields.size() < 20) return make_error("parse", "stat has too few fields");
+  if (fields.size() < 20) return make_error(core::Errc::parse, "stat has too few fields");
   auto v = to_u64(fields[19]);
-  if (!v) return make_error("parse", "stat starttime is not a number: " + quote(fields[19]));
+  if (!v)
+    return make_error(core::Errc::parse, "stat starttime is not a number: " + quote(fields[19]));
   return *v;
 }
 

@@ -22,7 +22,7 @@ Result<std::string> read_small(const fs::path& p) {
 Result<std::optional<std::string>> read_optional(const fs::path& p) {
   auto r = read_small(p);
   if (r) return std::optional<std::string>{std::move(*r)};
-  if (r.error().code == "not_found") return std::optional<std::string>{};
+  if (r.error().code == core::Errc::not_found) return std::optional<std::string>{};
   return r.error();
 }
 
@@ -67,7 +67,8 @@ Result<fs::path> discover_cgroup(const fs::path& root, std::string_view pid) {
   if (!mi_text) return mi_text.error();
   auto entries = parse_proc_cgroup(*cg_text);
   if (!entries)
-    return make_error("parse", (proc / "cgroup").string() + ": " + entries.error().message);
+    return make_error(core::Errc::parse,
+                      (proc / "cgroup").string() + ": " + entries.error().message);
   auto mounts = parse_mountinfo_cgroups(*mi_text);
   if (!mounts) return mounts.error();
   auto loc = locate_memory_cgroup(*entries, *mounts);
@@ -78,9 +79,10 @@ Result<fs::path> discover_cgroup(const fs::path& root, std::string_view pid) {
   if (!loc->unresolved_suffix.empty() && !fs::is_directory(dir, ec)) {
     auto found = find_suffix(mount_dir, loc->unresolved_suffix);
     if (!found)
-      return make_error("not_found", "cgroup path ending in " + loc->unresolved_suffix +
-                                         " (outside this cgroup namespace) not found under " +
-                                         mount_dir.string());
+      return make_error(core::Errc::not_found,
+                        "cgroup path ending in " + loc->unresolved_suffix +
+                            " (outside this cgroup namespace) not found under " +
+                            mount_dir.string());
     return found->lexically_normal();
   }
   return dir;
@@ -91,10 +93,12 @@ Result<int> detect_cgroup_version(const fs::path& dir) {
   if (fs::exists(dir / "memory.current", ec)) return 2;
   if (fs::exists(dir / "memory.usage_in_bytes", ec)) return 1;
   if (!fs::is_directory(dir, ec))
-    return make_error("not_found", "cgroup directory " + dir.string() + " does not exist");
-  return make_error("no_memcg", "cgroup directory " + dir.string() +
-                                    " has neither memory.current (v2) nor memory.usage_in_bytes "
-                                    "(v1): the memory controller is not enabled for it");
+    return make_error(core::Errc::not_found,
+                      "cgroup directory " + dir.string() + " does not exist");
+  return make_error(core::Errc::no_memcg,
+                    "cgroup directory " + dir.string() +
+                        " has neither memory.current (v2) nor memory.usage_in_bytes "
+                        "(v1): the memory controller is not enabled for it");
 }
 
 Result<core::Sample> read_cgroup(const fs::path& dir, int version) {

@@ -70,7 +70,7 @@ class CgroupSource final : public Source {
     version_ = *version;
     struct stat st {};
     if (::stat(dir_.c_str(), &st) != 0)
-      return make_error("not_found", "cgroup directory " + dir_.string() + " vanished");
+      return make_error(core::Errc::not_found, "cgroup directory " + dir_.string() + " vanished");
     auto s = read_cgroup(dir_, version_);
     if (!s) return s.error();
     s->time = clock_.now();
@@ -144,7 +144,7 @@ class ProcfsSource final : public Source {
     if (!text) return text.error();
     auto v = parse_u64(*text);
     if (!v || *v == 0 || *v > 0x3fffffff)
-      return make_error("parse", "pid file " + pid_file_ + " does not hold a process id");
+      return make_error(core::Errc::parse, "pid file " + pid_file_ + " does not hold a process id");
     return static_cast<int>(*v);
   }
 
@@ -154,8 +154,8 @@ class ProcfsSource final : public Source {
     auto dir = root_ / "proc" / std::to_string(*pid);
     auto status_text = core::read_file(dir / "status", 1 << 16);
     if (!status_text) {
-      if (status_text.error().code == "not_found")
-        return make_error("not_running", "process " + std::to_string(*pid) + " is gone");
+      if (status_text.error().code == core::Errc::not_found)
+        return make_error(core::Errc::not_running, "process " + std::to_string(*pid) + " is gone");
       return status_text.error();
     }
     auto st = parse_proc_status(*status_text);
@@ -211,7 +211,7 @@ class EcsSource final : public Source {
       auto task_body = check(task_resp, task_url_, "/task");
       if (!task_body) return done(task_body.error());
       auto task = parse_ecs_task(*task_body);
-      if (!task) return done(make_error("parse", "/task: " + task.error().message));
+      if (!task) return done(make_error(core::Errc::parse, "/task: " + task.error().message));
       client_.request(make_request(stats_url_),
                       [this, alive, task = std::move(*task),
                        done = std::move(done)](Result<http::Response> stats_resp) mutable {
@@ -239,9 +239,10 @@ class EcsSource final : public Source {
       std::string body = r->body.substr(0, 200);
       for (auto& c : body)
         if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-      return make_error("http_" + std::to_string(r->status),
+      return make_error(core::Errc::http_status,
                         std::string(what) + " at " + url.origin() + " answered HTTP " +
-                            std::to_string(r->status) + (body.empty() ? "" : ": " + body));
+                            std::to_string(r->status) + (body.empty() ? "" : ": " + body),
+                        std::to_string(r->status));
     }
     return std::move(r->body);
   }
@@ -250,7 +251,7 @@ class EcsSource final : public Source {
     auto body = check(stats_resp, stats_url_, "/task/stats");
     if (!body) return body.error();
     auto stats = parse_ecs_task_stats(*body);
-    if (!stats) return make_error("parse", "/task/stats: " + stats.error().message);
+    if (!stats) return make_error(core::Errc::parse, "/task/stats: " + stats.error().message);
     auto s = ecs_sample(task, *stats, container_, clock_.now());
     if (!s) return s;
     s->restarted = !prev_instance_.empty() && s->instance != prev_instance_;
@@ -294,20 +295,21 @@ Result<std::unique_ptr<Source>> make_source(boost::asio::io_context& io,
     }
     case SourceKind::procfs: {
       if (!settings.pid && settings.pid_file.empty())
-        return make_error("config", "source procfs needs target.pid or target.pid_file");
+        return make_error(core::Errc::config, "source procfs needs target.pid or target.pid_file");
       if (settings.pid && *settings.pid <= 0)
-        return make_error("config", "target.pid must be a positive process id");
+        return make_error(core::Errc::config, "target.pid must be a positive process id");
       return std::unique_ptr<Source>(std::make_unique<ProcfsSource>(
           io, clock, settings.root, settings.pid, settings.pid_file));
     }
     case SourceKind::ecs: {
       if (settings.ecs_container.empty())
-        return make_error("config", "source ecs needs target.ecs_container (the container name)");
+        return make_error(core::Errc::config,
+                          "source ecs needs target.ecs_container (the container name)");
       std::string base = settings.ecs_metadata_uri;
       if (base.empty())
         if (const char* env = std::getenv("ECS_CONTAINER_METADATA_URI_V4")) base = env;
       if (base.empty())
-        return make_error("config",
+        return make_error(core::Errc::config,
                           "source ecs: ECS_CONTAINER_METADATA_URI_V4 is not set and "
                           "target.ecs_metadata_uri is empty (not running in an ECS task?)");
       while (!base.empty() && base.back() == '/')
@@ -315,14 +317,15 @@ Result<std::unique_ptr<Source>> make_source(boost::asio::io_context& io,
       auto task_url = http::Url::parse(base + "/task");
       auto stats_url = http::Url::parse(base + "/task/stats");
       if (!task_url || !stats_url)
-        return make_error("config", "ECS metadata URI is not a valid http URL: " +
-                                        (task_url ? stats_url.error() : task_url.error()).message);
+        return make_error(core::Errc::config,
+                          "ECS metadata URI is not a valid http URL: " +
+                              (task_url ? stats_url.error() : task_url.error()).message);
       return std::unique_ptr<Source>(
           std::make_unique<EcsSource>(io, clock, std::move(*task_url), std::move(*stats_url),
                                       settings.ecs_container, settings.ecs_timeout));
     }
   }
-  return make_error("config", "unknown source kind");
+  return make_error(core::Errc::config, "unknown source kind");
 }
 
 Result<Sample> read_sync(boost::asio::io_context& io, Source& source) {
@@ -331,7 +334,7 @@ Result<Sample> read_sync(boost::asio::io_context& io, Source& source) {
   io.restart();
   while (!out && io.run_one() > 0) {
   }
-  if (!out) return make_error("io", "the source did not complete its read");
+  if (!out) return make_error(core::Errc::io, "the source did not complete its read");
   return std::move(*out);
 }
 

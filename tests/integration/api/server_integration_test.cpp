@@ -354,7 +354,7 @@ TEST(ServerBind, PortInUseIsAClearError) {
   http::Server second(io, o, noop);
   auto st = second.start();
   ASSERT_FALSE(st);
-  EXPECT_EQ(st.error().code, "bind");
+  EXPECT_EQ(st.error().code, core::Errc::bind);
   EXPECT_NE(st.error().message.find(std::to_string(o.port)), std::string::npos);
 }
 

@@ -118,7 +118,7 @@ class CaptureIntegration : public ::testing::Test {
   // A fault must end with a clear reason, leave the archive exactly as it was, and the next capture
   // must work.
   void expect_fault(const std::string& mode, std::map<std::string, std::string> extra,
-                    capture::CaptureSettings s, const std::string& code, const std::string& words) {
+                    capture::CaptureSettings s, core::Errc code, const std::string& words) {
     SCOPED_TRACE("mode " + mode);
     archive::Archive a(archive_settings());
     ASSERT_TRUE(a.open().ok());
@@ -218,7 +218,7 @@ TEST_F(CaptureIntegration, WrongKeyIsA403WithAClearMessageAndNoRetry) {
   int forbidden_before = app_->stats()["forbidden"].get<int>();
   auto r = capture(s, a);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "forbidden");
+  EXPECT_EQ(r.error().code, core::Errc::forbidden);
   EXPECT_NE(r.error().message.find("the heap-dump key was rejected (403)"), std::string::npos);
   EXPECT_NE(r.error().message.find("share the same key"), std::string::npos);
   EXPECT_EQ(r.error().message.find("not-the-key"), std::string::npos);
@@ -230,25 +230,29 @@ TEST_F(CaptureIntegration, WrongKeyIsA403WithAClearMessageAndNoRetry) {
 TEST_F(CaptureIntegration, EveryFaultEndsCleanlyAndTheNextCaptureWorks) {
   auto fast = settings();
   fast.idle_timeout = 600ms;
-  expect_fault("error500", {{"times", "1"}}, settings(), "server_error", "HTTP 500");
-  expect_fault("forbidden", {{"times", "1"}}, settings(), "forbidden", "403");
-  expect_fault("stall", {{"times", "1"}}, fast, "timeout", "idle timeout");
-  expect_fault("cut", {{"times", "1"}}, settings(), "protocol", "connection closed");
-  expect_fault("cut_chunked", {{"times", "1"}}, settings(), "protocol", "connection closed");
-  expect_fault("truncated_close", {{"times", "1"}}, settings(), "truncated", "ends abruptly");
-  expect_fault("garbage", {{"times", "1"}}, settings(), "not_a_snapshot", "not a heap snapshot");
-  expect_fault("empty", {{"times", "1"}}, settings(), "not_a_snapshot", "empty");
-  expect_fault("slow_start", {{"times", "1"}, {"delay_ms", "3000"}}, fast, "timeout",
+  expect_fault("error500", {{"times", "1"}}, settings(), core::Errc::server_error, "HTTP 500");
+  expect_fault("forbidden", {{"times", "1"}}, settings(), core::Errc::forbidden, "403");
+  expect_fault("stall", {{"times", "1"}}, fast, core::Errc::timeout, "idle timeout");
+  expect_fault("cut", {{"times", "1"}}, settings(), core::Errc::protocol, "connection closed");
+  expect_fault("cut_chunked", {{"times", "1"}}, settings(), core::Errc::protocol,
+               "connection closed");
+  expect_fault("truncated_close", {{"times", "1"}}, settings(), core::Errc::truncated,
+               "ends abruptly");
+  expect_fault("garbage", {{"times", "1"}}, settings(), core::Errc::not_a_snapshot,
+               "not a heap snapshot");
+  expect_fault("empty", {{"times", "1"}}, settings(), core::Errc::not_a_snapshot, "empty");
+  expect_fault("slow_start", {{"times", "1"}, {"delay_ms", "3000"}}, fast, core::Errc::timeout,
                "waiting for");
   auto capped = settings();
   capped.max_bytes = 5'000'000;
-  expect_fault("huge", {{"times", "1"}, {"bytes", "50000000"}}, capped, "too_large", "limit");
-  expect_fault("huge_announced", {{"times", "1"}, {"bytes", "50000000"}}, capped, "too_large",
-               "50000000");
+  expect_fault("huge", {{"times", "1"}, {"bytes", "50000000"}}, capped, core::Errc::too_large,
+               "limit");
+  expect_fault("huge_announced", {{"times", "1"}, {"bytes", "50000000"}}, capped,
+               core::Errc::too_large, "50000000");
   auto total = settings();
   total.total_timeout = 800ms;
   total.idle_timeout = 5s;
-  expect_fault("stall", {{"times", "1"}}, total, "timeout", "total time limit");
+  expect_fault("stall", {{"times", "1"}}, total, core::Errc::timeout, "total time limit");
   for (const auto& m : messages_)
     std::printf("  %s\n", m.c_str());
 }
@@ -299,7 +303,7 @@ TEST_F(CaptureIntegration, NeverTwoAtOnce) {
   ASSERT_TRUE(first && second);
   EXPECT_TRUE(first->ok()) << first->error().to_string();
   ASSERT_FALSE(second->ok());
-  EXPECT_EQ(second->error().code, "busy");
+  EXPECT_EQ(second->error().code, core::Errc::busy);
   EXPECT_FALSE(c.busy());
 }
 
@@ -335,7 +339,7 @@ TEST_F(CaptureIntegration, TlsNeedsTheCaAndTheRightHostName) {
   auto before = tree(dir_.path());
   auto no_ca = capture(s, a);
   ASSERT_FALSE(no_ca.ok());
-  EXPECT_EQ(no_ca.error().code, "tls");
+  EXPECT_EQ(no_ca.error().code, core::Errc::tls);
   EXPECT_NE(no_ca.error().message.find("unknown certificate authority"), std::string::npos)
       << no_ca.error().message;
   EXPECT_EQ(tree(dir_.path()), before);
@@ -350,7 +354,7 @@ TEST_F(CaptureIntegration, TlsNeedsTheCaAndTheRightHostName) {
   s.url = wrong.url(true);
   auto mismatch = capture(s, a);
   ASSERT_FALSE(mismatch.ok());
-  EXPECT_EQ(mismatch.error().code, "tls");
+  EXPECT_EQ(mismatch.error().code, core::Errc::tls);
   EXPECT_NE(mismatch.error().message.find("not valid for 127.0.0.1"), std::string::npos)
       << mismatch.error().message;
 }
@@ -378,7 +382,7 @@ TEST_F(CaptureIntegration, FullDiskFailsCleanlyWithoutPartialFiles) {
   int before = app_->stats()["requests"].get<int>();
   auto r = capture(s, a);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "disk_full") << r.error().message;
+  EXPECT_EQ(r.error().code, core::Errc::disk_full) << r.error().message;
   EXPECT_NE(r.error().message.find("disk is full"), std::string::npos) << r.error().message;
   EXPECT_EQ(app_->stats()["requests"].get<int>(), before + 1);
   for (const auto& [name, size] : tree(mnt.path()))

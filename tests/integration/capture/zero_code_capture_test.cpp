@@ -263,7 +263,7 @@ TEST_F(ZeroCode, SignalCaptureWaitsForNoOneWhileTheArchiveLockIsHeld) {
     ASSERT_TRUE(held.ok()) << held.error().to_string();
     auto m = capture(s);
     ASSERT_FALSE(m.ok());
-    EXPECT_EQ(m.error().code, "busy") << m.error().to_string();
+    EXPECT_EQ(m.error().code, core::Errc::busy) << m.error().to_string();
     EXPECT_TRUE(tree(app_dir()).empty()) << "the app was signalled despite the lock";
   }
   auto m = capture(s);  // the lock is free again
@@ -349,8 +349,7 @@ TEST_F(ZeroCode, NearHeapLimitPickUpWaitsWhileAnotherProcessHoldsTheCaptureLock)
 class ZeroCodeFault : public ZeroCode {
  protected:
   // A failed capture leaves the archive exactly as it was, and the next capture works.
-  void expect_fault(const capture::CaptureSettings& s, const std::string& code,
-                    const std::string& words) {
+  void expect_fault(const capture::CaptureSettings& s, core::Errc code, const std::string& words) {
     auto before = tree(archive_dir());
     auto t0 = std::chrono::steady_clock::now();
     auto r = capture(s);
@@ -384,7 +383,7 @@ class ZeroCodeFault : public ZeroCode {
 
 TEST_F(ZeroCodeFault, EndlessChunksHitTheSizeCap) {
   NodeProcess peer({}, "fake_inspector.js", {"endless"});
-  expect_fault(fake(peer), "too_large", "capture.max_bytes");
+  expect_fault(fake(peer), core::Errc::too_large, "capture.max_bytes");
 }
 
 TEST_F(ZeroCodeFault, EndlessChunksWithoutACapHitTheTotalTimeout) {
@@ -393,53 +392,53 @@ TEST_F(ZeroCodeFault, EndlessChunksWithoutACapHitTheTotalTimeout) {
   s.max_bytes = 1ull << 40;
   s.compress = false;
   s.total_timeout = 2s;
-  expect_fault(s, "timeout", "total_timeout");
+  expect_fault(s, core::Errc::timeout, "total_timeout");
 }
 
 TEST_F(ZeroCodeFault, GarbageChunksAreNotASnapshot) {
   NodeProcess peer({}, "fake_inspector.js", {"garbage"});
-  expect_fault(fake(peer), "not_a_snapshot", "not a heap snapshot");
+  expect_fault(fake(peer), core::Errc::not_a_snapshot, "not a heap snapshot");
 }
 
 TEST_F(ZeroCodeFault, WebSocketClosedEarlyIsTruncated) {
   NodeProcess peer({}, "fake_inspector.js", {"close_early"});
-  expect_fault(fake(peer), "truncated", "ended after");
+  expect_fault(fake(peer), core::Errc::truncated, "ended after");
 }
 
 TEST_F(ZeroCodeFault, SilentInspectorHitsTheIdleTimeout) {
   NodeProcess peer({}, "fake_inspector.js", {"stall"});
-  expect_fault(fake(peer), "timeout", "idle_timeout");
+  expect_fault(fake(peer), core::Errc::timeout, "idle_timeout");
 }
 
 TEST_F(ZeroCodeFault, NonJsonMessageIsAProtocolError) {
   NodeProcess peer({}, "fake_inspector.js", {"not_json"});
-  expect_fault(fake(peer), "protocol", "not a JSON object");
+  expect_fault(fake(peer), core::Errc::protocol, "not a JSON object");
 }
 
 TEST_F(ZeroCodeFault, InvalidUtf8FrameIsAProtocolError) {
   NodeProcess peer({}, "fake_inspector.js", {"bad_utf8"});
-  expect_fault(fake(peer), "protocol", "reading");
+  expect_fault(fake(peer), core::Errc::protocol, "reading");
 }
 
 TEST_F(ZeroCodeFault, HugeFrameHitsTheMessageCap) {
   NodeProcess peer({}, "fake_inspector.js", {"huge_frame"});
-  expect_fault(fake(peer), "too_large", "size limit");
+  expect_fault(fake(peer), core::Errc::too_large, "size limit");
 }
 
 TEST_F(ZeroCodeFault, NonNodeHttpListenerIsNotAnInspector) {
   NodeProcess peer({}, "fake_inspector.js", {"http404"});
-  expect_fault(fake(peer), "not_inspector", "not a Node inspector");
+  expect_fault(fake(peer), core::Errc::not_inspector, "not a Node inspector");
 }
 
 TEST_F(ZeroCodeFault, NonHttpListenerIsNotAnInspector) {
   NodeProcess peer({}, "fake_inspector.js", {"raw"});
-  expect_fault(fake(peer), "not_inspector", "not a Node inspector");
+  expect_fault(fake(peer), core::Errc::not_inspector, "not a Node inspector");
 }
 
 TEST_F(ZeroCodeFault, NonLoopbackInspectorIsRefusedBeforeAnyConnection) {
   auto s = settings(capture::Method::inspector);
   s.inspector.url = "http://192.0.2.1:9229";
-  expect_fault(s, "not_loopback", "loopback");
+  expect_fault(s, core::Errc::not_loopback, "loopback");
 }
 
 TEST_F(ZeroCodeFault, AppExitingMidStreamFailsTheCaptureAndTheDaemonGoesOn) {
@@ -473,7 +472,7 @@ TEST_F(ZeroCodeFault, AppExitingMidStreamFailsTheCaptureAndTheDaemonGoesOn) {
   ASSERT_TRUE(killed) << "the stream never started";
   ASSERT_TRUE(got.has_value());
   ASSERT_FALSE(got->ok()) << "a snapshot cut by the app's death must not be archived";
-  EXPECT_EQ(got->error().code, "truncated") << got->error().message;
+  EXPECT_EQ(got->error().code, core::Errc::truncated) << got->error().message;
   EXPECT_EQ(tree(archive_dir()), before);
   EXPECT_FALSE(capturer.busy());
 }
@@ -487,7 +486,7 @@ TEST_F(ZeroCodeFault, SignalFileThatNeverAppearsIsATimeout) {
   s.signal.name = "SIGWINCH";
   s.pid = std::stoi(pid);
   s.idle_timeout = 1500ms;
-  expect_fault(s, "timeout", "--heapsnapshot-signal=SIGWINCH");
+  expect_fault(s, core::Errc::timeout, "--heapsnapshot-signal=SIGWINCH");
   EXPECT_FALSE(app.exited());
 }
 
@@ -500,7 +499,7 @@ TEST_F(ZeroCodeFault, SignalFileThatStopsGrowingHalfWrittenIsTruncated) {
   auto s = settings(capture::Method::signal);
   s.pid = std::stoi(pid);
   s.idle_timeout = 1500ms;
-  expect_fault(s, "truncated", "stopped growing");
+  expect_fault(s, core::Errc::truncated, "stopped growing");
 }
 
 TEST_F(ZeroCodeFault, SignalFileClosedHalfWrittenIsTruncatedAndNotArchived) {
@@ -510,7 +509,7 @@ TEST_F(ZeroCodeFault, SignalFileClosedHalfWrittenIsTruncatedAndNotArchived) {
   ASSERT_FALSE(pid.empty());
   auto s = settings(capture::Method::signal);
   s.pid = std::stoi(pid);
-  expect_fault(s, "truncated", "not a complete heap snapshot");
+  expect_fault(s, core::Errc::truncated, "not a complete heap snapshot");
 }
 
 TEST(ZeroCodeConfig, CheckConfigRefusesANonLoopbackInspector) {

@@ -195,7 +195,7 @@ TEST(CgroupLive, MatchesTheKernelThenSeesTheOomKillAndTheRestart) {
   cg.destroy();
   auto gone = read_sync(io, **src);
   ASSERT_FALSE(gone.ok());
-  EXPECT_EQ(gone.error().code, "not_found");
+  EXPECT_EQ(gone.error().code, core::Errc::not_found);
   EXPECT_NE(gone.error().message.find(cg.dir().string()), std::string::npos);
   ASSERT_TRUE(cg.create());
   auto back = read_sync(io, **src);

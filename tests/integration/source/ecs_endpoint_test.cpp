@@ -99,11 +99,11 @@ TEST_F(EcsEndpoint, StoppedContainerAndMissingName) {
   auto stopped = make("fx-ecs-exporter-2025-02-fargate", "nonessential");
   auto r = read(*stopped);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "not_running");
+  EXPECT_EQ(r.error().code, core::Errc::not_running);
   auto missing = make("fx-ecs-exporter-2025-02-fargate", "web");
   r = read(*missing);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "no_container");
+  EXPECT_EQ(r.error().code, core::Errc::no_container);
   EXPECT_NE(r.error().message.find("\"prometheus\""), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("\"ecs-exporter\""), std::string::npos);
 }
@@ -113,14 +113,14 @@ TEST_F(EcsEndpoint, HttpErrorsAreReportedAndTheNextPollWorks) {
     auto src = make("status-" + std::to_string(code), "main");
     auto r = read(*src);
     ASSERT_FALSE(r.ok()) << code;
-    EXPECT_EQ(r.error().code, "http_" + std::to_string(code));
+    EXPECT_EQ(r.error().code_text(), "http_" + std::to_string(code));
     EXPECT_NE(r.error().message.find("/task"), std::string::npos) << r.error().message;
     EXPECT_NE(r.error().message.find("fake endpoint"), std::string::npos) << r.error().message;
   }
   auto half = make("stats-500", "main");
   auto r = read(*half);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "http_500");
+  EXPECT_EQ(r.error().code_text(), "http_500");
   EXPECT_NE(r.error().message.find("/task/stats"), std::string::npos);
 }
 
@@ -131,7 +131,7 @@ TEST_F(EcsEndpoint, SlowAndStalledAnswersTimeOut) {
     auto r = read(*src);
     auto took = std::chrono::steady_clock::now() - t0;
     ASSERT_FALSE(r.ok()) << scenario;
-    EXPECT_EQ(r.error().code, "timeout") << scenario << ": " << r.error().to_string();
+    EXPECT_EQ(r.error().code, core::Errc::timeout) << scenario << ": " << r.error().to_string();
     EXPECT_LT(took, 2s) << scenario;
   }
 }
@@ -140,7 +140,7 @@ TEST_F(EcsEndpoint, MalformedJsonIsAParseError) {
   auto src = make("malformed", "web");
   auto r = read(*src);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "parse");
+  EXPECT_EQ(r.error().code, core::Errc::parse);
   EXPECT_NE(r.error().message.find("/task"), std::string::npos);
 }
 
@@ -154,7 +154,7 @@ TEST_F(EcsEndpoint, NobodyListeningIsAConnectError) {
   ASSERT_TRUE(src.ok());
   auto r = read_sync(io_, **src);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "connect");
+  EXPECT_EQ(r.error().code, core::Errc::connect);
 }
 
 TEST_F(EcsEndpoint, ChangedDockerIdIsARestart) {

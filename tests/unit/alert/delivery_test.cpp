@@ -73,9 +73,9 @@ TEST(Classify, StatusClasses) {
   ASSERT_TRUE(limited.retry_after);
   EXPECT_EQ(*limited.retry_after, 30s);
   EXPECT_FALSE(classify(answer(429)).retry_after);
-  EXPECT_EQ(classify(core::make_error("timeout", "x")).verdict, Verdict::retry);
-  EXPECT_EQ(classify(core::make_error("connect", "x")).verdict, Verdict::retry);
-  EXPECT_EQ(classify(core::make_error("invalid_url", "x")).verdict, Verdict::rejected);
+  EXPECT_EQ(classify(core::make_error(core::Errc::timeout, "x")).verdict, Verdict::retry);
+  EXPECT_EQ(classify(core::make_error(core::Errc::connect, "x")).verdict, Verdict::retry);
+  EXPECT_EQ(classify(core::make_error(core::Errc::invalid_url, "x")).verdict, Verdict::rejected);
 }
 
 TEST(Classify, PeerBodyIsCutAndCleaned) {
@@ -176,7 +176,7 @@ TEST(DeliveryQueue, GivesUpAfterTheConfiguredTime) {
   Report last;
   for (int i = 0; i < 20; ++i) {
     q.begin(clock.now());
-    last = q.finish(classify(core::make_error("timeout", "t")), clock.now());
+    last = q.finish(classify(core::make_error(core::Errc::timeout, "t")), clock.now());
     if (last.fate != Fate::retrying) break;
     clock.set(*last.next_attempt);
   }

@@ -39,7 +39,7 @@ TEST(ParseListen, Forms) {
                           "[::1", "1.2.3.4:80x"}) {
     auto r = parse_listen(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code, "invalid_listen");
+    EXPECT_EQ(r.error().code, core::Errc::invalid_listen);
   }
 }
 

@@ -82,13 +82,13 @@ class MemoryStore final : public SnapshotStore {
   core::Result<std::vector<SnapshotInfo>> list() const override { return items; }
   core::Result<std::filesystem::path> path(const std::string& id) const override {
     auto it = files.find(id);
-    if (it == files.end()) return core::make_error("not_found", "no file");
+    if (it == files.end()) return core::make_error(core::Errc::not_found, "no file");
     return it->second;
   }
   core::Result<nlohmann::json> diff(const std::string& base, const std::string& target,
                                     std::size_t limit) const override {
     ++diffs;
-    if (base == target) return core::make_error("parse", "cannot parse");
+    if (base == target) return core::make_error(core::Errc::parse, "cannot parse");
     nlohmann::json classes = nlohmann::json::array();
     for (std::size_t i = 0; i < std::min<std::size_t>(limit, 3); ++i) {
       classes.push_back({{"name", "C" + std::to_string(i)},

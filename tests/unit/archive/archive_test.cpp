@@ -221,7 +221,7 @@ TEST(CaptureLock, OneHolderAtATimeAcrossOpenFiles) {
     // flock conflicts between separate opens even in one process, as between the daemon and CLI.
     auto second = archive::CaptureLock::try_acquire(root);
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.error().code, "busy");
+    EXPECT_EQ(second.error().code, core::Errc::busy);
   }
   EXPECT_TRUE(archive::CaptureLock::try_acquire(root).ok()) << "released with its holder";
   EXPECT_EQ(fs::status(root).permissions() & (fs::perms::group_all | fs::perms::others_all),
@@ -280,7 +280,7 @@ TEST(Archive, ExportDetectsACorruptedFile) {
   }
   auto st = a.export_to(m->id, d.path() / "out.heapsnapshot");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "corrupt");
+  EXPECT_EQ(st.error().code, core::Errc::corrupt);
   EXPECT_FALSE(fs::exists(d.path() / "out.heapsnapshot"));
 }
 
@@ -410,13 +410,13 @@ TEST(Archive, IdsAreValidated) {
        {"", "web", "../etc/passwd", "web/../x", "web/a/b", "/web/x", "web/.partial-x", "web/"}) {
     auto r = Archive::split_id(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "invalid_id");
+    EXPECT_EQ(r.error().code, core::Errc::invalid_id);
   }
   TempDir d;
   Archive a(settings_for(d.path()));
   auto g = a.get("web/nothing-here");
   ASSERT_FALSE(g.ok());
-  EXPECT_EQ(g.error().code, "not_found");
+  EXPECT_EQ(g.error().code, core::Errc::not_found);
   EXPECT_EQ(Archive::sanitize_target("my app/../x"), "my_app_.._x");
   EXPECT_EQ(Archive::sanitize_target(""), "default");
   EXPECT_EQ(Archive::sanitize_target(".hidden"), "_hidden");
@@ -474,7 +474,7 @@ TEST_F(ArchiveDiskFull, WriteFailsCleanlyAndLeavesNoPartialFile) {
   for (std::size_t off = 0; off < body.size() && st.ok(); off += 65536)
     st = (*p)->write(std::string_view(body).substr(off, 65536));
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "disk_full");
+  EXPECT_EQ(st.error().code, core::Errc::disk_full);
   EXPECT_NE(st.error().message.find("disk is full"), std::string::npos) << st.error().message;
   auto c = (*p)->commit(Metadata{});
   ASSERT_FALSE(c.ok());

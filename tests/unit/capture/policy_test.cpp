@@ -5,6 +5,7 @@
 using namespace leakwatch;
 using capture::CaptureSettings;
 using capture::GuardRails;
+using capture::Refusal;
 using capture::SeriesScheduler;
 using std::chrono::hours;
 using std::chrono::minutes;
@@ -43,7 +44,7 @@ TEST(GuardRails, ZeroCodeMethodsNeedNoUrlWhileHttpDoes) {
   CaptureSettings http;
   auto v = GuardRails(http).check(now, s);
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "disabled");
+  EXPECT_EQ(v.code, Refusal::disabled);
 }
 
 TEST(GuardRails, AllowsWithEnoughHeadroom) {
@@ -61,7 +62,7 @@ TEST(GuardRails, RefusesWithoutHeadroomAndSaysWhy) {
   // 128 MiB working set under a 200 MiB limit: 72 MiB free, 128 MiB needed.
   auto v = g.check(clock.now(), sample(clock.now(), 128 * kMi, 200 * kMi));
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "headroom");
+  EXPECT_EQ(v.code, Refusal::headroom);
   EXPECT_NE(v.message.find("72 MiB free"), std::string::npos) << v.message;
   EXPECT_NE(v.message.find("128 MiB needed"), std::string::npos) << v.message;
   // --force overrides, with a warning.
@@ -93,10 +94,10 @@ TEST(GuardRails, MissingOrStaleSampleIsRefusedUnlessForced) {
   GuardRails g(settings());
   auto v = g.check(clock.now(), std::nullopt);
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "no_sample");
+  EXPECT_EQ(v.code, Refusal::no_sample);
   auto old = sample(clock.now() - minutes(10), 10 * kMi, 1024 * kMi);
   v = g.check(clock.now(), old);
-  EXPECT_EQ(v.code, "no_sample");
+  EXPECT_EQ(v.code, Refusal::no_sample);
   EXPECT_NE(v.message.find("10m old"), std::string::npos) << v.message;
   EXPECT_TRUE(g.check(clock.now(), std::nullopt, true).allowed);
 }
@@ -107,7 +108,7 @@ TEST(GuardRails, NeverTwoAtOnceEvenWhenForced) {
   g.started(clock.now());
   auto v = g.check(clock.now() + hours(5), std::nullopt, true);
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "busy");
+  EXPECT_EQ(v.code, Refusal::busy);
   g.finished(clock.now() + hours(5), true);
   EXPECT_FALSE(g.in_progress());
 }
@@ -123,7 +124,7 @@ TEST(GuardRails, CooldownThenAllowedAgain) {
   clock.advance(minutes(9));
   auto v = g.check(clock.now(), fresh(), true);  // force does not override the cooldown
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "cooldown");
+  EXPECT_EQ(v.code, Refusal::cooldown);
   ASSERT_TRUE(v.retry_after);
   EXPECT_EQ(*v.retry_after, clock.now() + minutes(1));
   clock.advance(minutes(1));
@@ -146,7 +147,7 @@ TEST(GuardRails, DailyCapIsARolling24Hours) {
   }
   auto v = g.check(clock.now(), fresh());
   EXPECT_FALSE(v.allowed);
-  EXPECT_EQ(v.code, "daily_cap");
+  EXPECT_EQ(v.code, Refusal::daily_cap);
   EXPECT_EQ(*v.retry_after, first + hours(24));
   clock.set(first + hours(24));
   EXPECT_TRUE(g.check(clock.now(), fresh()).allowed);
@@ -167,7 +168,7 @@ TEST(GuardRails, StateSurvivesJsonRoundTrip) {
   GuardRails restored(s);
   ASSERT_TRUE(restored.load_json(nlohmann::json::parse(j.dump())).ok());
   EXPECT_EQ(restored.check(clock.now() + minutes(5), sample(clock.now(), kMi, 1024 * kMi)).code,
-            "daily_cap");
+            Refusal::daily_cap);
   EXPECT_EQ(restored.to_json(), j);
   EXPECT_FALSE(restored.load_json(nlohmann::json::parse(R"({"attempts":"x"})")).ok());
   EXPECT_FALSE(restored.load_json(nlohmann::json::parse("[1]")).ok());
@@ -202,7 +203,7 @@ TEST(GuardRails, LaterCapturesNeedWhatTheLastOneReallyCost) {
   auto tight = sample(clock.now(), 300 * kMi, 640 * kMi);
   auto w = g.check(clock.now(), tight);
   EXPECT_FALSE(w.allowed);
-  EXPECT_EQ(w.code, "headroom");
+  EXPECT_EQ(w.code, Refusal::headroom);
   EXPECT_EQ(w.required_bytes, 362 * kMi);
   EXPECT_NE(w.message.find("the last snapshot of this target raised its working set by 362 MiB"),
             std::string::npos)
@@ -230,7 +231,7 @@ TEST(GuardRails, DisabledWithoutUrl) {
   core::ManualClock clock;
   CaptureSettings s;
   GuardRails g(s);
-  EXPECT_EQ(g.check(clock.now(), std::nullopt, true).code, "disabled");
+  EXPECT_EQ(g.check(clock.now(), std::nullopt, true).code, Refusal::disabled);
 }
 
 TEST(Series, SpacesCapturesAndCompletes) {

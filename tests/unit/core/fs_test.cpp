@@ -26,7 +26,7 @@ TEST(Fs, AtomicWriteLeavesOnlyTheFinalFile) {
 TEST(Fs, MissingFileIsAClearError) {
   auto r = read_file("/nonexistent/leakwatch/file");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "not_found");
+  EXPECT_EQ(r.error().code, leakwatch::core::Errc::not_found);
   EXPECT_NE(r.error().message.find("/nonexistent/leakwatch/file"), std::string::npos);
 }
 

@@ -39,6 +39,7 @@ TEST(Secret, FileLosesItsTrailingLineEndsAndNamesOnlyItsPath) {
   std::ofstream(d.path() / "blank") << "\n";
   auto blank = leakwatch::core::read_secret_file(d.path() / "blank");
   ASSERT_FALSE(blank.ok());
-  EXPECT_EQ(blank.error().code, "empty");
-  EXPECT_EQ(leakwatch::core::read_secret_file(d.path() / "missing").error().code, "not_found");
+  EXPECT_EQ(blank.error().code, leakwatch::core::Errc::empty);
+  EXPECT_EQ(leakwatch::core::read_secret_file(d.path() / "missing").error().code,
+            leakwatch::core::Errc::not_found);
 }

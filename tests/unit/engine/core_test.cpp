@@ -86,7 +86,7 @@ TEST(EngineCore, SourceOutageAfterThreeFailedPollsThenRecovery) {
   Core core(settings(), kT0);
   core.on_sample(sample(at(0s)), at(0s));
   auto fail = [&](int s) {
-    return core.on_sample(core::make_error("io", "memory.current: permission denied"),
+    return core.on_sample(core::make_error(core::Errc::io, "memory.current: permission denied"),
                           at(std::chrono::seconds(s)));
   };
   EXPECT_TRUE(event_types(fail(10)).empty());
@@ -190,7 +190,7 @@ TEST(EngineCore, DiffFailureAlertsWithHistogramGrowersAndTheCommand) {
   s.core.on_sample(sample(at(17min), 1), at(17min));
   s.core.on_capture_done(snapshot("web/b", at(17min), 9 * kMiB), at(17min + 2s));
   auto events = all<EmitEvent>(s.core.on_diff_done(
-      core::make_error("over_budget", "the full diff needs about 900 MiB"), at(18min)));
+      core::make_error(core::Errc::over_budget, "the full diff needs about 900 MiB"), at(18min)));
   ASSERT_EQ(events.size(), 1u);
   const auto& e = events[0].event;
   EXPECT_EQ(e.capture->diff_command,

@@ -53,7 +53,7 @@ TEST(ChildProcess, NonZeroExitIsAnErrorWithThePrintableEndOfStderr) {
   auto c = spawn(io, {"/bin/sh", "-c", "printf 'bad \\377 input' >&2; exit 3"}, {}, out);
   ASSERT_TRUE(run_until(io, [&] { return out.r.has_value(); }));
   ASSERT_FALSE(out.r->ok());
-  EXPECT_EQ(out.r->error().code, "failed");
+  EXPECT_EQ(out.r->error().code, core::Errc::failed);
   EXPECT_NE(out.r->error().message.find("exited with 3: bad   input"), std::string::npos)
       << out.r->error().message;
 }
@@ -80,7 +80,7 @@ TEST(ChildProcess, TimeLimitKillsTheChild) {
   auto c = spawn(io, {"/bin/sleep", "30"}, limits, out);
   ASSERT_TRUE(run_until(io, [&] { return out.r.has_value(); }));
   ASSERT_FALSE(out.r->ok());
-  EXPECT_EQ(out.r->error().code, "timeout");
+  EXPECT_EQ(out.r->error().code, core::Errc::timeout);
   EXPECT_TRUE(process_gone(c->pid()));
 }
 
@@ -92,7 +92,7 @@ TEST(ChildProcess, OutputBeyondTheCapKillsTheChild) {
   auto c = spawn(io, {"/bin/sh", "-c", "exec cat /dev/zero"}, limits, out);
   ASSERT_TRUE(run_until(io, [&] { return out.r.has_value(); }));
   ASSERT_FALSE(out.r->ok());
-  EXPECT_EQ(out.r->error().code, "too_large");
+  EXPECT_EQ(out.r->error().code, core::Errc::too_large);
 }
 
 TEST(ChildProcess, CancelAnswersAtOnceAndTheChildIsKilledAndReaped) {
@@ -105,7 +105,7 @@ TEST(ChildProcess, CancelAnswersAtOnceAndTheChildIsKilledAndReaped) {
   const pid_t pid = c->pid();
   c->cancel();
   ASSERT_TRUE(out.r.has_value());  // synchronously: nobody waits for the child
-  EXPECT_EQ(out.r->error().code, "cancelled");
+  EXPECT_EQ(out.r->error().code, core::Errc::cancelled);
   c.reset();
   EXPECT_TRUE(run_until(io, [&] { return process_gone(pid); }));
 }
@@ -265,7 +265,7 @@ TEST_F(StartDiff, AnUnknownSnapshotIsNotFound) {
   auto child = start_diff(io_, *archive_, ids_[0], "t/nope", 1ull << 30, how,
                           [](core::Result<DiffOutcome>) { ADD_FAILURE() << "no answer expected"; });
   ASSERT_FALSE(child.ok());
-  EXPECT_EQ(child.error().code, "not_found");
+  EXPECT_EQ(child.error().code, core::Errc::not_found);
 }
 
 class StartDiffOverBudget : public StartDiff {
@@ -279,7 +279,7 @@ class StartDiffOverBudget : public StartDiff {
 TEST_F(StartDiffOverBudget, ADiffPredictedOverTheBudgetIsNotRunAndSaysWhatItNeeds) {
   auto child = start({"/bin/false"}, 64ull << 20);
   ASSERT_FALSE(child.ok());
-  EXPECT_EQ(child.error().code, "over_budget");
+  EXPECT_EQ(child.error().code, core::Errc::over_budget);
   EXPECT_NE(child.error().message.find("100000000 nodes"), std::string::npos)
       << child.error().message;
   EXPECT_NE(child.error().message.find("memory_budget"), std::string::npos);

@@ -21,7 +21,7 @@ TEST(StateStore, RoundTripsAndReportsAFirstStart) {
   StateStore store(d.path() / "state", "web");
   auto first = store.load();
   ASSERT_FALSE(first.ok());
-  EXPECT_EQ(first.error().code, "not_found");
+  EXPECT_EQ(first.error().code, leakwatch::core::Errc::not_found);
   nlohmann::json state = {{"detector", {{"x", 1}}}, {"series_ids", {"web/a"}}};
   ASSERT_TRUE(store.save(state, leakwatch::core::from_unix_seconds(1'800'000'000)).ok());
   auto back = store.load();
@@ -38,12 +38,12 @@ TEST(StateStore, CorruptFileIsKeptAsideAndAnotherTargetsFileIsRefused) {
   std::ofstream(store.path()) << "{not json";
   auto r = store.load();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "parse");
+  EXPECT_EQ(r.error().code, leakwatch::core::Errc::parse);
   EXPECT_TRUE(fs::exists(store.path().string() + ".corrupt"));
   EXPECT_FALSE(fs::exists(store.path()));
 
   std::ofstream(store.path()) << R"({"version":1,"target":"api"})";
   auto other = store.load();
   ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.error().code, "version");
+  EXPECT_EQ(other.error().code, leakwatch::core::Errc::version);
 }

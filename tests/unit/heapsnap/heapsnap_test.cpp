@@ -696,7 +696,7 @@ TEST(HeapSnapParse, EveryTruncationIsAnErrorNotACrash) {
   for (std::size_t len = 0; len < full.size(); ++len) {
     auto r = parse_snapshot(std::string_view(full).substr(0, len));
     ASSERT_FALSE(r.ok()) << "prefix " << len;
-    EXPECT_EQ(r.error().code, "parse");
+    EXPECT_EQ(r.error().code, core::Errc::parse);
   }
 }
 
@@ -792,7 +792,7 @@ TEST(HeapSnapParse, UnknownKeysAndEscapesAreFine) {
 TEST(HeapSnapLoad, MissingFileIsNotFound) {
   auto r = load_file("/nonexistent/dir/x.heapsnapshot");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "not_found");
+  EXPECT_EQ(r.error().code, core::Errc::not_found);
 }
 
 }  // namespace

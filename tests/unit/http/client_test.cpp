@@ -156,12 +156,12 @@ TEST(HttpClient, OnHeadErrorAbortsWithThatError) {
   });
   http::StreamHandler h;
   h.on_head = [](const http::Response& head) -> core::Status {
-    if (head.status == 403) return core::make_error("forbidden", "key rejected");
+    if (head.status == 403) return core::make_error(core::Errc::forbidden, "key rejected");
     return core::ok_status();
   };
   auto r = http::stream_sync(get(srv.url("/")), h);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "forbidden");
+  EXPECT_EQ(r.error().code, core::Errc::forbidden);
 }
 
 TEST(HttpClient, TruncatedBodyWithContentLengthIsAProtocolError) {
@@ -173,7 +173,7 @@ TEST(HttpClient, TruncatedBodyWithContentLengthIsAProtocolError) {
   Collector col;
   auto r = http::stream_sync(get(srv.url("/")), col.handler());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "protocol");
+  EXPECT_EQ(r.error().code, core::Errc::protocol);
   EXPECT_TRUE(contains(r.error().message, "got 400 of 1000 bytes")) << r.error().message;
   EXPECT_EQ(col.body.size(), 400u);
 }
@@ -189,7 +189,7 @@ TEST(HttpClient, TruncatedChunkedBodyIsAProtocolError) {
   Collector col;
   auto r = http::stream_sync(get(srv.url("/")), col.handler());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "protocol") << r.error().message;
+  EXPECT_EQ(r.error().code, core::Errc::protocol) << r.error().message;
   EXPECT_TRUE(contains(r.error().message, "closed before the response was complete"))
       << r.error().message;
 }
@@ -206,7 +206,7 @@ TEST(HttpClient, AnnouncedBodyOverTheCapIsRefusedBeforeReading) {
   auto t0 = std::chrono::steady_clock::now();
   auto r = http::stream_sync(req, col.handler());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_EQ(r.error().code, core::Errc::too_large);
   EXPECT_TRUE(contains(r.error().message, "5000000")) << r.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_TRUE(col.body.empty());
@@ -226,7 +226,7 @@ TEST(HttpClient, ChunkedBodyOverTheCapStopsAtTheCap) {
   req.max_body_bytes = 10000;
   auto r = http::stream_sync(req, col.handler());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_EQ(r.error().code, core::Errc::too_large);
   EXPECT_LE(col.body.size(), 10000u);
 }
 
@@ -239,7 +239,7 @@ TEST(HttpClient, BufferedRequestOverTheCapIsTooLarge) {
   req.max_body_bytes = 100;
   auto r = http::fetch_sync(req);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "too_large");
+  EXPECT_EQ(r.error().code, core::Errc::too_large);
 }
 
 TEST(HttpClient, IdleTimeoutWhenTheServerStallsMidBody) {
@@ -255,7 +255,7 @@ TEST(HttpClient, IdleTimeoutWhenTheServerStallsMidBody) {
   auto r = http::stream_sync(req, col.handler());
   auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "timeout");
+  EXPECT_EQ(r.error().code, core::Errc::timeout);
   EXPECT_TRUE(contains(r.error().message, "idle timeout")) << r.error().message;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 2s);
@@ -270,7 +270,7 @@ TEST(HttpClient, IdleTimeoutWaitingForTheHead) {
   req.idle_timeout = 300ms;
   auto r = http::fetch_sync(req);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "timeout");
+  EXPECT_EQ(r.error().code, core::Errc::timeout);
   EXPECT_TRUE(contains(r.error().message, "waiting for")) << r.error().message;
 }
 
@@ -309,7 +309,7 @@ TEST(HttpClient, TotalTimeoutEvenWhenBytesKeepComing) {
   auto r = http::stream_sync(req, col.handler());
   auto took = std::chrono::steady_clock::now() - t0;
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "timeout");
+  EXPECT_EQ(r.error().code, core::Errc::timeout);
   EXPECT_TRUE(contains(r.error().message, "total time limit")) << r.error().message;
   EXPECT_LT(took, 2s);
   EXPECT_GT(col.body.size(), 3u);
@@ -343,7 +343,7 @@ TEST(HttpClient, ConnectTimeoutWhenTheListenQueueIsFull) {
   ASSERT_FALSE(r.ok());
   // Either the connect itself timed out, or (kernel-dependent) it completed into the queue and the
   // response never came: both must end within the configured limits.
-  EXPECT_EQ(r.error().code, "timeout") << r.error().message;
+  EXPECT_EQ(r.error().code, core::Errc::timeout) << r.error().message;
   EXPECT_LT(took, 3s);
 }
 
@@ -359,7 +359,7 @@ TEST(HttpClient, ConnectionRefusedIsAConnectError) {
   ::close(fd);  // nothing listens there now
   auto r = http::fetch_sync(get("http://127.0.0.1:" + std::to_string(port) + "/secret/path"));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "connect");
+  EXPECT_EQ(r.error().code, core::Errc::connect);
   EXPECT_FALSE(contains(r.error().message, "secret")) << r.error().message;
 }
 
@@ -438,14 +438,14 @@ TEST_F(HttpClientTls, RejectsAnUnknownCaByDefault) {
   ScriptedServer srv(ok_script(), ScriptedServer::TlsFiles{pki_->server_cert, pki_->server_key});
   auto r = http::fetch_sync(get(srv.url("/", true)));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "tls");
+  EXPECT_EQ(r.error().code, core::Errc::tls);
   EXPECT_TRUE(contains(r.error().message, "unknown certificate authority")) << r.error().message;
   // The wrong private CA does not help either.
   auto req = get(srv.url("/", true));
   req.tls.ca_file = pki_->other_ca;
   auto r2 = http::fetch_sync(req);
   ASSERT_FALSE(r2.ok());
-  EXPECT_EQ(r2.error().code, "tls");
+  EXPECT_EQ(r2.error().code, core::Errc::tls);
 }
 
 TEST_F(HttpClientTls, RejectsAHostNameMismatch) {
@@ -456,7 +456,7 @@ TEST_F(HttpClientTls, RejectsAHostNameMismatch) {
   req.tls.ca_file = pki_->ca;
   auto r = http::fetch_sync(req);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "tls");
+  EXPECT_EQ(r.error().code, core::Errc::tls);
   EXPECT_TRUE(contains(r.error().message, "not valid for 127.0.0.1")) << r.error().message;
 }
 
@@ -478,6 +478,6 @@ TEST_F(HttpClientTls, MissingCaFileIsAClearError) {
   req.tls.ca_file = "/nonexistent/ca.pem";
   auto r = http::fetch_sync(req);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "tls");
+  EXPECT_EQ(r.error().code, core::Errc::tls);
   EXPECT_TRUE(contains(r.error().message, "/nonexistent/ca.pem")) << r.error().message;
 }

@@ -61,7 +61,7 @@ TEST(Url, RejectsBadInputWithAClearMessage) {
   for (const auto& c : cases) {
     auto u = Url::parse(c.text);
     ASSERT_FALSE(u.ok()) << c.text;
-    EXPECT_EQ(u.error().code, "invalid_url");
+    EXPECT_EQ(u.error().code, leakwatch::core::Errc::invalid_url);
     EXPECT_NE(u.error().message.find(c.words), std::string::npos)
         << c.text << ": " << u.error().message;
   }

@@ -62,7 +62,7 @@ TEST(Credentials, EnvironmentComesFirstThenEcsThenImds) {
   EXPECT_EQ(CredentialsProvider(with_env({{"AWS_EC2_METADATA_DISABLED", "true"}})).source(), "");
   auto none = CredentialsProvider(with_env({{"AWS_EC2_METADATA_DISABLED", "true"}})).get();
   ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, "no_credentials");
+  EXPECT_EQ(none.error().code, core::Errc::no_credentials);
   auto env = CredentialsProvider(with_env({{"AWS_ACCESS_KEY_ID", "A"},
                                            {"AWS_SECRET_ACCESS_KEY", "S"},
                                            {"AWS_SESSION_TOKEN", "T"}}))

@@ -81,7 +81,7 @@ TEST(ListPage, HostileBodiesAreErrorsNotCrashes) {
   std::string deep = "<ListBucketResult>";
   for (int i = 0; i < 200000; ++i)
     deep += "<a>";
-  EXPECT_EQ(parse_list_page(deep).error().code, "protocol");
+  EXPECT_EQ(parse_list_page(deep).error().code, leakwatch::core::Errc::protocol);
   // Closing tags hidden in comments, CDATA or attribute values do not hide the depth.
   // Well-formed, 17 deep; a scan fooled by the six hidden closes would count 11.
   std::string hidden = "<ListBucketResult><!-- </x></x></x> --><![CDATA[</y></y>]]><z q='</z>'>";
@@ -144,7 +144,7 @@ TEST(SnapshotRef, HostileIdsAreRefused) {
     auto r = leakwatch::s3::snapshot_ref(id);
     EXPECT_FALSE(r.ok()) << id;
     if (!r.ok()) {
-      EXPECT_EQ(r.error().code, "invalid_id") << id;
+      EXPECT_EQ(r.error().code, leakwatch::core::Errc::invalid_id) << id;
     }
   }
   EXPECT_FALSE(leakwatch::s3::snapshot_ref("web/x").ok());  // no archive to be under

@@ -88,7 +88,7 @@ TEST(EcsSample, StoppedContainersAreNotRunning) {
                           "ecs-exporter-2026-09-managed-instances"}) {
     auto s = sample_of(dir, "nonessential");
     ASSERT_FALSE(s.ok()) << dir;
-    EXPECT_EQ(s.error().code, "not_running") << dir;
+    EXPECT_EQ(s.error().code, core::Errc::not_running) << dir;
     EXPECT_NE(s.error().message.find("STOPPED"), std::string::npos) << s.error().message;
   }
 }
@@ -96,7 +96,7 @@ TEST(EcsSample, StoppedContainersAreNotRunning) {
 TEST(EcsSample, MissingNameListsTheNamesPresent) {
   auto s = sample_of("ecs-exporter-2026-09-managed-instances", "web");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "no_container");
+  EXPECT_EQ(s.error().code, core::Errc::no_container);
   EXPECT_NE(s.error().message.find("\"web\""), std::string::npos);
   EXPECT_NE(s.error().message.find("\"ecs-exporter\", \"main\", \"nonessential\""),
             std::string::npos)
@@ -108,9 +108,9 @@ TEST(EcsSample, AwsDocsExamplesComeFromDifferentRuns) {
   // container without a stats entry is reported, not guessed.
   auto s = sample_of("aws-docs-ec2", "curl");
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "not_running");
+  EXPECT_EQ(s.error().code, core::Errc::not_running);
   EXPECT_NE(s.error().message.find("ee08638adaaf"), std::string::npos);
-  EXPECT_EQ(sample_of("aws-docs-fargate", "fargate-app").error().code, "not_running");
+  EXPECT_EQ(sample_of("aws-docs-fargate", "fargate-app").error().code, core::Errc::not_running);
 }
 
 TEST(EcsTask, MetadataFields) {
@@ -306,7 +306,7 @@ TEST(DockerStats, MalformedInputIsAClearParseError) {
   for (const char* b : bad) {
     auto r = parse_docker_stats(b);
     ASSERT_FALSE(r.ok()) << b;
-    EXPECT_EQ(r.error().code, "parse") << b;
+    EXPECT_EQ(r.error().code, core::Errc::parse) << b;
   }
   EXPECT_FALSE(parse_ecs_task_stats("[]").ok());
   EXPECT_FALSE(parse_ecs_task_stats("{\"a\": 5}").ok());

@@ -82,7 +82,7 @@ TEST(EcsIdentity, EveryCaptureGivesAnIdentityAndShortClusterNamesStayAsTheyAre) 
 TEST(EcsIdentity, UnknownContainerAndIncompleteTasksAreErrors) {
   auto missing = ecs_identity(task_of("aws-docs-fargate"), "nope");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, "no_container");
+  EXPECT_EQ(missing.error().code, core::Errc::no_container);
   auto t = parse_ecs_task(R"({"Containers":[]})");
   ASSERT_TRUE(t.ok());
   EXPECT_FALSE(ecs_identity(*t, "").ok());

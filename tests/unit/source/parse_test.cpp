@@ -22,7 +22,7 @@ TEST(ParseU64, AcceptsKernelFormattingAndRejectsGarbage) {
   for (const char* bad : {"", "\n", "-5", "12ab", "1.5", "max", "99999999999999999999999"}) {
     auto r = parse_u64(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "parse");
+    EXPECT_EQ(r.error().code, leakwatch::core::Errc::parse);
   }
 }
 
@@ -120,7 +120,7 @@ TEST(SampleFromV1, GarbageNamesTheFile) {
   t.usage_in_bytes = "a lot";
   auto s = sample_from_v1(t);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "parse");
+  EXPECT_EQ(s.error().code, leakwatch::core::Errc::parse);
   EXPECT_NE(s.error().message.find("memory.usage_in_bytes"), std::string::npos);
   t.usage_in_bytes = "5";
   t.stat = "total_inactive_file -1\n";
@@ -236,7 +236,7 @@ TEST(LocateMemoryCgroup, HybridHostWithoutMemoryMountIsAClearError) {
   EXPECT_EQ(loc->version, 2);
   auto none = locate_memory_cgroup(*parse_proc_cgroup("4:memory:/x\n"), {});
   ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, "no_memcg");
+  EXPECT_EQ(none.error().code, leakwatch::core::Errc::no_memcg);
 }
 
 TEST(ProcStatus, NodeCapturesInBytes) {
@@ -266,10 +266,10 @@ TEST(ProcStatus, NodeCapturesInBytes) {
 TEST(ProcStatus, ZombieAndGarbage) {
   auto zombie = parse_proc_status("Name:\tnode\nState:\tZ (zombie)\n");
   ASSERT_FALSE(zombie.ok());
-  EXPECT_EQ(zombie.error().code, "not_running");
+  EXPECT_EQ(zombie.error().code, leakwatch::core::Errc::not_running);
   auto bad = parse_proc_status("VmRSS:\t  12x kB\n");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "parse");
+  EXPECT_EQ(bad.error().code, leakwatch::core::Errc::parse);
   EXPECT_FALSE(parse_proc_status("VmRSS:\t 12 MB\n").ok());
 }
 

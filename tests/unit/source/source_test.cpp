@@ -189,10 +189,10 @@ TEST(CgroupSource, HybridUnifiedMountWithoutMemoryControllerIsNoMemcg) {
   t.cgroup_path = "leakwatch-psi-thrashing";
   auto s = read_once(t, clock);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "no_memcg");
+  EXPECT_EQ(s.error().code, core::Errc::no_memcg);
   t.cgroup_path = "/";
   t.root = kFixtures / "cgroup/v2/oomd-fixtures/cgroup/missing_control_files.slice";
-  EXPECT_EQ(read_once(t, clock).error().code, "no_memcg");
+  EXPECT_EQ(read_once(t, clock).error().code, core::Errc::no_memcg);
 }
 
 TEST(CgroupDiscovery, SidecarInsideADockerContainer) {
@@ -265,7 +265,7 @@ TEST(CgroupDiscovery, MissingProcFilesAreAConfigTimeError) {
   t.root = tmp.path();
   auto src = make_source(io, t, clock);
   ASSERT_FALSE(src.ok());
-  EXPECT_EQ(src.error().code, "not_found");
+  EXPECT_EQ(src.error().code, core::Errc::not_found);
   EXPECT_NE(src.error().message.find("cgroup_path"), std::string::npos);
 }
 
@@ -320,7 +320,7 @@ TEST(CgroupSource, VanishedCgroupIsAnErrorAndRecreationARestart) {
   fs::rename(dir, tmp.path() / "old-cg");
   auto gone = read_sync(io, **src);
   ASSERT_FALSE(gone.ok());
-  EXPECT_EQ(gone.error().code, "not_found");
+  EXPECT_EQ(gone.error().code, core::Errc::not_found);
   EXPECT_NE(gone.error().message.find(dir.string()), std::string::npos);
   write_v1(dir, 1 << 20, 0, 0);
   auto back = read_sync(io, **src);
@@ -338,7 +338,7 @@ TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
   t.cgroup_path = "cg";
   auto src = make_source(io, t, clock);
   ASSERT_TRUE(src.ok());  // the cgroup may be created later
-  EXPECT_EQ(read_sync(io, **src).error().code, "not_found");
+  EXPECT_EQ(read_sync(io, **src).error().code, core::Errc::not_found);
 
   const std::pair<const char*, std::string> garbage[] = {
       {"memory.usage_in_bytes", "\xff\xfe garbage"},
@@ -355,7 +355,7 @@ TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
     put(dir / file, text);
     auto r = read_sync(io, **src);
     ASSERT_FALSE(r.ok()) << file;
-    EXPECT_EQ(r.error().code, "parse") << file;
+    EXPECT_EQ(r.error().code, core::Errc::parse) << file;
     EXPECT_NE(r.error().message.find(file), std::string::npos) << r.error().message;
     write_v1(dir, 10 << 20, 0, 0);
     EXPECT_TRUE(read_sync(io, **src).ok()) << "after " << file;
@@ -365,7 +365,7 @@ TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
   fs::create_directory(dir / "memory.stat");
   auto r = read_sync(io, **src);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "io");
+  EXPECT_EQ(r.error().code, core::Errc::io);
   EXPECT_NE(r.error().message.find("memory.stat"), std::string::npos);
 }
 
@@ -425,13 +425,13 @@ TEST(ProcfsSource, PidFileFollowsARestartedProcess) {
   put(tmp.path() / "run/app.pid", "300\n");
   auto gone = read_sync(io, **src);
   ASSERT_FALSE(gone.ok());
-  EXPECT_EQ(gone.error().code, "not_running");
+  EXPECT_EQ(gone.error().code, core::Errc::not_running);
   EXPECT_NE(gone.error().message.find("300"), std::string::npos);
 
   put(tmp.path() / "run/app.pid", "not a pid\n");
-  EXPECT_EQ(read_sync(io, **src).error().code, "parse");
+  EXPECT_EQ(read_sync(io, **src).error().code, core::Errc::parse);
   fs::remove(tmp.path() / "run/app.pid");
-  EXPECT_EQ(read_sync(io, **src).error().code, "not_found");
+  EXPECT_EQ(read_sync(io, **src).error().code, core::Errc::not_found);
   put(tmp.path() / "run/app.pid", "200");
   EXPECT_TRUE(read_sync(io, **src).ok());
 }
@@ -457,7 +457,7 @@ TEST(MakeSource, ConfigErrors) {
   core::ManualClock clock;
   TargetSettings t;
   t.source = SourceKind::procfs;
-  EXPECT_EQ(make_source(io, t, clock).error().code, "config");
+  EXPECT_EQ(make_source(io, t, clock).error().code, core::Errc::config);
   t.source = SourceKind::ecs;
   auto no_name = make_source(io, t, clock);
   ASSERT_FALSE(no_name.ok());
@@ -468,7 +468,7 @@ TEST(MakeSource, ConfigErrors) {
   ASSERT_FALSE(no_uri.ok());
   EXPECT_NE(no_uri.error().message.find("ECS_CONTAINER_METADATA_URI_V4"), std::string::npos);
   t.ecs_metadata_uri = "ftp://x";
-  EXPECT_EQ(make_source(io, t, clock).error().code, "config");
+  EXPECT_EQ(make_source(io, t, clock).error().code, core::Errc::config);
   ::setenv("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc", 1);
   t.ecs_metadata_uri.clear();
   auto from_env = make_source(io, t, clock);
