@@ -16,7 +16,8 @@ namespace {
 int run_replay(const std::string& trace_path, const std::string& config_path) {
   detect::DetectorSettings settings;
   if (!config_path.empty()) {
-    auto loaded = load_config_file(config_path);
+    // Only the detection section counts: secrets of the deployment need not resolve here.
+    auto loaded = load_config_file(config_path, config::LoadOptions{.resolve_secrets = false});
     if (!loaded) return kExitConfig;
     settings = loaded->detection;
   }

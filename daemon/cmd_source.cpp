@@ -32,7 +32,8 @@ struct SampleOptions {
 int run_sample(const SampleOptions& o) {
   source::TargetSettings target;
   if (!o.config_file.empty()) {
-    auto loaded = load_config_file(o.config_file);
+    // Only the target counts: secrets of the deployment need not resolve here.
+    auto loaded = load_config_file(o.config_file, config::LoadOptions{.resolve_secrets = false});
     if (!loaded) return kExitConfig;
     target = loaded->target;
   }

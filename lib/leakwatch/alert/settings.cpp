@@ -81,6 +81,7 @@ std::vector<std::string> validate(const AlertSettings& s) {
       problems.push_back(key + ".webhook_url: required (e.g. { env: SLACK_WEBHOOK_URL })");
       continue;
     }
+    if (!sink.webhook_url.resolved()) continue;
     // The URL is a credential: report what is wrong with it, never the URL itself.
     auto u = http::Url::parse(sink.webhook_url.reveal());
     if (!u) {

@@ -315,7 +315,7 @@ void Section::secret(const std::string& key, core::Secret& out) {
     return;
   }
   if (!ctx_.resolve_secrets) {
-    out = core::Secret("<unresolved>", env.empty() ? "file " + file : "env " + env);
+    out = core::Secret::unresolved(env.empty() ? "file " + file : "env " + env);
     return;
   }
   if (!env.empty()) {

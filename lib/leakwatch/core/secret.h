@@ -13,7 +13,16 @@ class Secret {
   Secret(std::string value, std::string origin)
       : value_(std::move(value)), origin_(std::move(origin)) {}
 
+  // A secret a command did not read (it only browses or replays): it holds a placeholder, and
+  // checks of its value (is it a URL?) are skipped.
+  static Secret unresolved(std::string origin) {
+    Secret s("<unresolved>", std::move(origin));
+    s.resolved_ = false;
+    return s;
+  }
+
   bool empty() const { return value_.empty(); }
+  bool resolved() const { return resolved_; }
   // The only accessor of the value: call it at the point of use (a header, an HMAC), never to log.
   const std::string& reveal() const { return value_; }
   const std::string& origin() const { return origin_; }
@@ -26,6 +35,7 @@ class Secret {
  private:
   std::string value_;
   std::string origin_;
+  bool resolved_ = true;
 };
 
 // Replaces every occurrence of `secret`'s value in `text` with "<redacted>" (defence in depth for

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "support/read_file.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -88,6 +89,19 @@ TEST(ReplayCli, MissingFileAndBadConfig) {
   EXPECT_FALSE(r.err.empty());
   r = run("replay");
   EXPECT_EQ(r.code, 2);
+}
+
+// A deployment's config replays on a laptop: its secrets (here an unset variable) are not read.
+TEST(ReplayCli, ADeploymentConfigReplaysWithoutItsSecrets) {
+  const std::string cfg = tmp().file("deployed.yaml");
+  std::ofstream(cfg) << leakwatch::testing::read_file(kTraces + "/fast_detection.yaml")
+                     << "alerts:\n  slack:\n    - name: ops\n"
+                        "      webhook_url: { env: LEAKWATCH_TEST_UNSET_WEBHOOK_URL }\n";
+  ::unsetenv("LEAKWATCH_TEST_UNSET_WEBHOOK_URL");
+  auto r = run("replay " + kTraces + "/node_leak.csv --config " + cfg);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("leak_suspected"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("LEAKWATCH_TEST_UNSET_WEBHOOK_URL"), std::string::npos) << r.err;
 }
 
 }  // namespace
