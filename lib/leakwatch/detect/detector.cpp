@@ -434,6 +434,13 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
   return tooth_ * settings_.segments > window ? tooth_ : 0;
 }
 
+bool Detector::counts(std::size_t j) const {
+  // After a full collection, a segment shorter than a climb between two of them sees the climb,
+  // not the floor: such a window counts only when the floors after the last two collections rose
+  // too.
+  return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
+}
+
 void Detector::evaluate(std::int64_t now) {
   evaluated_ = true;
   const std::int64_t b = settings_.bucket.count();
@@ -457,8 +464,10 @@ void Detector::evaluate(std::int64_t now) {
         rising_since_[j] = 0;
       }
     }
-    if (evals_[j].rising) any_rising = true;
+    if (evals_[j].rising && counts(j)) any_rising = true;
   }
+  // Only a rise that could alert keeps an alert up: the climbs of a rare-full-GC sawtooth are
+  // not evidence once collections were seen, or the first climb's alert would never clear.
   if (any_rising) last_rise_seen_ = now;
 
   // Pinned at the limit without a kill: the kernel reclaims (page cache in usage); a rise that
@@ -473,10 +482,7 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
     if (now - rising_since_[j] < hold) continue;
-    // After a full collection, a segment shorter than a climb between two of them sees the climb,
-    // not the floor: such a window counts only when the floors after the last two collections
-    // rose too.
-    if (tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose()) continue;
+    if (!counts(j)) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;
@@ -521,7 +527,8 @@ void Detector::evaluate(std::int64_t now) {
   int w = alert_window;
   if (w < 0) {
     for (std::size_t j = 0; j < windows_.size(); ++j) {
-      if (evals_[j].valid && (evals_[j].rising || !any_rising)) w = static_cast<int>(j);
+      if (evals_[j].valid && counts(j) && (evals_[j].rising || !any_rising))
+        w = static_cast<int>(j);
     }
   }
   Decision d;

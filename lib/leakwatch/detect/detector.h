@@ -101,6 +101,7 @@ class Detector {
   // A bucket minimum this far below the previous one is a full collection.
   bool is_collection(double before, double after) const;
   // The floors after the last two full collections rose (by min_rise_bytes / min_rise_fraction).
+  bool counts(std::size_t window) const;  // may window `window` be evidence now?
   bool troughs_rose() const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);

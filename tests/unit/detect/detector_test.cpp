@@ -20,6 +20,7 @@ struct Run {
   std::optional<double> first_leak;  // seconds from start
   State final_state = State::learning;
   Decision at_alert;
+  std::optional<double> last_alerting;  // last sample in leak_suspected or oom_imminent
 };
 
 // Feeds value(t) every `step` seconds for `duration` seconds; `hook` may alter the sample.
@@ -42,6 +43,7 @@ Run feed(Detector& d, double duration, double step, const std::function<double(d
       r.first_leak = x;
       r.at_alert = dec;
     }
+    if (dec.state == State::leak_suspected || dec.state == State::oom_imminent) r.last_alerting = x;
     r.final_state = dec.state;
   }
   return r;
@@ -453,6 +455,28 @@ TEST(Detector, RareFullGcSawtoothIsNotALeak) {
       d, 12 * 3600, 10, [](double x) { return rare_gc(x, 2400); }, 700 * kMi);
   EXPECT_FALSE(r.first_leak) << "alert at " << (r.first_leak ? *r.first_leak : 0) << ": "
                              << r.at_alert.explanation;
+}
+
+// A JVM-like heap under a 4 GiB limit: from 1 GiB the old generation climbs 2.5 GiB in 26 minutes,
+// then a full collection takes it back. Before the first collection the climb is a fast leak
+// heading for the limit, and it is reported as one; once collections show the floor staying put,
+// the climbs are not evidence, and the alert clears after clear_after instead of lasting forever.
+TEST(Detector, RareFullGcSawtoothFirstClimbAlertClearsOnceCollectionsAreSeen) {
+  Detector d;
+  const double period = 26 * 60;
+  auto r = feed(
+      d, 10 * 3600, 10,
+      [&](double x) {
+        return 1024 * kMi + 2560 * kMi * (x / period - std::floor(x / period)) +
+               saw(x, 16 * kMi, 20);
+      },
+      4096 * kMi);
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_LT(*r.first_leak, period) << r.at_alert.explanation;
+  ASSERT_TRUE(r.last_alerting);
+  // clear_after (2 h) after the last rise that could alert: the first climb.
+  EXPECT_LT(*r.last_alerting, period + 2.5 * 3600);
+  EXPECT_EQ(r.final_state, State::ok);
 }
 
 TEST(Detector, RareFullGcSawtoothAlertsWithoutTheCollectionRule) {
