@@ -153,7 +153,7 @@ const std::vector<std::string>& healthy_families() {
   static const std::vector<std::string> f = {
       "sawtooth", "warmup", "deploy_step", "diurnal", "bursts", "batch", "cache_fill", "near_limit",
       "page_cache",
-      // Added with the real-runtime traces (issue 12).
+      // Modelled on the real-runtime recordings (tests/data/traces/real).
       "rare_full_gc", "page_cache_usage_only", "fast_warmup"};
   return f;
 }

@@ -61,8 +61,9 @@ struct Grower {
 
 // A capture (completed, skipped or failed).
 struct CaptureFigures {
-  // Archive ids of the snapshots involved; for a completed capture the new one is last. When at
-  // least two are present the message proposes `leakwatch diff <previous> <new>`.
+  // Archive ids of the snapshots involved (a capture series, oldest first); for a completed
+  // capture the new one is last. When at least two are present the message proposes
+  // `leakwatch diff <first> <new>`, the pair that `top_growers` compares.
   std::vector<std::string> archive_ids;
   std::optional<std::uint64_t> size_bytes;  // snapshot size on disk
   std::optional<double> duration_seconds;   // how long the capture took

@@ -62,7 +62,9 @@ std::string diff_command(const Event& e) {
   if (!e.capture->diff_command.empty()) return e.capture->diff_command;
   const auto& ids = e.capture->archive_ids;
   if (ids.size() < 2) return {};
-  return "leakwatch diff " + ids[ids.size() - 2] + " " + ids.back();
+  // The pair the top growers come from (the engine diffs the series' first and newest), so the
+  // command shows the same numbers as the alert.
+  return "leakwatch diff " + ids.front() + " " + ids.back();
 }
 
 std::string next_step(const Event& e) {
@@ -108,14 +110,11 @@ const s3::ObjectLink* object_for(const Event& e, const std::string& id) {
   return nullptr;
 }
 
-// The pair the alert's diff compares: the previous and the newest snapshot (diff_command()), or,
-// when the producer set its own command (the engine's, after its diff failed), the series' first
-// and newest, as that command does.
+// The pair the alert's diff compares, as diff_command() names it: the series' first and newest.
 std::pair<std::string, std::string> diff_ids(const Event& e) {
   const auto& ids = e.capture->archive_ids;
   if (ids.size() < 2) return {};
-  if (!e.capture->diff_command.empty()) return {ids.front(), ids.back()};
-  return {ids[ids.size() - 2], ids.back()};
+  return {ids.front(), ids.back()};
 }
 }  // namespace
 

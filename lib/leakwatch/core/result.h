@@ -86,6 +86,10 @@ struct Error {
   std::string code_text() const;
   std::string to_string() const { return code_text() + ": " + message; }
   bool is_s3(std::string_view s3_code) const { return code == Errc::s3 && detail == s3_code; }
+  // The same error with context in front of its message ("FILE: "), code and detail kept.
+  Error prefixed(std::string_view context) const {
+    return Error{code, std::string(context) + message, detail};
+  }
 };
 
 template <typename T>

@@ -951,8 +951,7 @@ core::Result<HeapSnapshot> load_file(const std::filesystem::path& path, const Pa
   bool zstd = got == 4 && std::memcmp(magic, kZstdMagic, 4) == 0;
   FdSource src(fd);
   auto result = parse_source(src, zstd, limits);
-  if (!result.ok())
-    return core::make_error(result.error().code, path.string() + ": " + result.error().message);
+  if (!result.ok()) return result.error().prefixed(path.string() + ": ");
   return result;
 }
 

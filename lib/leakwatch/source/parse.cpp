@@ -165,7 +165,7 @@ namespace {
 template <typename T>
 Result<T> prefix(Result<T> r, std::string_view file) {
   if (r.ok()) return r;
-  return make_error(r.error().code, std::string(file) + ": " + r.error().message);
+  return r.error().prefixed(std::string(file) + ": ");
 }
 }  // namespace
 

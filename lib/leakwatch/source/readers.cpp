@@ -120,7 +120,7 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
     if (!ev) return ev.error();
     t.events = std::move(*ev);
     auto s = sample_from_v2(t);
-    if (!s) return make_error(s.error().code, dir.string() + "/" + s.error().message);
+    if (!s) return s.error().prefixed(dir.string() + "/");
     return s;
   }
   CgroupV1Texts t;
@@ -143,7 +143,7 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
   if (!fc) return fc.error();
   t.failcnt = std::move(*fc);
   auto s = sample_from_v1(t);
-  if (!s) return make_error(s.error().code, dir.string() + "/" + s.error().message);
+  if (!s) return s.error().prefixed(dir.string() + "/");
   return s;
 }
 

@@ -159,8 +159,7 @@ class ProcfsSource final : public Source {
       return status_text.error();
     }
     auto st = parse_proc_status(*status_text);
-    if (!st)
-      return make_error(st.error().code, (dir / "status").string() + ": " + st.error().message);
+    if (!st) return st.error().prefixed((dir / "status").string() + ": ");
     std::string instance = "pid:" + std::to_string(*pid);
     if (auto stat_text = core::read_file(dir / "stat", 1 << 16); stat_text)
       if (auto start = parse_proc_stat_start_time(*stat_text); start)
@@ -288,9 +287,8 @@ Result<std::unique_ptr<Source>> make_source(boost::asio::io_context& io,
             io, clock, under_root(settings.root, settings.cgroup_path), false));
       auto dir = discover_cgroup(settings.root);
       if (!dir)
-        return make_error(dir.error().code,
-                          "cannot find leakwatch's own memory cgroup (set target.cgroup_path): " +
-                              dir.error().message);
+        return dir.error().prefixed(
+            "cannot find leakwatch's own memory cgroup (set target.cgroup_path): ");
       return std::unique_ptr<Source>(std::make_unique<CgroupSource>(io, clock, *dir, true));
     }
     case SourceKind::procfs: {

@@ -190,7 +190,7 @@ TEST_F(ArchiveIds, MissingPlainFileIsAClearError) {
 namespace leakwatch::cli {
 namespace {
 
-// Issue 13, case 1: class and property names holding a lone \uD800 surrogate (three bytes in WTF-8,
+// Class and property names holding a lone \uD800 surrogate (three bytes in WTF-8,
 // so three U+FFFD), raw 0xFF bytes and a 42-character Japanese key: summary, diff and retainers
 // (JSON and tables) exit 0 and print valid UTF-8 with U+FFFD in place of the invalid sequences.
 TEST(InvalidText, EveryOutputIsValidUtf8) {

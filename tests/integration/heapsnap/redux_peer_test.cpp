@@ -1,8 +1,9 @@
-// Issue 18's incident, reproduced for real: tests/peers/redux-app serves requests that each create
-// a Redux store with redux-state-sync (npm), whose broadcast-channel keeps every socket open. Two
-// snapshots of that Node process are diffed as the daemon does after a capture series; the alert's
-// headline must be `Socket` (not V8's `(synthetic)`, which grows more), and its retainer path must
-// go through the library's own objects, with the native handles given as context.
+// The Next.js + redux-state-sync incident, reproduced for real: tests/peers/redux-app serves
+// requests that each create a Redux store with redux-state-sync (npm), whose broadcast-channel
+// keeps every socket open. Two snapshots of that Node process are diffed as the daemon does after a
+// capture series; the alert's headline must be `Socket` (not V8's `(synthetic)`, which grows more),
+// and its retainer path must go through the library's own objects, with the native handles given as
+// context.
 #include <gtest/gtest.h>
 
 #include <cstdlib>

@@ -92,6 +92,22 @@ TEST(SlackMessage, CaptureWithGrowersProposesTheDiffCommand) {
             std::string::npos);
 }
 
+// A series of three: the growers come from the first and the newest snapshot (the engine's diff),
+// so the command the alert proposes is that pair too, not the last two.
+TEST(SlackMessage, ProposedDiffOfASeriesIsThePairTheGrowersComeFrom) {
+  Event e = leak_event();
+  e.type = EventType::capture_completed;
+  e.capture = CaptureFigures{};
+  e.capture->archive_ids = {"web/20231114T200000Z", "web/20231114T201000Z",
+                            "web/20231114T202000Z"};
+  e.capture->top_growers = {{"Socket", 4 * static_cast<std::int64_t>(MiB), 900, {}, {}}};
+  std::string all = slack_message(e).dump();
+  EXPECT_NE(all.find("```leakwatch diff web/20231114T200000Z web/20231114T202000Z```"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("web/20231114T201000Z"), std::string::npos) << all;
+}
+
 TEST(SlackMessage, EveryEventTypeIsValidBlockKit) {
   for (auto t :
        {EventType::leak_suspected, EventType::capture_completed, EventType::capture_skipped,

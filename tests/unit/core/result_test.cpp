@@ -34,3 +34,12 @@ TEST(Errc, PeerDetailShowsInTheCodeText) {
   EXPECT_FALSE(make_error(Errc::io, "x", "NoSuchUpload").is_s3("NoSuchUpload"));
   EXPECT_EQ(make_error(Errc::timeout, "idle").to_string(), "timeout: idle");
 }
+
+TEST(Errc, ContextInFrontKeepsTheCodeAndItsDetail) {
+  auto e = make_error(Errc::s3, "no such upload", "NoSuchUpload").prefixed("s3://b/k: ");
+  EXPECT_EQ(e.message, "s3://b/k: no such upload");
+  EXPECT_EQ(e.code_text(), "s3_NoSuchUpload");
+  EXPECT_TRUE(e.is_s3("NoSuchUpload"));
+  EXPECT_EQ(make_error(Errc::not_found, "gone").prefixed("/sys/x/").to_string(),
+            "not_found: /sys/x/gone");
+}

@@ -281,7 +281,7 @@ TEST(HeapSnapDiff, MatchesObjectsById) {
   EXPECT_EQ(j["classes"][0]["size_delta"], 100);
 }
 
-// Issue 13, case 1: a 42-character Japanese property key (126 bytes) on the retainer path is cut
+// A 42-character Japanese property key (126 bytes) on the retainer path is cut
 // for display on a character boundary, and every JSON form dumps strictly (no exception, valid
 // UTF-8) as the daemon writes a series' diff.
 TEST(HeapSnapDiff, JapanesePropertyKeyOnThePathGivesValidJson) {
@@ -345,7 +345,7 @@ TEST(HeapSnapNames, InvalidUtf8NamesAreShownValidAndKeptApart) {
   ASSERT_NO_THROW((void)to_json(s).dump());
 }
 
-// Issue 18: V8's and Node's own categories stay in the Comparison (same numbers, same order) but
+// V8's and Node's own categories stay in the Comparison (same numbers, same order) but
 // the headline is the top grower the app's code creates; its headline path goes through
 // JavaScript objects, grouped over per-instance keys, and the native handles are context.
 Builder socket_leak(unsigned sockets) {
