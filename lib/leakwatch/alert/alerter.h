@@ -34,6 +34,12 @@ class Alerter {
   // upload state at that moment), so that a fleet receiver (Alertmanager) links them too.
   using ArchiveLinker = std::function<std::optional<s3::ObjectLink>(const std::string& archive_id)>;
   void set_archive_linker(ArchiveLinker linker) { linker_ = std::move(linker); }
+  // The latest completed capture when this Alerter starts (a restarted daemon's archive), so that
+  // its first leak and OOM alerts name those snapshots too; the next capture replaces it.
+  void remember_capture(std::string target, std::vector<std::string> archive_ids) {
+    last_capture_target_ = std::move(target);
+    last_capture_ids_ = std::move(archive_ids);
+  }
   // Shutdown: pending messages get delivery.shutdown_grace.
   void shutdown(std::function<void()> done);
 

@@ -575,6 +575,32 @@ Result<std::vector<Metadata>> Archive::list(const std::string& target,
   return out;
 }
 
+namespace {
+// Snapshots of another task (a shared volume) or of another host are not this target's.
+bool same_place(const core::TargetIdentity& a, const core::TargetIdentity& b) {
+  if (a.platform != b.platform) return false;
+  if (a.ecs()) return !a.task_arn.empty() && a.task_arn == b.task_arn;
+  return a.host == b.host;
+}
+}  // namespace
+
+std::vector<std::string> Archive::latest_capture_ids(const std::string& target,
+                                                     const core::TargetIdentity& here) const {
+  auto all = list(target);
+  if (!all.ok()) return {};
+  for (auto it = all->rbegin(); it != all->rend(); ++it) {
+    if (!same_place(it->identity, here)) continue;
+    std::vector<std::string> ids;
+    if (it->analysis.is_object())
+      if (auto b = it->analysis.find("base");
+          b != it->analysis.end() && b->is_string() && *b != it->id && split_id(*b).ok())
+        ids.push_back(b->get<std::string>());
+    ids.push_back(it->id);
+    return ids;
+  }
+  return {};
+}
+
 Status Archive::annotate(const std::string& id, const nlohmann::json& analysis) {
   auto m = get(id);
   if (!m.ok()) return m.error();

@@ -120,6 +120,11 @@ class Archive {
   core::Status remove(const std::string& id);
   // Replaces the `analysis` member of a capture's metadata (atomically rewritten).
   core::Status annotate(const std::string& id, const nlohmann::json& analysis);
+  // The newest capture of `target` taken where `here` runs (the same ECS task, or the same host),
+  // preceded by the base its diff compared it with (annotate()): {base, newest} or {newest}; empty
+  // when there is none. What a restarted daemon's alerts name until its next capture.
+  std::vector<std::string> latest_capture_ids(const std::string& target,
+                                              const core::TargetIdentity& here) const;
   // Applies plan_retention() at `now`.
   core::Result<PruneReport> prune(core::TimePoint now);
 

@@ -88,9 +88,14 @@ core::Result<std::unique_ptr<Daemon::Runtime>> Daemon::build(config::Config cfg)
     r->uploader = std::move(*up);
     r->engine->set_on_archived(
         [u = r->uploader.get()](const archive::Metadata& m) { u->enqueue(m); });
-    if (r->alerter)  // alerts name the snapshots' S3 objects; the uploader outlives the alerter
+    if (r->alerter) {  // alerts name the snapshots' S3 objects; the uploader outlives the alerter
       r->alerter->set_archive_linker(
           [u = r->uploader.get()](const std::string& id) { return u->link(id); });
+      if (archive_)
+        r->alerter->remember_capture(
+            r->config.target.name,
+            archive_->latest_capture_ids(r->config.target.name, r->config.archive.identity));
+    }
   }
   if (auto st = r->engine->start(); !st.ok()) return st.error();
   return r;

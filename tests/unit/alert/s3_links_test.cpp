@@ -242,6 +242,39 @@ TEST(S3Links, AlerterLinksCapturesAndGivesLeakAlertsTheLatestCapture) {
   EXPECT_TRUE(out->capture->s3_objects.empty());
 }
 
+// A restarted daemon: before its first capture, its leak alerts name the snapshots of the last one
+// (Archive::latest_capture_ids), for the same target only.
+TEST(S3Links, ARestartedAlerterNamesTheArchivedCaptureInItsFirstLeakAlert) {
+  boost::asio::io_context io;
+  core::ManualClock clock(core::from_unix_seconds(1'700'000'000));
+  AlertSettings s;
+  WebhookSinkSettings w;
+  w.url = "http://127.0.0.1:9/hook";
+  s.webhooks.push_back(w);
+  assign_default_names(s);
+  auto a = Alerter::create(io, clock, s, 7);
+  ASSERT_TRUE(a);
+  (*a)->set_archive_linker([](const std::string& id) -> std::optional<s3::ObjectLink> {
+    return link_for(id, s3::UploadState::unknown);
+  });
+  (*a)->remember_capture("web", {kBase, kNew});
+  Event leak;
+  leak.type = EventType::leak_suspected;
+  leak.time = clock.now();
+  leak.target = "api";
+  leak.leak = LeakFigures{};
+  auto out = (*a)->publish(leak);
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->capture) << "another target's snapshots were named";
+  leak.target = "web";
+  out = (*a)->publish(leak);
+  ASSERT_TRUE(out);
+  ASSERT_TRUE(out->capture);
+  EXPECT_EQ(out->capture->archive_ids, (std::vector<std::string>{kBase, kNew}));
+  ASSERT_EQ(out->capture->s3_objects.size(), 2u);
+  EXPECT_EQ(out->capture->s3_objects[1].archive_id, kNew);
+}
+
 TEST(S3Links, WithoutALinkerLeakAlertsStayWithoutCapture) {
   boost::asio::io_context io;
   core::ManualClock clock(core::from_unix_seconds(1'700'000'000));

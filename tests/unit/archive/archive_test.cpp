@@ -174,6 +174,33 @@ TEST(Archive, EveryMetadataFileCarriesTheTargetIdentityAndAnnotateKeepsIt) {
   EXPECT_TRUE(plain.to_json()["identity"].is_null());
 }
 
+// What a restarted daemon's alerts name: the newest capture taken in this task (not one of an
+// older task on the same volume), after the base of its diff; a hostile base is left out.
+TEST(Archive, LatestCaptureIdsAreThisTasksNewestAndItsDiffBase) {
+  TempDir d;
+  auto here = settings_for(d.path());
+  here.identity.platform = "ecs";
+  here.identity.task_arn = "arn:aws:ecs:eu-west-1:1:task/prod/aaaa";
+  auto older_task = here;
+  older_task.identity.task_arn = "arn:aws:ecs:eu-west-1:1:task/prod/bbbb";
+  Archive a(here), other(older_task);
+  ASSERT_TRUE(a.open().ok());
+  EXPECT_TRUE(a.latest_capture_ids("web", here.identity).empty());
+  auto first = store(a, fake_snapshot(1000), t0());
+  auto second = store(a, fake_snapshot(1000), t0() + std::chrono::minutes(10));
+  ASSERT_TRUE(first.ok() && second.ok());
+  // Newer, but written by another task sharing the volume.
+  ASSERT_TRUE(store(other, fake_snapshot(1000), t0() + std::chrono::minutes(20)).ok());
+  EXPECT_EQ(a.latest_capture_ids("web", here.identity), std::vector<std::string>{second->id});
+  ASSERT_TRUE(a.annotate(second->id, {{"base", first->id}}).ok());
+  EXPECT_EQ(a.latest_capture_ids("web", here.identity),
+            (std::vector<std::string>{first->id, second->id}));
+  ASSERT_TRUE(a.annotate(second->id, {{"base", "../../etc/passwd"}}).ok());
+  EXPECT_EQ(a.latest_capture_ids("web", here.identity), std::vector<std::string>{second->id});
+  EXPECT_TRUE(a.latest_capture_ids("api", here.identity).empty());
+  EXPECT_EQ(other.latest_capture_ids("web", older_task.identity).size(), 1u);
+}
+
 TEST(Archive, SnapshotsAreNotReadableByOtherUsers) {
   TempDir d;
   auto root = d.path() / "archive";
