@@ -49,6 +49,28 @@ Event capture(std::vector<std::string> ids, std::vector<s3::ObjectLink> objects)
   return e;
 }
 
+// An Alerter with one webhook sink that is never reached (its io_context is never run).
+std::unique_ptr<Alerter> one_webhook_alerter(boost::asio::io_context& io,
+                                             const core::Clock& clock) {
+  AlertSettings s;
+  WebhookSinkSettings w;
+  w.url = "http://127.0.0.1:9/hook";
+  s.webhooks.push_back(w);
+  assign_default_names(s);
+  auto a = Alerter::create(io, clock, s, 7);
+  EXPECT_TRUE(a.ok());
+  return a.ok() ? std::move(*a) : nullptr;
+}
+
+Event leak_of(const std::string& target, core::TimePoint when) {
+  Event e;
+  e.type = EventType::leak_suspected;
+  e.time = when;
+  e.target = target;
+  e.leak = LeakFigures{};
+  return e;
+}
+
 using leakwatch::testing::all_text;
 
 const std::string kPendingWords = "upload pending: the object exists once the upload completes";
@@ -247,27 +269,16 @@ TEST(S3Links, AlerterLinksCapturesAndGivesLeakAlertsTheLatestCapture) {
 TEST(S3Links, ARestartedAlerterNamesTheArchivedCaptureInItsFirstLeakAlert) {
   boost::asio::io_context io;
   core::ManualClock clock(core::from_unix_seconds(1'700'000'000));
-  AlertSettings s;
-  WebhookSinkSettings w;
-  w.url = "http://127.0.0.1:9/hook";
-  s.webhooks.push_back(w);
-  assign_default_names(s);
-  auto a = Alerter::create(io, clock, s, 7);
+  auto a = one_webhook_alerter(io, clock);
   ASSERT_TRUE(a);
-  (*a)->set_archive_linker([](const std::string& id) -> std::optional<s3::ObjectLink> {
+  a->set_archive_linker([](const std::string& id) -> std::optional<s3::ObjectLink> {
     return link_for(id, s3::UploadState::unknown);
   });
-  (*a)->remember_capture("web", {kBase, kNew});
-  Event leak;
-  leak.type = EventType::leak_suspected;
-  leak.time = clock.now();
-  leak.target = "api";
-  leak.leak = LeakFigures{};
-  auto out = (*a)->publish(leak);
+  a->remember_capture("web", {kBase, kNew});
+  auto out = a->publish(leak_of("api", clock.now()));
   ASSERT_TRUE(out);
   EXPECT_FALSE(out->capture) << "another target's snapshots were named";
-  leak.target = "web";
-  out = (*a)->publish(leak);
+  out = a->publish(leak_of("web", clock.now()));
   ASSERT_TRUE(out);
   ASSERT_TRUE(out->capture);
   EXPECT_EQ(out->capture->archive_ids, (std::vector<std::string>{kBase, kNew}));
@@ -278,19 +289,12 @@ TEST(S3Links, ARestartedAlerterNamesTheArchivedCaptureInItsFirstLeakAlert) {
 TEST(S3Links, WithoutALinkerLeakAlertsStayWithoutCapture) {
   boost::asio::io_context io;
   core::ManualClock clock(core::from_unix_seconds(1'700'000'000));
-  AlertSettings s;
-  WebhookSinkSettings w;
-  w.url = "http://127.0.0.1:9/hook";
-  s.webhooks.push_back(w);
-  assign_default_names(s);
-  auto a = Alerter::create(io, clock, s, 7);
+  auto a = one_webhook_alerter(io, clock);
   ASSERT_TRUE(a);
-  ASSERT_TRUE((*a)->publish(capture({kNew}, {})));
-  Event leak;
-  leak.type = EventType::leak_suspected;
-  leak.time = clock.now();
-  leak.target = "web";
-  auto out = (*a)->publish(leak);
+  ASSERT_TRUE(a->publish(capture({kNew}, {})));
+  auto leak = leak_of("web", clock.now());
+  leak.leak.reset();
+  auto out = a->publish(leak);
   ASSERT_TRUE(out);
   EXPECT_FALSE(out->capture);
 }
