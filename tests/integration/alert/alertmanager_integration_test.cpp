@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "integration/s3/peers.h"
@@ -184,14 +185,24 @@ TEST(AlertmanagerReal, GroupsDedupesResendsAndResolves) {
   EXPECT_EQ(groups[0]["labels"], (json{{"service", "web"}}));
   EXPECT_EQ(groups[0]["alerts"].size(), 2u);
 
-  // While the incidents are open the sink re-posts them, pushing endsAt forward.
-  std::string ends_before = active()[0]["endsAt"];
+  // While the incidents are open the sink re-posts them, pushing endsAt forward. Alertmanager's
+  // list order is its own, so each alert is compared with itself (by its task label); endsAt has
+  // whole seconds, so the check waits for re-posts at least a second after the first posts.
+  auto ends_by_task = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& x : active())
+      out[x["labels"].value("task", "")] = x["endsAt"].get<std::string>();
+    return out;
+  };
+  const auto ends_before = ends_by_task();
+  ASSERT_EQ(ends_before.size(), 2u);
   ASSERT_TRUE(run_until(
-      io, [&] { return resent >= 2; }, 4s))
+      io, [&] { return resent >= 4; }, 6s))
       << "no re-post";
-  json now_active = active();
-  ASSERT_EQ(now_active.size(), 2u);
-  EXPECT_GT(now_active[0]["endsAt"].get<std::string>(), ends_before);
+  const auto ends_after = ends_by_task();
+  ASSERT_EQ(ends_after.size(), 2u);
+  for (const auto& [task, ends] : ends_before)
+    EXPECT_GT(ends_after.at(task), ends) << task;
 
   // Recovery: endsAt set, Alertmanager resolves both; no re-post brings them back.
   d.submit(recovered(a, clock.now()));
