@@ -98,8 +98,7 @@ TEST(SlackMessage, ProposedDiffOfASeriesIsThePairTheGrowersComeFrom) {
   Event e = leak_event();
   e.type = EventType::capture_completed;
   e.capture = CaptureFigures{};
-  e.capture->archive_ids = {"web/20231114T200000Z", "web/20231114T201000Z",
-                            "web/20231114T202000Z"};
+  e.capture->archive_ids = {"web/20231114T200000Z", "web/20231114T201000Z", "web/20231114T202000Z"};
   e.capture->top_growers = {{"Socket", 4 * static_cast<std::int64_t>(MiB), 900, {}, {}}};
   std::string all = slack_message(e).dump();
   EXPECT_NE(all.find("```leakwatch diff web/20231114T200000Z web/20231114T202000Z```"),
