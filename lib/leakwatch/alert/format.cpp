@@ -57,14 +57,22 @@ std::string signed_bytes(double bytes) {
   return (bytes < 0 ? "-" : "+") + core::format_bytes(std::fabs(bytes));
 }
 
+namespace {
+// The pair the alert's diff compares: the series' first and newest snapshot, the pair the top
+// growers come from (the engine diffs those two), so a proposed command shows the alert's numbers.
+std::pair<std::string, std::string> diff_ids(const Event& e) {
+  const auto& ids = e.capture->archive_ids;
+  if (ids.size() < 2) return {};
+  return {ids.front(), ids.back()};
+}
+}  // namespace
+
 std::string diff_command(const Event& e) {
   if (!e.capture) return {};
   if (!e.capture->diff_command.empty()) return e.capture->diff_command;
-  const auto& ids = e.capture->archive_ids;
-  if (ids.size() < 2) return {};
-  // The pair the top growers come from (the engine diffs the series' first and newest), so the
-  // command shows the same numbers as the alert.
-  return "leakwatch diff " + ids.front() + " " + ids.back();
+  auto [base, newest] = diff_ids(e);
+  if (base.empty()) return {};
+  return "leakwatch diff " + base + " " + newest;
 }
 
 std::string next_step(const Event& e) {
@@ -110,12 +118,6 @@ const s3::ObjectLink* object_for(const Event& e, const std::string& id) {
   return nullptr;
 }
 
-// The pair the alert's diff compares, as diff_command() names it: the series' first and newest.
-std::pair<std::string, std::string> diff_ids(const Event& e) {
-  const auto& ids = e.capture->archive_ids;
-  if (ids.size() < 2) return {};
-  return {ids.front(), ids.back()};
-}
 }  // namespace
 
 std::vector<const s3::ObjectLink*> shown_objects(const Event& e) {
