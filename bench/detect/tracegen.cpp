@@ -287,6 +287,10 @@ Trace generate(const std::string& family, std::uint64_t seed) {
     p.warm_tau = U(20, 80);
     p.A = U(0.02, 0.1) * p.B;
     p.period = U(3, 30);
+    // Noise and inactive file pages on the scale of this container, as for fast_warmup (drawn
+    // from the first, up to 4 GiB limit, they swung a 128 MiB container by tens of MiB).
+    p.noise = U(0.002, 0.01) * p.B;
+    p.inactive = U(0.01, 0.05) * p.B;
     p.step = pick({1, 1, 10});
     p.leak_start = U(60, 240);
     const double toom = U(5, 20) / 60.0;

@@ -150,6 +150,7 @@ Detector::Detector(DetectorSettings settings) : settings_(std::move(settings)) {
   std::sort(windows_.begin(), windows_.end());
   windows_.erase(std::unique(windows_.begin(), windows_.end()), windows_.end());
   rising_since_.assign(windows_.size(), 0);
+  last_rising_.assign(windows_.size(), 0);
   next_eval_.assign(windows_.size(), 0);
   evals_.assign(windows_.size(), WindowEval{});
   last_.explanation = "learning: no samples yet";
@@ -163,6 +164,7 @@ void Detector::start_epoch(std::int64_t t) {
   gaps_.clear();
   epoch_start_ = t;
   std::fill(rising_since_.begin(), rising_since_.end(), 0);
+  std::fill(last_rising_.begin(), last_rising_.end(), 0);
   std::fill(next_eval_.begin(), next_eval_.end(), 0);
   std::fill(evals_.begin(), evals_.end(), WindowEval{});
   capture_at_.reset();
@@ -458,9 +460,14 @@ void Detector::evaluate(std::int64_t now) {
         WindowEval cycle = eval_window(now, windows_[j], span);
         if (cycle.rising) evals_[j] = cycle;
       }
+      // A window that cannot be judged (a segment without data: a short outage) is no evidence
+      // either way, so it does not end a rise it interrupts; one that lasts longer than the hold
+      // does.
+      const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
       if (evals_[j].rising) {
         if (rising_since_[j] == 0) rising_since_[j] = now;
-      } else {
+        last_rising_[j] = now;
+      } else if (evals_[j].valid || now - last_rising_[j] > hold) {
         rising_since_[j] = 0;
       }
     }

@@ -135,6 +135,7 @@ class Detector {
   // Per-window evidence: since when the window has shown a rise (0 = not rising).
   std::vector<std::int64_t> windows_;
   std::vector<std::int64_t> rising_since_;
+  std::vector<std::int64_t> last_rising_;  // the last evaluation that found the rise
   std::vector<std::int64_t> next_eval_;
   std::vector<WindowEval> evals_;
   std::int64_t last_rise_seen_ = 0;
