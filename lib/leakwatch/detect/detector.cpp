@@ -176,6 +176,7 @@ void Detector::start_epoch(std::int64_t t) {
   last_drop_t_ = t;
   tooth_ = 0;
   troughs_ = 0;
+  cycle_peak_ = 0;
 }
 
 void Detector::register_oom(std::int64_t t) {
@@ -237,6 +238,9 @@ void Detector::close_bucket() {
   bucket_hit_ = false;
   if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
     if (is_collection(fine_.back().min, done.min)) {
+      cycle_peak_ = -std::numeric_limits<double>::infinity();
+      for (auto it = fine_.rbegin(); it != fine_.rend() && it->start >= last_drop_t_; ++it)
+        cycle_peak_ = std::max(cycle_peak_, it->max);
       tooth_ = std::max(tooth_, done.start - last_drop_t_);
       last_drop_t_ = done.start;
       trough_prev_ = trough_last_;
@@ -346,6 +350,7 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
     if (cnt[i] == 0) return ev;
   }
   ev.valid = true;
+  ev.end_floor = fmin[k - 1];
   // Theil-Sen slope of the segment floors (x in seconds from segment centres).
   const double seg_len = static_cast<double>(window) / k;
   std::array<double, kMaxSegments*(kMaxSegments - 1) / 2> pair_slopes{};
@@ -439,8 +444,13 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
 bool Detector::counts(std::size_t j) const {
   // After a full collection, a segment shorter than a climb between two of them sees the climb,
   // not the floor: such a window counts only when the floors after the last two collections rose
-  // too.
-  return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
+  // too, or when its floor now lies above the peak of the climb that the last collection ended
+  // (a sawtooth repeats its range; memory that left it is not the next climb).
+  if (tooth_ == 0 || windows_[j] / settings_.segments >= tooth_ || troughs_rose()) return true;
+  const double ref = limit_ ? static_cast<double>(*limit_) : cycle_peak_;
+  const double need =
+      std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
+  return evals_[j].valid && evals_[j].end_floor >= cycle_peak_ + need;
 }
 
 void Detector::evaluate(std::int64_t now) {

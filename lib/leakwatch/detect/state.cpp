@@ -67,6 +67,10 @@ nlohmann::json Detector::save() const {
   j["cache_bound"] = cache_bound_;
   j["last_drop_t"] = last_drop_t_;
   j["tooth"] = tooth_;
+  j["troughs"] = troughs_;
+  j["trough_prev"] = trough_prev_;
+  j["trough_last"] = trough_last_;
+  j["cycle_peak"] = cycle_peak_;
   j["leak"] = leak_;
   j["state"] = to_string(last_.state);
   j["last_decision"] = last_.to_json();
@@ -103,6 +107,10 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.last_pinned_t_ = j.value("last_pinned_t", std::int64_t{-1});
     d.cache_bound_ = j.value("cache_bound", false);
     d.tooth_ = j.value("tooth", std::int64_t{0});
+    d.troughs_ = j.value("troughs", 0);
+    d.trough_prev_ = j.value("trough_prev", 0.0);
+    d.trough_last_ = j.value("trough_last", 0.0);
+    d.cycle_peak_ = j.value("cycle_peak", 0.0);
     auto st = state_from_string(j.at("state").get<std::string>());
     if (!st) return core::make_error(core::Errc::detector_state, "unknown detector state");
     d.last_.state = *st;
@@ -134,6 +142,8 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.epoch_start_ = static_cast<std::int64_t>(d.last_t_);
       d.last_drop_t_ = d.epoch_start_;
       d.tooth_ = 0;
+      d.troughs_ = 0;
+      d.cycle_peak_ = 0;
     }
   } catch (const std::exception& e) {
     return core::make_error(core::Errc::detector_state,

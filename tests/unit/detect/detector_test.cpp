@@ -520,6 +520,25 @@ TEST(Detector, LeakUnderARareFullGcSawtoothIsCaught) {
   ASSERT_TRUE(r.first_leak);
 }
 
+// A fast leak (1.2 GiB/h) under a 240 MiB sawtooth that a collection cuts every 15 minutes, 2 GiB
+// limit. The first cut is a fifth of the level and counts as a full collection; the next ones are
+// smaller fractions of a level that the leak has raised, so no second collection is seen and the
+// troughs cannot be compared. Memory whose floor has left the range of the climb before that
+// collection is not the next climb: without that, the windows shorter than the 2-hour one stayed
+// set aside and the OOM (at 72 min) came first.
+TEST(Detector, FastLeakThatLeavesTheSawtoothsRangeIsCaughtBeforeTheOom) {
+  Detector d;
+  const auto value = [](double x) {
+    return 400 * kMi + 1200 * kMi * x / 3600 + saw(x, 240 * kMi, 900);
+  };
+  double oom = 0;
+  while (value(oom) < 2048 * kMi)
+    oom += 10;
+  auto r = feed(d, oom - 10, 10, value, 2048 * kMi);
+  ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom / 3600 << " h";
+  EXPECT_LT(*r.first_leak, oom - 600) << r.at_alert.explanation;
+}
+
 // A sawtooth slower than a segment: the demo's settings (10 s buckets, 1 min learning, 3 min
 // confirm window) on a Node-like heap that a full collection cuts every 140 s. With 8-minute
 // windows the segments are 80 s long, so about half of them hold a collection and half lie on a
