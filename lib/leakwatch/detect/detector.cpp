@@ -176,7 +176,7 @@ void Detector::start_epoch(std::int64_t t) {
   last_drop_t_ = t;
   tooth_ = 0;
   troughs_ = 0;
-  cycle_peak_ = 0;
+  last_collection_drop_ = 0;
 }
 
 void Detector::register_oom(std::int64_t t) {
@@ -238,9 +238,7 @@ void Detector::close_bucket() {
   bucket_hit_ = false;
   if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
     if (is_collection(fine_.back().min, done.min)) {
-      cycle_peak_ = -std::numeric_limits<double>::infinity();
-      for (auto it = fine_.rbegin(); it != fine_.rend() && it->start >= last_drop_t_; ++it)
-        cycle_peak_ = std::max(cycle_peak_, it->max);
+      last_collection_drop_ = fine_.back().min - done.min;
       tooth_ = std::max(tooth_, done.start - last_drop_t_);
       last_drop_t_ = done.start;
       trough_prev_ = trough_last_;
@@ -350,7 +348,6 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
     if (cnt[i] == 0) return ev;
   }
   ev.valid = true;
-  ev.end_floor = fmin[k - 1];
   // Theil-Sen slope of the segment floors (x in seconds from segment centres).
   const double seg_len = static_cast<double>(window) / k;
   std::array<double, kMaxSegments*(kMaxSegments - 1) / 2> pair_slopes{};
@@ -431,9 +428,12 @@ bool Detector::troughs_rose() const {
 
 bool Detector::is_collection(double before, double after) const {
   const double drop = before - after;  // false when `before` is NaN (no previous bucket)
+  // A fall as large as half the last collection's is one too: a sawtooth keeps its amplitude
+  // while a leak raises the level, so the same fall becomes a smaller fraction of it.
   return settings_.full_gc_drop_fraction > 0 &&
          drop >= static_cast<double>(settings_.min_rise_bytes) &&
-         drop >= settings_.full_gc_drop_fraction * before;
+         (drop >= settings_.full_gc_drop_fraction * before ||
+          (last_collection_drop_ > 0 && drop >= 0.5 * last_collection_drop_));
 }
 
 std::int64_t Detector::cycle_span(std::int64_t window) const {
@@ -444,13 +444,8 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
 bool Detector::counts(std::size_t j) const {
   // After a full collection, a segment shorter than a climb between two of them sees the climb,
   // not the floor: such a window counts only when the floors after the last two collections rose
-  // too, or when its floor now lies above the peak of the climb that the last collection ended
-  // (a sawtooth repeats its range; memory that left it is not the next climb).
-  if (tooth_ == 0 || windows_[j] / settings_.segments >= tooth_ || troughs_rose()) return true;
-  const double ref = limit_ ? static_cast<double>(*limit_) : cycle_peak_;
-  const double need =
-      std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
-  return evals_[j].valid && evals_[j].end_floor >= cycle_peak_ + need;
+  // too.
+  return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
 }
 
 void Detector::evaluate(std::int64_t now) {

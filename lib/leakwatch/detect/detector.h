@@ -87,7 +87,6 @@ class Detector {
     double peak_now = 0;
     double rise = 0;         // last segment floor - first segment floor
     double start_floor = 0;  // first segment floor
-    double end_floor = 0;    // last segment floor
   };
 
   void start_epoch(std::int64_t t);
@@ -153,7 +152,7 @@ class Detector {
   int troughs_ = 0;               // collections seen in this epoch
   double trough_prev_ = 0;        // the floor after the collection before the last one
   double trough_last_ = 0;        // the floor after the last collection
-  double cycle_peak_ = 0;         // the highest point of the climb that the last collection ended
+  double last_collection_drop_ = 0;  // how far the last collection took the floor down
   bool leak_ = false;
   std::string leak_reason_;
 };

@@ -70,7 +70,7 @@ nlohmann::json Detector::save() const {
   j["troughs"] = troughs_;
   j["trough_prev"] = trough_prev_;
   j["trough_last"] = trough_last_;
-  j["cycle_peak"] = cycle_peak_;
+  j["last_collection_drop"] = last_collection_drop_;
   j["leak"] = leak_;
   j["state"] = to_string(last_.state);
   j["last_decision"] = last_.to_json();
@@ -110,7 +110,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.troughs_ = j.value("troughs", 0);
     d.trough_prev_ = j.value("trough_prev", 0.0);
     d.trough_last_ = j.value("trough_last", 0.0);
-    d.cycle_peak_ = j.value("cycle_peak", 0.0);
+    d.last_collection_drop_ = j.value("last_collection_drop", 0.0);
     auto st = state_from_string(j.at("state").get<std::string>());
     if (!st) return core::make_error(core::Errc::detector_state, "unknown detector state");
     d.last_.state = *st;
@@ -143,7 +143,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.last_drop_t_ = d.epoch_start_;
       d.tooth_ = 0;
       d.troughs_ = 0;
-      d.cycle_peak_ = 0;
+      d.last_collection_drop_ = 0;
     }
   } catch (const std::exception& e) {
     return core::make_error(core::Errc::detector_state,

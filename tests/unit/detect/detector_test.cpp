@@ -522,11 +522,11 @@ TEST(Detector, LeakUnderARareFullGcSawtoothIsCaught) {
 
 // A fast leak (1.2 GiB/h) under a 240 MiB sawtooth that a collection cuts every 15 minutes, 2 GiB
 // limit. The first cut is a fifth of the level and counts as a full collection; the next ones are
-// smaller fractions of a level that the leak has raised, so no second collection is seen and the
-// troughs cannot be compared. Memory whose floor has left the range of the climb before that
-// collection is not the next climb: without that, the windows shorter than the 2-hour one stayed
-// set aside and the OOM (at 72 min) came first.
-TEST(Detector, FastLeakThatLeavesTheSawtoothsRangeIsCaughtBeforeTheOom) {
+// the same size but a smaller fraction of a level that the leak has raised. Counted as collections
+// too (they are at least half the first one), their troughs show the rise; before, no second
+// collection was seen, the troughs could not be compared, every window shorter than 2 hours stayed
+// set aside, and the OOM (at 72 min) came first.
+TEST(Detector, FastLeakUnderASawtoothWhoseCutsShrinkAgainstTheLevelIsCaughtBeforeTheOom) {
   Detector d;
   const auto value = [](double x) {
     return 400 * kMi + 1200 * kMi * x / 3600 + saw(x, 240 * kMi, 900);
