@@ -147,11 +147,11 @@ class Detector {
   bool pinned_hold_ = false;  // the last evaluation held back an alert because of it
   bool bucket_hit_ = false;   // the limit-hit counter rose during the open bucket
   // Full collections (see DetectorSettings::full_gc_drop_fraction).
-  std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
-  std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)
-  int troughs_ = 0;               // collections seen in this epoch
-  double trough_prev_ = 0;        // the floor after the collection before the last one
-  double trough_last_ = 0;        // the floor after the last collection
+  std::int64_t last_drop_t_ = 0;     // end of the previous climb (epoch start before the first)
+  std::int64_t tooth_ = 0;           // longest climb between two collections in this epoch (s)
+  int troughs_ = 0;                  // collections seen in this epoch
+  double trough_prev_ = 0;           // the floor after the collection before the last one
+  double trough_last_ = 0;           // the floor after the last collection
   double last_collection_drop_ = 0;  // how far the last collection took the floor down
   bool leak_ = false;
   std::string leak_reason_;
