@@ -78,11 +78,12 @@ struct DetectorSettings {
   double pinned_fraction = 0.97;
   std::chrono::seconds pinned_after{std::chrono::minutes(5)};
   // A fall of the floor by at least this fraction from one bucket to the next, without a restart,
-  // ends a climb: a full garbage collection. Once one is seen, a window only alerts when each of
-  // its segments is at least as long as the longest climb between collections, so that every
-  // segment floor is a post-collection floor (runtimes with rare full GCs climb for minutes to
-  // hours between them), or when the floors after the collections (the lowest point since the
-  // last collection, per segment) rise as well. 0 = off.
+  // ends a climb: a full garbage collection (after one, so does a fall at least half as large as
+  // the last collection's). Once one is seen, a window only alerts when each of its segments is at
+  // least as long as the longest climb between collections, so that every segment floor is a
+  // post-collection floor (runtimes with rare full GCs climb for minutes to hours between them),
+  // or when the floors after the collections (the lowest point since the last collection, per
+  // segment) rise as well. 0 = off.
   double full_gc_drop_fraction = 0.2;
 };
 
