@@ -44,6 +44,8 @@ bool apply_setting(const std::string& kv) {
     s.growth_fraction = v;
   else if (k == "forecast_factor")
     s.forecast_factor = v;
+  else if (k == "fast_forecast_factor")
+    s.fast_forecast_factor = v;
   else if (k == "min_linearity")
     s.min_linearity = v;
   else if (k == "level_off_ratio")

@@ -28,6 +28,7 @@ void read_detection(Section s, detect::DetectorSettings& d) {
   s.number("level_off_ratio", d.level_off_ratio, 0.0, 1.0);
   s.percent("max_step_share", d.max_step_share);
   s.number("forecast_factor", d.forecast_factor, 0.01, 100.0);
+  s.number("fast_forecast_factor", d.fast_forecast_factor, 0.01, 100.0);
   s.duration("oom_imminent_horizon", d.oom_imminent_horizon, 0s, 24h * 30);
   s.percent("oom_peak_fraction", d.oom_peak_fraction);
   s.percent("crash_drop_fraction", d.crash_drop_fraction);

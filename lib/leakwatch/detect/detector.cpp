@@ -109,6 +109,9 @@ std::vector<std::string> validate(const DetectorSettings& s) {
   if (!(s.forecast_factor >= 0 && s.forecast_factor <= 100)) {
     p.push_back("forecast_factor must be in [0, 100]");
   }
+  if (!(s.fast_forecast_factor >= 0 && s.fast_forecast_factor <= 100)) {
+    p.push_back("fast_forecast_factor must be in [0, 100]");
+  }
   if (s.oom_imminent_horizon < seconds(0)) p.push_back("oom_imminent_horizon must not be negative");
   if (!(s.oom_peak_fraction > 0 && s.oom_peak_fraction <= 1)) {
     p.push_back("oom_peak_fraction must be in (0, 1]");
@@ -514,7 +517,8 @@ void Detector::evaluate(std::int64_t now) {
     if (fast && (fine_.empty() || fine_.back().count < 3)) continue;
     bool gate = !fast && (windows_[j] >= settings_.confirm_window.count() || growth);
     if (!gate && limit_ && ev.slope > 0 && !cache_bound_)
-      gate = t_lim <= settings_.forecast_factor * static_cast<double>(windows_[j]);
+      gate = t_lim <= (fast ? settings_.fast_forecast_factor : settings_.forecast_factor) *
+                          static_cast<double>(windows_[j]);
     if (gate) alert_window = static_cast<int>(j);
   }
   while (!oom_times_.empty() && oom_times_.front() < now - settings_.oom_cycle_window.count()) {

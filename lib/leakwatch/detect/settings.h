@@ -39,9 +39,11 @@ struct DetectorSettings {
   // after a deploy is a re-baseline, not a leak).
   double max_step_share = 0.6;
   // Short windows alert only when the peaks are forecast to reach the limit within this many
-  // window lengths (0.75: a traffic burst that ramps for an hour rarely looks that close to the
-  // limit; a leak does, well before the kill).
-  double forecast_factor = 0.75;
+  // window lengths (0.4: a traffic burst or the climb of a rare-full-GC sawtooth rarely comes that
+  // close to the limit; a leak does, well before the kill).
+  double forecast_factor = 0.4;
+  // The same for the fast windows (fast_window): a fast leak needs its lead time more.
+  double fast_forecast_factor = 0.5;
   // A window of at least 2 x min_window whose floor grew by this fraction of its starting level
   // (1.0 = the floor doubled) is a leak (this is how leaks are caught without a limit; with a
   // limit, the peaks must also be forecast to reach it within 2 window lengths).
@@ -65,7 +67,7 @@ struct DetectorSettings {
   std::chrono::seconds max_gap{std::chrono::minutes(30)};
   // Fast leaks: windows shorter than min_window, from this length up (doubling), are judged from
   // the start of an epoch, learning or not. A rise they see alerts when the peaks are forecast to
-  // reach the limit within forecast_factor x the window (so always sooner than min_window): a
+  // reach the limit within fast_forecast_factor x the window (always sooner than min_window): a
   // leak that kills the container before the learning window is over is the one that matters
   // most. Needs at least 3 samples per bucket. 0 = off; raised to 6 buckets when shorter; no
   // fast window when it is not shorter than min_window.
