@@ -337,14 +337,21 @@ double warm_node(double x) {
   return 14 * kMi + 31 * kMi * std::min(1.0, x / 120.0) + saw(x, 6 * kMi, 8);
 }
 
+// The seed case: after warm_node's 2-minute warm-up the floor climbs `mib_per_min`; the peaks
+// reach the 128 MiB limit at oom().
+struct SeedLeak {
+  double rate;
+  explicit SeedLeak(double mib_per_min) : rate(mib_per_min * kMi / 60) {}
+  double oom() const { return 120 + (128 * kMi - 51 * kMi) / rate; }
+  double operator()(double x) const { return warm_node(x) + rate * std::max(0.0, x - 120); }
+};
+
 TEST(Detector, SeedLikeFastLeakAlertsBeforeTheOomWhileLearning) {
   Detector d;
   // After the warm-up the floor climbs 10 MiB/min: the peaks touch 128 MiB at ~10 min.
-  const double rate = 10 * kMi / 60;
-  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
-  auto r = feed(
-      d, oom - 1, 1, [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); },
-      128 * kMi);
+  const SeedLeak leak(10);
+  const double oom = leak.oom();
+  auto r = feed(d, oom - 1, 1, leak, 128 * kMi);
   ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom << " s";
   EXPECT_LT(*r.first_leak, oom - 30);  // a useful lead, not a last-second alarm
   EXPECT_LT(*r.first_leak, 15 * 60);   // within what used to be the learning time
@@ -356,11 +363,8 @@ TEST(Detector, SeedLikeFastLeakWaitsOutLearningWithoutFastWindows) {
   DetectorSettings s;
   s.fast_window = std::chrono::seconds(0);
   Detector d(s);
-  const double rate = 10 * kMi / 60;
-  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
-  auto r = feed(
-      d, oom - 1, 1, [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); },
-      128 * kMi);
+  const SeedLeak leak(10);
+  auto r = feed(d, leak.oom() - 1, 1, leak, 128 * kMi);
   EXPECT_FALSE(r.first_leak);  // what the fast windows change
 }
 
@@ -372,9 +376,8 @@ TEST(Settings, FastForecastFactorIsValidatedAndUsedByTheFastWindowsOnly) {
   EXPECT_NE(p[0].find("fast_forecast_factor"), std::string::npos);
   // The seed-like fast leak is caught by a 6- or 12-minute window. With a factor of 0 they only
   // alert once the peaks are at the limit: much later, if at all, before the kill.
-  const double rate = 10 * kMi / 60;
-  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
-  auto leak = [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); };
+  const SeedLeak leak(10);
+  const double oom = leak.oom();
   Detector by_default;
   auto r = feed(by_default, oom - 1, 1, leak, 128 * kMi);
   ASSERT_TRUE(r.first_leak);
@@ -393,11 +396,9 @@ TEST(Settings, FastForecastFactorIsValidatedAndUsedByTheFastWindowsOnly) {
 // hold each time and the alert never came before the kill.
 TEST(Detector, FastLeakWithATwoMinuteOutageStillAlertsBeforeTheOom) {
   Detector d;
-  const double rate = 5 * kMi / 60;
-  const double oom = 120 + (128 * kMi - 51 * kMi) / rate;
-  auto r = feed(
-      d, oom - 1, 1, [&](double x) { return warm_node(x) + rate * std::max(0.0, x - 120); },
-      128 * kMi, {}, [](double x) { return x >= 700 && x < 820; });
+  const SeedLeak leak(5);
+  const double oom = leak.oom();
+  auto r = feed(d, oom - 1, 1, leak, 128 * kMi, {}, [](double x) { return x >= 700 && x < 820; });
   ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom << " s";
   EXPECT_GT(*r.first_leak, 820);  // after the outage: the rise needed the samples around it
   EXPECT_NE(r.at_alert.explanation.find("limit in ~"), std::string::npos);
