@@ -444,6 +444,10 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
   return tooth_ * settings_.segments > window ? tooth_ : 0;
 }
 
+std::int64_t Detector::hold(std::size_t j) const {
+  return std::max(settings_.bucket.count(), windows_[j] / settings_.segments);
+}
+
 bool Detector::counts(std::size_t j) const {
   // After a full collection, a segment shorter than a climb between two of them sees the climb,
   // not the floor: such a window counts only when the floors after the last two collections rose
@@ -471,11 +475,10 @@ void Detector::evaluate(std::int64_t now) {
       // A window that cannot be judged (a segment without data: a short outage) is no evidence
       // either way, so it does not end a rise it interrupts; one that lasts longer than the hold
       // does.
-      const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
       if (evals_[j].rising) {
         if (rising_since_[j] == 0) rising_since_[j] = now;
         last_rising_[j] = now;
-      } else if (evals_[j].valid || now - last_rising_[j] > hold) {
+      } else if (evals_[j].valid || now - last_rising_[j] > hold(j)) {
         rising_since_[j] = 0;
       }
     }
@@ -495,8 +498,7 @@ void Detector::evaluate(std::int64_t now) {
   for (std::size_t j = 0; j < windows_.size(); ++j) {
     const WindowEval& ev = evals_[j];
     if (!ev.rising) continue;
-    const std::int64_t hold = std::max(b, windows_[j] / settings_.segments);
-    if (now - rising_since_[j] < hold) continue;
+    if (now - rising_since_[j] < hold(j)) continue;
     if (!counts(j)) continue;
     if (pinned) {
       pinned_hold_ = true;
@@ -563,8 +565,8 @@ void Detector::evaluate(std::int64_t now) {
     }
     if (ev.rising) {
       const double held = static_cast<double>(now - rising_since_[w]);
-      const double hold = static_cast<double>(std::max(b, windows_[w] / settings_.segments));
-      d.confidence = std::clamp(0.5 * ev.r2 + 0.5 * std::min(1.0, held / (2 * hold)), 0.0, 1.0);
+      const double need = static_cast<double>(hold(static_cast<std::size_t>(w)));
+      d.confidence = std::clamp(0.5 * ev.r2 + 0.5 * std::min(1.0, held / (2 * need)), 0.0, 1.0);
     } else {
       d.confidence = ev.valid ? std::clamp(1.0 - ev.r2 * 0.5, 0.5, 1.0) : 0.0;
     }

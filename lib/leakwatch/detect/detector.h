@@ -98,6 +98,8 @@ class Detector {
   WindowEval eval_window(std::int64_t now, std::int64_t window, std::int64_t span) const;
   // The look-back for per-cycle floors in a window (0 = the segments' own floors).
   std::int64_t cycle_span(std::int64_t window) const;
+  // How long window j's rise must hold before it counts (W/6, at least one bucket).
+  std::int64_t hold(std::size_t j) const;
   // A bucket minimum this far below the previous one is a full collection.
   bool is_collection(double before, double after) const;
   // The floors after the last two full collections rose (by min_rise_bytes / min_rise_fraction).
