@@ -1,8 +1,8 @@
 // Detection-quality benchmark: leakwatch's detector against two baselines on a seeded, labelled
 // corpus (bench/detect/tracegen.cpp) and on the recorded real-runtime traces
 // (tests/data/traces/real, tuning and held-out splits reported apart). See docs/detection.md.
-//   detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--real DIR | --no-real]
-//                [--real-only] [--verbose]
+//   detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--set key=value]
+//                [--real DIR | --no-real] [--real-only] [--summary] [--verbose] [--explain NAME]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,10 +13,12 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "leakwatch/config/config.h"
 #include "leakwatch/detect/detector.h"
 #include "leakwatch/detect/trace_file.h"
 #include "tracegen.h"
@@ -32,50 +34,25 @@ using Alerter = std::function<std::optional<double>(const lb::Trace&)>;
 
 ld::DetectorSettings g_settings;
 
-// --set key=value: override one detector setting (durations in seconds) for sweeps.
-bool apply_setting(const std::string& kv) {
+// --set key=value: a `detection:` key as the YAML config spells it ("15m", "4%", a plain number
+// is seconds or a fraction), read and validated by the config reader itself.
+std::string g_overrides;
+
+void add_setting(const std::string& kv) {
   const auto eq = kv.find('=');
-  if (eq == std::string::npos) return false;
-  const std::string k = kv.substr(0, eq);
-  const double v = std::strtod(kv.c_str() + eq + 1, nullptr);
-  auto& s = g_settings;
-  const auto secs = std::chrono::seconds(static_cast<long long>(v));
-  if (k == "growth_fraction")
-    s.growth_fraction = v;
-  else if (k == "forecast_factor")
-    s.forecast_factor = v;
-  else if (k == "fast_forecast_factor")
-    s.fast_forecast_factor = v;
-  else if (k == "min_linearity")
-    s.min_linearity = v;
-  else if (k == "level_off_ratio")
-    s.level_off_ratio = v;
-  else if (k == "max_step_share")
-    s.max_step_share = v;
-  else if (k == "min_rise_fraction")
-    s.min_rise_fraction = v;
-  else if (k == "segments")
-    s.segments = static_cast<int>(v);
-  else if (k == "bucket")
-    s.bucket = secs;
-  else if (k == "min_window")
-    s.min_window = secs;
-  else if (k == "max_window")
-    s.max_window = secs;
-  else if (k == "confirm_window")
-    s.confirm_window = secs;
-  else if (k == "clear_after")
-    s.clear_after = secs;
-  else if (k == "fast_window")
-    s.fast_window = secs;
-  else if (k == "pinned_fraction")
-    s.pinned_fraction = v;
-  else if (k == "pinned_after")
-    s.pinned_after = secs;
-  else if (k == "full_gc_drop_fraction")
-    s.full_gc_drop_fraction = v;
-  else
-    return false;
+  const std::string key = kv.substr(0, eq);
+  const std::string value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  g_overrides += "  " + key + ": " + nlohmann::json(value).dump() + "\n";
+}
+
+bool load_settings() {
+  const std::string yaml =
+      "target: {name: bench, source: cgroup, cgroup_path: /bench}\ndetection:\n" + g_overrides;
+  auto r = leakwatch::config::load_string(yaml, "--set", {.resolve_secrets = false});
+  for (const auto& p : r.problems)
+    std::fprintf(stderr, "settings: %s: %s\n", p.key_path.c_str(), p.message.c_str());
+  if (!r.config) return false;
+  g_settings = r.config->detection;
   return true;
 }
 
@@ -94,14 +71,18 @@ std::optional<double> run_leakwatch(const lb::Trace& t) {
 // every evaluation for the whole duration.
 struct RuleHold {
   double hold;
-  std::optional<double> active_at;
+  bool active = false;  // not std::optional: GCC's -O2 warns (falsely) it may be uninitialised
+  double active_at = 0;
   bool step(double now, bool cond) {
     if (!cond) {
-      active_at.reset();
+      active = false;
       return false;
     }
-    if (!active_at) active_at = now;
-    return now - *active_at >= hold;
+    if (!active) {
+      active = true;
+      active_at = now;
+    }
+    return now - active_at >= hold;
   }
 };
 
@@ -109,7 +90,7 @@ std::optional<double> run_threshold(const lb::Trace& t) {
   const auto& s = t.samples;
   if (s.empty()) return std::nullopt;
   const double t0 = to_unix_seconds(s.front().time);
-  RuleHold rule{300, {}};
+  RuleHold rule{300};
   std::size_t i = 0;
   for (double ev = t0; ev <= to_unix_seconds(s.back().time) + 60; ev += 60) {
     while (i + 1 < s.size() && to_unix_seconds(s[i + 1].time) <= ev)
@@ -130,7 +111,7 @@ std::optional<double> run_predict_linear(const lb::Trace& t) {
   const auto& s = t.samples;
   if (s.empty()) return std::nullopt;
   const double t0 = to_unix_seconds(s.front().time);
-  RuleHold rule{600, {}};
+  RuleHold rule{600};
   std::size_t hi = 0, lo = 0;  // window [lo, hi)
   // Running sums with x relative to t0 (shifted to ev when evaluated).
   double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
@@ -444,8 +425,8 @@ int main(int argc, char** argv) {
       per_family = std::atoi(argv[++i]);
     } else if (a == "--write-csv" && i + 1 < argc) {
       write_csv = argv[++i];
-    } else if (a == "--set" && i + 1 < argc && apply_setting(argv[i + 1])) {
-      ++i;
+    } else if (a == "--set" && i + 1 < argc) {
+      add_setting(argv[++i]);
     } else if (a == "--explain" && i + 1 < argc) {
       explain = argv[++i];
     } else if (a == "--real" && i + 1 < argc) {
@@ -467,11 +448,7 @@ int main(int argc, char** argv) {
     }
   }
   if (seeds.empty()) seeds.push_back(1);
-  if (auto problems = ld::validate(g_settings); !problems.empty()) {
-    for (const auto& p : problems)
-      std::fprintf(stderr, "settings: %s\n", p.c_str());
-    return 2;
-  }
+  if (!load_settings()) return 2;
   const std::vector<std::pair<std::string, Alerter>> detectors = {
       {"leakwatch", run_leakwatch},
       {"threshold 90% for 5m", run_threshold},
