@@ -640,8 +640,11 @@ Decision Detector::observe(const core::Sample& sample) {
     }
     last_oom_count_ = *sample.oom_kill_count;  // a lower value is a counter reset: rebase silently
   } else if (started_ && limit_ && recent_peak_ >= settings_.oom_peak_fraction * *limit_ &&
-             raw <= (1.0 - settings_.crash_drop_fraction) * recent_peak_) {
-    oom = true;  // no counter: a crash right after touching the limit
+             raw <= (1.0 - settings_.crash_drop_fraction) * recent_peak_ &&
+             (sample.instance.empty() || restart)) {
+    // No counter: a crash right after touching the limit. Where the source knows the process
+    // (pid, container id) and it is still the same one, the drop was a full collection.
+    oom = true;
     restart = true;
   }
   if (!sample.instance.empty()) instance_ = sample.instance;

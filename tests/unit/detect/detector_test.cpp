@@ -529,6 +529,32 @@ TEST(Detector, RareFullGcSawtoothFirstClimbAlertClearsOnceCollectionsAreSeen) {
   EXPECT_EQ(r.final_state, State::ok);
 }
 
+// A JVM under a 1 GiB limit whose old generation climbs to 93 % of it every 40 minutes before a
+// full collection halves it, watched by a source without an OOM-kill counter (procfs, ECS). The
+// same pid after each drop: no process died, so none is an OOM kill, and no "2 OOM kills" alert
+// follows. Before, every drop from >= 90 % was a kill and a restart.
+TEST(Detector, FullCollectionNearTheLimitIsNoKillWhenTheProcessIsTheSame) {
+  const double period = 2400;
+  const auto value = [&](double x) {
+    return 380 * kMi + 570 * kMi * (x / period - std::floor(x / period)) + saw(x, 8 * kMi, 20);
+  };
+  Detector same;
+  feed(same, 6 * period, 10, value, 1024 * kMi,
+       [](double, core::Sample& s) { s.instance = "pid:4242"; });
+  EXPECT_EQ(same.last().oom_kills, 0);
+  EXPECT_EQ(same.last().restarts, 0);
+  EXPECT_EQ(same.last().explanation.find("OOM kills"), std::string::npos)
+      << same.last().explanation;
+  // The same series where the pid changes at each drop: the process was killed and restarted.
+  Detector killed;
+  feed(killed, 6 * period, 10, value, 1024 * kMi, [&](double x, core::Sample& s) {
+    s.instance = "pid:" + std::to_string(100 + static_cast<int>(x / period));
+  });
+  EXPECT_GE(killed.last().oom_kills, 5);
+  EXPECT_NE(killed.last().explanation.find("OOM kills"), std::string::npos)
+      << killed.last().explanation;
+}
+
 TEST(Detector, RareFullGcSawtoothAlertsWithoutTheCollectionRule) {
   DetectorSettings s;
   s.full_gc_drop_fraction = 0;
