@@ -39,6 +39,11 @@ struct Params {
   double pagecache_ceiling = 0.97;  // page cache grows until usage reaches this x limit
   double pagecache_start = 0;
   bool counters = false;  // the source has failcnt and an OOM-kill counter
+  // A runtime heap limit (V8 --max-old-space-size, JVM -Xmx): the process dies when the tracked
+  // memory reaches it and is restarted; no OOM kill. 0 = none.
+  double heap_limit = 0;
+  std::vector<double> restart_times;  // restarts (deploys) at these times, healthy
+  bool knows_restarts = false;        // the source flags restarts (cgroup, procfs, ECS do)
   double duration = 3600, step = 10;
   bool gaps = false;
   bool with_ws = true;
@@ -62,9 +67,15 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
   double pagecache = p.pagecache_start;
   std::uint64_t hits = 0, kills = 0;
   bool restarted = false;
+  std::size_t next_restart = 0;
   t.samples.reserve(static_cast<std::size_t>(p.duration / p.step) + 2);
   for (double x = 0; x <= p.duration; x += p.step) {
     const double ts = x + (p.step >= 10 ? (uni(rng) - 0.5) * 0.3 * p.step : 0.0);
+    if (next_restart < p.restart_times.size() && x >= p.restart_times[next_restart]) {
+      ++next_restart;  // a deploy: the same app starts again from scratch
+      restarted = true;
+      restart_at = x;
+    }
     const double age = x - restart_at;
     double heap = p.B + p.warm * (1 - std::exp(-age / p.warm_tau));
     const double traffic = std::sin(2 * kPi * x / 86400.0 + p.diurnal_phase);
@@ -127,6 +138,15 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
       pagecache = 0;
       continue;  // no sample while the container is down
     }
+    if (p.heap_limit > 0 && ws >= p.heap_limit) {
+      // The runtime's own heap limit ends the process below the container's limit: a restart,
+      // not a kill (first_oom stays unset: "before OOM" counts kernel kills).
+      restarted = true;
+      restart_at = x + p.step;
+      leak_acc = 0;
+      last_step_bucket = -1;
+      continue;
+    }
     if (x >= gap_from && x < gap_to) continue;
     core::Sample s;
     s.time = core::from_unix_seconds(t0 + std::max(0.0, ts));
@@ -136,6 +156,8 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     if (p.counters) {
       s.limit_hit_count = hits;
       s.oom_kill_count = kills;
+    }
+    if (p.counters || p.knows_restarts) {
       s.restarted = restarted;
       restarted = false;
     }
@@ -154,16 +176,28 @@ const std::vector<std::string>& healthy_families() {
       "sawtooth", "warmup", "deploy_step", "diurnal", "bursts", "batch", "cache_fill", "near_limit",
       "page_cache",
       // Modelled on the real-runtime recordings (tests/data/traces/real).
-      "rare_full_gc", "page_cache_usage_only", "fast_warmup"};
+      "rare_full_gc", "page_cache_usage_only", "fast_warmup",
+      // Generated after all the others (see generate_corpus).
+      "restarts"};
   return f;
 }
 
 const std::vector<std::string>& leak_families() {
   static const std::vector<std::string> f = {
-      "leak_linear",     "leak_traffic",      "leak_late",     "leak_steps",
-      "leak_oom_cycles", "leak_big_sawtooth", "leak_fast_seed"};
+      "leak_linear", "leak_traffic", "leak_late", "leak_steps", "leak_oom_cycles",
+      "leak_big_sawtooth", "leak_fast_seed",
+      // Generated after all the others (see generate_corpus).
+      "leak_heap_limit"};
   return f;
 }
+
+namespace {
+// Families added after the corpora were first published: generated last, so that every earlier
+// family keeps its seeds and its traces.
+bool later_family(const std::string& f) {
+  return f == "restarts" || f == "leak_heap_limit";
+}
+}  // namespace
 
 Trace generate(const std::string& family, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -255,6 +289,16 @@ Trace generate(const std::string& family, std::uint64_t seed) {
       p.pagecache_ceiling = 0.999;
       p.pagecache_start = p.L;  // already full when watching starts: it sits at the limit
       p.counters = uni(rng) < 0.5;
+    } else if (family == "restarts") {
+      // Deploys or scheduled restarts at random times, often while a long warm-up (caches) is
+      // still climbing: each one starts the app again from scratch.
+      p.warm = U(0.3, 1.0) * p.B;
+      p.warm_tau = U(600, 4 * 3600);
+      p.knows_restarts = true;
+      const int n = 2 + static_cast<int>(uni(rng) * 5);
+      for (int i = 0; i < n; ++i)
+        p.restart_times.push_back(U(0.05, 0.95) * p.duration);
+      std::sort(p.restart_times.begin(), p.restart_times.end());
     } else if (family == "fast_warmup") {
       // The healthy twin of leak_fast_seed: a 1-4 minute warm-up sampled every 1-10 s.
       p.L = pick({64, 128, 128, 256, 512}) * kMi;
@@ -301,6 +345,20 @@ Trace generate(const std::string& family, std::uint64_t seed) {
     t.time_to_oom_hours = toom;
     return simulate(p, rng, t);
   }
+  if (family == "leak_heap_limit") {
+    // A runtime heap limit well below the container's (or no container limit at all): the process
+    // dies at the same height each time and is restarted; the kernel never kills it.
+    const double settled = p.B + p.warm + p.A;
+    p.heap_limit = settled + U(0.2, 0.6) * (p.L - settled);
+    const double toom = std::exp(U(std::log(0.3), std::log(12.0)));
+    p.step = toom <= 2 ? pick({1, 10, 60}) : pick({10, 60});
+    p.leak_rate = (p.heap_limit - settled) / (toom * 3600.0);
+    p.knows_restarts = true;
+    p.duration = toom * 3600 * U(2.5, 3.5);
+    t.leak = true;
+    t.time_to_oom_hours = toom;
+    return simulate(p, rng, t);
+  }
   // Leaks: speed = hours from the start of the leak to the limit, log-uniform 0.5h..96h.
   double toom = std::exp(U(std::log(0.5), std::log(96.0)));
   if (family == "leak_oom_cycles") toom = std::exp(U(std::log(0.5), std::log(8.0)));
@@ -342,10 +400,13 @@ Trace generate(const std::string& family, std::uint64_t seed) {
 std::vector<Trace> generate_corpus(std::uint64_t seed, int per_family) {
   std::vector<Trace> out;
   std::uint64_t s = seed * 1000003ull;
-  for (const auto* fams : {&healthy_families(), &leak_families()}) {
-    for (const auto& f : *fams) {
-      for (int i = 0; i < per_family; ++i)
-        out.push_back(generate(f, ++s));
+  for (const bool later : {false, true}) {
+    for (const auto* fams : {&healthy_families(), &leak_families()}) {
+      for (const auto& f : *fams) {
+        if (later_family(f) != later) continue;
+        for (int i = 0; i < per_family; ++i)
+          out.push_back(generate(f, ++s));
+      }
     }
   }
   return out;

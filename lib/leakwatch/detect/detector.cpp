@@ -16,6 +16,11 @@ constexpr int kCoarseFactor = 15;             // coarse bucket = 15 fine buckets
 constexpr int kMaxSegments = 24;
 // With a limit, the growth gate also needs the peaks forecast to reach it within this many windows.
 constexpr double kGrowthForecastWindows = 2.0;
+// Restarts after a climb count as a cycle when the heights they died at are within kSameHeight of
+// each other and the climbs to them within kSameClimb: a runtime heap limit ends each incarnation
+// after the same climb to the same height, a deploy lands anywhere on a warm-up.
+constexpr double kSameHeight = 0.1;
+constexpr double kSameClimb = 0.25;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   std::int64_t q = a / b;
@@ -180,6 +185,9 @@ void Detector::start_epoch(std::int64_t t) {
   tooth_ = 0;
   troughs_ = 0;
   last_collection_drop_ = 0;
+  epoch_peak_ = 0;
+  epoch_low_ = std::numeric_limits<double>::infinity();
+  rise_held_t_ = -1;
 }
 
 void Detector::register_oom(std::int64_t t) {
@@ -220,6 +228,8 @@ void Detector::add_point(std::int64_t t, double value) {
   open_->min = std::min(open_->min, value);
   open_->max = std::max(open_->max, value);
   ++open_->count;
+  epoch_peak_ = std::max(epoch_peak_, value);
+  epoch_low_ = std::min(epoch_low_, value);
 }
 
 void Detector::close_bucket() {
@@ -455,6 +465,20 @@ bool Detector::counts(std::size_t j) const {
   return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
 }
 
+int Detector::climb_cycle(std::int64_t now) const {
+  if (climb_deaths_.empty()) return 0;
+  const ClimbDeath& last = climb_deaths_.back();
+  int n = 0;
+  for (const auto& c : climb_deaths_) {
+    if (c.t >= now - settings_.oom_cycle_window.count() &&
+        std::abs(c.height - last.height) <= kSameHeight * std::max(c.height, last.height) &&
+        std::abs(c.climb - last.climb) <= kSameClimb * std::max(c.climb, last.climb) &&
+        std::abs(c.age - last.age) <= kSameClimb * std::max(c.age, last.age))
+      ++n;
+  }
+  return n;
+}
+
 void Detector::evaluate(std::int64_t now) {
   evaluated_ = true;
   const std::int64_t b = settings_.bucket.count();
@@ -500,11 +524,14 @@ void Detector::evaluate(std::int64_t now) {
     if (!ev.rising) continue;
     if (now - rising_since_[j] < hold(j)) continue;
     if (!counts(j)) continue;
+    const bool fast = windows_[j] < settings_.min_window.count();
+    // A fast window needs a few samples per bucket: six single samples are noise, not a trend.
+    if (fast && (fine_.empty() || fine_.back().count < 3)) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;
     }
-    const bool fast = windows_[j] < settings_.min_window.count();
+    rise_held_t_ = now;  // a rise that held, short of its gate (see climb_deaths_)
     double t_lim = std::numeric_limits<double>::infinity();
     if (limit_ && ev.slope > 0)
       t_lim = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
@@ -515,8 +542,6 @@ void Detector::evaluate(std::int64_t now) {
         windows_[j] >= 2 * settings_.min_window.count() &&
         ev.rise >= settings_.growth_fraction * std::max(ev.start_floor, 1.0) &&
         (!limit_ || t_lim <= kGrowthForecastWindows * static_cast<double>(windows_[j]));
-    // A fast window needs a few samples per bucket: six single samples are noise, not a trend.
-    if (fast && (fine_.empty() || fine_.back().count < 3)) continue;
     bool gate = !fast && (windows_[j] >= settings_.confirm_window.count() || growth);
     if (!gate && limit_ && ev.slope > 0 && !cache_bound_)
       gate = t_lim <= (fast ? settings_.fast_forecast_factor : settings_.forecast_factor) *
@@ -526,8 +551,15 @@ void Detector::evaluate(std::int64_t now) {
   while (!oom_times_.empty() && oom_times_.front() < now - settings_.oom_cycle_window.count()) {
     oom_times_.pop_front();
   }
+  while (!climb_deaths_.empty() &&
+         climb_deaths_.front().t < now - settings_.oom_cycle_window.count()) {
+    climb_deaths_.pop_front();
+  }
   const bool oom_cycle = static_cast<int>(oom_times_.size()) >= settings_.oom_cycles;
-  if (alert_window >= 0 || oom_cycle) {
+  // Restarts are weaker evidence than kills (a deploy is one too): one cycle more than oom_cycles.
+  const int climbs = climb_cycle(now);
+  const bool restart_cycle = climbs >= settings_.oom_cycles + 1 && !oom_cycle;
+  if (alert_window >= 0 || oom_cycle || restart_cycle) {
     leak_ = true;
   } else if (leak_ && now - last_rise_seen_ >= settings_.clear_after.count()) {
     leak_ = false;
@@ -577,7 +609,7 @@ void Detector::evaluate(std::int64_t now) {
     state = State::oom_imminent;
   }
   d.state = state;
-  if (oom_cycle && alert_window < 0) d.confidence = std::max(d.confidence, 0.9);
+  if ((oom_cycle || restart_cycle) && alert_window < 0) d.confidence = std::max(d.confidence, 0.9);
 
   // Explanation.
   std::string e;
@@ -596,6 +628,11 @@ void Detector::evaluate(std::int64_t now) {
       e = std::to_string(oom_times_.size()) + " OOM kills in " +
           dur_text(static_cast<double>(settings_.oom_cycle_window.count())) +
           ", memory climbs back after each restart; " + e;
+    } else if (restart_cycle) {
+      e = std::to_string(climbs) + " restarts in " +
+          dur_text(static_cast<double>(settings_.oom_cycle_window.count())) +
+          ", each after memory climbed to ~" + core::format_bytes(climb_deaths_.back().height) +
+          " (a runtime heap limit?); " + e;
     }
   } else if (pinned_hold_ || (pinned && cache_bound_)) {
     e = "at the limit for " + dur_text(static_cast<double>(now - pinned_since_)) +
@@ -664,6 +701,12 @@ Decision Detector::observe(const core::Sample& sample) {
   if (restart || oom) ++restarts_;
   if (restart || oom) {
     if (open_) close_bucket();
+    // A restart that ended a rise still holding at the last evaluations (no kill counted).
+    if (!oom && rise_held_t_ >= 0 &&
+        static_cast<std::int64_t>(last_t_) - rise_held_t_ <= 2 * settings_.bucket.count()) {
+      climb_deaths_.push_back(
+          {ts, epoch_peak_, epoch_peak_ - epoch_low_, static_cast<double>(ts - epoch_start_)});
+    }
     start_epoch(ts);
     recent_peak_ = raw;  // a new incarnation: its own peaks
     recent_peak_t_ = ts;

@@ -155,6 +155,22 @@ class Detector {
   double trough_prev_ = 0;           // the floor after the collection before the last one
   double trough_last_ = 0;           // the floor after the last collection
   double last_collection_drop_ = 0;  // how far the last collection took the floor down
+  // Restarts without an OOM kill that ended a held rise: a runtime's own heap limit (V8's
+  // --max-old-space-size, the JVM's -Xmx) ends a leaking process below the container's limit, so
+  // no kill is ever counted, and each new epoch is too short for a window to alert.
+  struct ClimbDeath {
+    std::int64_t t = 0;
+    double height = 0;  // the epoch's peak
+    double climb = 0;   // the epoch's peak above its lowest point
+    double age = 0;     // how long the epoch lasted (s)
+  };
+  double epoch_peak_ = 0;  // highest tracked value in this epoch
+  double epoch_low_ = std::numeric_limits<double>::infinity();  // lowest one
+  std::int64_t rise_held_t_ = -1;  // the last evaluation, this epoch, at which a rise had held
+  std::deque<ClimbDeath> climb_deaths_;
+  // How many restarts within oom_cycle_window came after the same climb to the same height as
+  // the latest one.
+  int climb_cycle(std::int64_t now) const;
   bool leak_ = false;
   std::string leak_reason_;
 };

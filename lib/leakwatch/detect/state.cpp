@@ -71,6 +71,13 @@ nlohmann::json Detector::save() const {
   j["trough_prev"] = trough_prev_;
   j["trough_last"] = trough_last_;
   j["last_collection_drop"] = last_collection_drop_;
+  j["epoch_peak"] = epoch_peak_;
+  if (std::isfinite(epoch_low_)) j["epoch_low"] = epoch_low_;
+  j["rise_held_t"] = rise_held_t_;
+  nlohmann::json deaths = nlohmann::json::array();
+  for (const auto& c : climb_deaths_)
+    deaths.push_back({c.t, c.height, c.climb, c.age});
+  j["climb_deaths"] = std::move(deaths);
   j["leak"] = leak_;
   j["state"] = to_string(last_.state);
   j["last_decision"] = last_.to_json();
@@ -111,6 +118,14 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.trough_prev_ = j.value("trough_prev", 0.0);
     d.trough_last_ = j.value("trough_last", 0.0);
     d.last_collection_drop_ = j.value("last_collection_drop", 0.0);
+    d.epoch_peak_ = j.value("epoch_peak", 0.0);
+    if (j.contains("epoch_low")) d.epoch_low_ = j.at("epoch_low").get<double>();
+    d.rise_held_t_ = j.value("rise_held_t", std::int64_t{-1});
+    if (j.contains("climb_deaths")) {
+      for (const auto& c : j.at("climb_deaths"))
+        d.climb_deaths_.push_back({c.at(0).get<std::int64_t>(), c.at(1).get<double>(),
+                                   c.at(2).get<double>(), c.at(3).get<double>()});
+    }
     auto st = state_from_string(j.at("state").get<std::string>());
     if (!st) return core::make_error(core::Errc::detector_state, "unknown detector state");
     d.last_.state = *st;
@@ -144,6 +159,9 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.tooth_ = 0;
       d.troughs_ = 0;
       d.last_collection_drop_ = 0;
+      d.epoch_peak_ = 0;
+      d.epoch_low_ = std::numeric_limits<double>::infinity();
+      d.rise_held_t_ = -1;
     }
   } catch (const std::exception& e) {
     return core::make_error(core::Errc::detector_state,

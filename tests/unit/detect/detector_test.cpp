@@ -177,6 +177,80 @@ TEST(Detector, OomKillCounterAndCounterReset) {
   EXPECT_NEAR(*r.first_leak, 2000, 70);
 }
 
+// Incarnations of `cycle` seconds: each starts at 200 MiB and climbs `climb(n)` (n = incarnation)
+// at a steady rate with a sawtooth on top; the source flags each restart (no OOM kill: the
+// runtime's own heap limit, far below the 4 GiB container limit, ends the process).
+std::function<double(double)> incarnations(double cycle, std::function<double(int)> climb) {
+  return [cycle, climb](double x) {
+    const int n = static_cast<int>(x / cycle);
+    const double age = x - n * cycle;
+    return 200 * kMi + climb(n) * age / cycle + saw(x, 16 * kMi, 30);
+  };
+}
+
+void flag_restarts(double cycle, core::Sample& s, double x) {
+  s.restarted = x > 0 && std::fmod(x, cycle) < 10;
+}
+
+// Node with --max-old-space-size far below the container's limit: every 40 minutes V8 ends the
+// process at the same height, no kill is counted, and no window of an incarnation alerts (the
+// limit is far away, 40 minutes is short). Three such restarts are a leak.
+TEST(Detector, RestartsAfterTheSameClimbToTheSameHeightAreALeak) {
+  const double cycle = 2400;
+  Detector d;
+  auto r = feed(d, 5 * cycle, 10, incarnations(cycle, [](int) { return 400 * kMi; }), 4096 * kMi,
+                [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_GE(*r.first_leak, 3 * cycle);       // not before the third restart...
+  EXPECT_LT(*r.first_leak, 3 * cycle + 60);  // ...and at it
+  EXPECT_NE(r.at_alert.explanation.find("3 restarts"), std::string::npos) << r.at_alert.explanation;
+  EXPECT_NE(r.at_alert.explanation.find("runtime heap limit"), std::string::npos);
+  EXPECT_EQ(d.last().oom_kills, 0);
+}
+
+// The same restarts with the climbs ending at different heights (a deploy lands anywhere on a
+// climb), or after no held rise at all (a steady service restarted on a schedule): not a cycle.
+TEST(Detector, RestartsAtDifferentHeightsOrAfterAPlateauAreNoCycle) {
+  const double cycle = 2400;
+  Detector varied;
+  auto r = feed(varied, 6 * cycle, 10,
+                incarnations(cycle, [](int n) { return (250.0 + 150.0 * (n % 3)) * kMi; }),
+                4096 * kMi, [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  EXPECT_FALSE(r.first_leak) << r.at_alert.explanation;
+  Detector steady;
+  r = feed(
+      steady, 6 * cycle, 10, [](double x) { return 500 * kMi + saw(x); }, 4096 * kMi,
+      [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  EXPECT_FALSE(r.first_leak) << r.at_alert.explanation;
+  EXPECT_EQ(steady.last().restarts, 6);
+}
+
+// The restarts seen before the daemon restarted still count after it.
+TEST(Detector, RestartCycleSurvivesSaveAndRestore) {
+  const double cycle = 2400;
+  const auto value = incarnations(cycle, [](int) { return 400 * kMi; });
+  Detector first;
+  auto r = feed(first, 2.5 * cycle, 10, value, 4096 * kMi,
+                [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  EXPECT_FALSE(r.first_leak);
+  auto restored = Detector::restore(first.save(), {});
+  ASSERT_TRUE(restored) << restored.error().message;
+  // Continue the same series (feed starts at t0 again: shift it by what was already fed).
+  core::ManualClock clock;
+  const double t0 = core::to_unix_seconds(clock.now());
+  std::optional<double> alert;
+  for (double x = 2.5 * cycle + 10; x <= 4 * cycle && !alert; x += 10) {
+    core::Sample s;
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    s.limit_bytes = static_cast<std::uint64_t>(4096 * kMi);
+    flag_restarts(cycle, s, x);
+    if (restored->observe(s).state == State::leak_suspected) alert = x;
+  }
+  ASSERT_TRUE(alert);
+  EXPECT_LT(*alert, 3 * cycle + 60);
+}
+
 TEST(Detector, CaptureJumpIsNotALeak) {
   Detector d;
   const double cap_at = 3 * 3600;
