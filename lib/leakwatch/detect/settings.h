@@ -55,6 +55,8 @@ struct DetectorSettings {
   double oom_peak_fraction = 0.9;
   double crash_drop_fraction = 0.4;
   // This many OOM kills within `oom_cycle_window` are a leak (climb, kill, restart, climb again).
+  // One more restarts without a kill are one too, when each ended a held rise at the same height
+  // after the same climb (a runtime heap limit ends the process below the container's limit).
   int oom_cycles = 2;
   std::chrono::seconds oom_cycle_window{std::chrono::hours(24 * 7)};
   // After a heap snapshot capture, samples are ignored for this long and the lasting jump the
