@@ -199,14 +199,19 @@ void write_corpus(const std::vector<lb::Trace>& corpus, const std::string& dir) 
   labels << "file,family,leak,leak_start,first_oom,time_to_oom_hours,step\n";
   for (const auto& t : corpus) {
     std::ofstream f(dir + "/" + t.name + ".csv");
-    f << "timestamp,usage_bytes,limit_bytes,working_set_bytes\n";
+    // Every column the detector reads, so that `leakwatch replay` sees what the benchmark fed it.
+    f << "timestamp,usage_bytes,limit_bytes,working_set_bytes,oom_kill,restarted,failcnt\n";
+    const auto count = [](const std::optional<std::uint64_t>& v) {
+      return v ? std::to_string(*v) : std::string();
+    };
     for (const auto& s : t.samples) {
       char b[128];
-      std::snprintf(b, sizeof b, "%.3f,%llu,%llu,%llu\n", to_unix_seconds(s.time),
+      std::snprintf(b, sizeof b, "%.3f,%llu,%llu,%llu,", to_unix_seconds(s.time),
                     static_cast<unsigned long long>(s.usage_bytes),
                     static_cast<unsigned long long>(s.limit_bytes.value_or(0)),
                     static_cast<unsigned long long>(s.working_set_bytes));
-      f << b;
+      f << b << count(s.oom_kill_count) << ',' << (s.restarted ? "1" : "0") << ','
+        << count(s.limit_hit_count) << '\n';
     }
     labels << t.name << ".csv," << t.family << "," << t.leak << "," << t.leak_start << ","
            << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours << ","
