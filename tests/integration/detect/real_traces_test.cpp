@@ -77,6 +77,21 @@ TEST(RealTraces, JvmSawtoothIsNotALeak) {
   }
 }
 
+// 40-minute held-out recordings: OpenJDK Parallel GC retaining 16 MiB every 3 minutes, Go under
+// GOMEMLIMIT retaining 80 KiB/s; and two batch services whose jobs come and go.
+TEST(RealTraces, JvmAndGoLeaksRecordedFor40MinutesAreReported) {
+  for (const char* name :
+       {"leak-java-par-steps-long-448m.1s", "leak-java-par-steps-long-448m.60s",
+        "leak-go-memlimit-slow-long-256m.1s", "leak-go-memlimit-slow-long-256m.10s"}) {
+    const Verdict v = run(name);
+    EXPECT_TRUE(v.first_leak) << name << ": " << v.last.explanation;
+  }
+  for (const char* name : {"healthy-node-batch-long-256m.1s", "healthy-go-batch-long-256m.10s"}) {
+    const Verdict v = run(name);
+    EXPECT_FALSE(v.first_leak) << name << ": " << v.last.explanation;
+  }
+}
+
 // The detection section of demo/leaky.yaml as these traces were recorded under it (demo-only
 // timings: 10 s buckets, 1 min learning), at a 512 MiB limit: 2 % of it is the 10 MiB that the
 // demo's 1 % of its 1 GiB limit is today.
