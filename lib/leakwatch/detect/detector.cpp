@@ -184,6 +184,7 @@ void Detector::start_epoch(std::int64_t t) {
   last_drop_t_ = t;
   tooth_ = 0;
   troughs_ = 0;
+  troughs_seen_.clear();
   last_collection_drop_ = 0;
   epoch_peak_ = 0;
   epoch_low_ = std::numeric_limits<double>::infinity();
@@ -254,11 +255,12 @@ void Detector::close_bucket() {
       last_collection_drop_ = fine_.back().min - done.min;
       tooth_ = std::max(tooth_, done.start - last_drop_t_);
       last_drop_t_ = done.start;
-      trough_prev_ = trough_last_;
-      trough_last_ = done.min;
+      troughs_seen_.push_back(done.min);
+      if (troughs_seen_.size() > kTroughs) troughs_seen_.pop_front();
       ++troughs_;
-    } else if (troughs_ > 0 && done.start - last_drop_t_ <= settings_.bucket.count()) {
-      trough_last_ = std::min(trough_last_, done.min);  // the collection ended in this bucket
+    } else if (!troughs_seen_.empty() && done.start - last_drop_t_ <= settings_.bucket.count()) {
+      // The collection ended in this bucket.
+      troughs_seen_.back() = std::min(troughs_seen_.back(), done.min);
     }
   }
   fine_.push_back(done);
@@ -433,10 +435,16 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
 }
 
 bool Detector::troughs_rose() const {
-  const double ref = limit_ ? static_cast<double>(*limit_) : trough_prev_;
+  // A slow leak raises each trough by less than a window's minimum rise: the rise counts in all
+  // over the last run of rising troughs.
+  if (troughs_ < 2 || troughs_seen_.size() < 2) return false;
+  std::size_t first = troughs_seen_.size() - 1;
+  while (first > 0 && troughs_seen_[first - 1] < troughs_seen_[first])
+    --first;
+  const double ref = limit_ ? static_cast<double>(*limit_) : troughs_seen_[first];
   const double need =
       std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
-  return troughs_ >= 2 && trough_last_ - trough_prev_ >= need;
+  return troughs_seen_.back() - troughs_seen_[first] >= need;
 }
 
 bool Detector::is_collection(double before, double after) const {

@@ -102,7 +102,8 @@ class Detector {
   std::int64_t hold(std::size_t j) const;
   // A bucket minimum this far below the previous one is a full collection.
   bool is_collection(double before, double after) const;
-  // The floors after the last two full collections rose (by min_rise_bytes / min_rise_fraction).
+  // The floors after the last full collections rose, each above the one before, by min_rise_bytes /
+  // min_rise_fraction in all (over up to three cycles).
   bool counts(std::size_t window) const;  // may window `window` be evidence now?
   bool troughs_rose() const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
@@ -149,11 +150,12 @@ class Detector {
   bool pinned_hold_ = false;  // the last evaluation held back an alert because of it
   bool bucket_hit_ = false;   // the limit-hit counter rose during the open bucket
   // Full collections (see DetectorSettings::full_gc_drop_fraction).
-  std::int64_t last_drop_t_ = 0;     // end of the previous climb (epoch start before the first)
-  std::int64_t tooth_ = 0;           // longest climb between two collections in this epoch (s)
-  int troughs_ = 0;                  // collections seen in this epoch
-  double trough_prev_ = 0;           // the floor after the collection before the last one
-  double trough_last_ = 0;           // the floor after the last collection
+  std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
+  std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)
+  int troughs_ = 0;               // collections seen in this epoch
+  // The floors after the last few collections, oldest first: a rise over up to three cycles.
+  static constexpr std::size_t kTroughs = 4;
+  std::deque<double> troughs_seen_;
   double last_collection_drop_ = 0;  // how far the last collection took the floor down
   // Restarts without an OOM kill that ended a held rise: a runtime's own heap limit (V8's
   // --max-old-space-size, the JVM's -Xmx) ends a leaking process below the container's limit, so

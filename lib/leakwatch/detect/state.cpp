@@ -68,8 +68,7 @@ nlohmann::json Detector::save() const {
   j["last_drop_t"] = last_drop_t_;
   j["tooth"] = tooth_;
   j["troughs"] = troughs_;
-  j["trough_prev"] = trough_prev_;
-  j["trough_last"] = trough_last_;
+  j["troughs_seen"] = troughs_seen_;
   j["last_collection_drop"] = last_collection_drop_;
   j["epoch_peak"] = epoch_peak_;
   if (std::isfinite(epoch_low_)) j["epoch_low"] = epoch_low_;
@@ -115,8 +114,15 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.cache_bound_ = j.value("cache_bound", false);
     d.tooth_ = j.value("tooth", std::int64_t{0});
     d.troughs_ = j.value("troughs", 0);
-    d.trough_prev_ = j.value("trough_prev", 0.0);
-    d.trough_last_ = j.value("trough_last", 0.0);
+    if (j.contains("troughs_seen")) {
+      for (const auto& t : j.at("troughs_seen")) {
+        d.troughs_seen_.push_back(t.get<double>());
+        if (d.troughs_seen_.size() > kTroughs) d.troughs_seen_.pop_front();
+      }
+    } else if (d.troughs_ > 0) {  // older state files: the last two troughs
+      if (d.troughs_ > 1) d.troughs_seen_.push_back(j.value("trough_prev", 0.0));
+      d.troughs_seen_.push_back(j.value("trough_last", 0.0));
+    }
     d.last_collection_drop_ = j.value("last_collection_drop", 0.0);
     d.epoch_peak_ = j.value("epoch_peak", 0.0);
     if (j.contains("epoch_low")) d.epoch_low_ = j.at("epoch_low").get<double>();
@@ -158,6 +164,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.last_drop_t_ = d.epoch_start_;
       d.tooth_ = 0;
       d.troughs_ = 0;
+      d.troughs_seen_.clear();
       d.last_collection_drop_ = 0;
       d.epoch_peak_ = 0;
       d.epoch_low_ = std::numeric_limits<double>::infinity();

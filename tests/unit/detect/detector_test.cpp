@@ -665,6 +665,24 @@ TEST(Detector, FastLeakUnderASawtoothWhoseCutsShrinkAgainstTheLevelIsCaughtBefor
   EXPECT_LT(*r.first_leak, oom - 600) << r.at_alert.explanation;
 }
 
+// A slow leak (450 MiB/h) under a 600 MiB sawtooth cut every 20.5 minutes, 4 GiB limit: each
+// collection leaves the floor about 154 MiB higher, less than a window's minimum rise (4 % of the
+// limit, 164 MiB). Comparing only the last two troughs, no window with segments shorter than a
+// climb counted, and the 4-hour window (40-minute hold) came after the OOM at 4.4 h. Three rising
+// troughs in a row add up to more than the minimum rise.
+TEST(Detector, SlowLeakRaisingEachTroughByLessThanTheMinimumRiseIsCaughtBeforeTheOom) {
+  Detector d;
+  const auto value = [](double x) {
+    return 1500 * kMi + 450 * kMi * x / 3600 + saw(x, 600 * kMi, 1230);
+  };
+  double oom = 0;
+  while (value(oom) < 4096 * kMi)
+    oom += 10;
+  auto r = feed(d, oom - 10, 10, value, 4096 * kMi);
+  ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom / 3600 << " h";
+  EXPECT_LT(*r.first_leak, oom - 600) << r.at_alert.explanation;
+}
+
 // A sawtooth slower than a segment: the demo's settings (10 s buckets, 1 min learning, 3 min
 // confirm window) on a Node-like heap that a full collection cuts every 140 s. With 8-minute
 // windows the segments are 80 s long, so about half of them hold a collection and half lie on a
