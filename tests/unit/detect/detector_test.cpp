@@ -652,35 +652,34 @@ TEST(Detector, LeakUnderARareFullGcSawtoothIsCaught) {
 // too (they are at least half the first one), their troughs show the rise; before, no second
 // collection was seen, the troughs could not be compared, every window shorter than 2 hours stayed
 // set aside, and the OOM (at 72 min) came first.
-TEST(Detector, FastLeakUnderASawtoothWhoseCutsShrinkAgainstTheLevelIsCaughtBeforeTheOom) {
+// Feeds `value` every 10 s until it would reach `limit` (the OOM kill) and expects the first alert
+// at least 10 minutes before that.
+void expect_alert_10_minutes_before_the_oom(const std::function<double(double)>& value,
+                                            double limit) {
   Detector d;
-  const auto value = [](double x) {
-    return 400 * kMi + 1200 * kMi * x / 3600 + saw(x, 240 * kMi, 900);
-  };
   double oom = 0;
-  while (value(oom) < 2048 * kMi)
+  while (value(oom) < limit)
     oom += 10;
-  auto r = feed(d, oom - 10, 10, value, 2048 * kMi);
+  auto r = feed(d, oom - 10, 10, value, limit);
   ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom / 3600 << " h";
   EXPECT_LT(*r.first_leak, oom - 600) << r.at_alert.explanation;
+}
+
+TEST(Detector, FastLeakUnderASawtoothWhoseCutsShrinkAgainstTheLevelIsCaughtBeforeTheOom) {
+  expect_alert_10_minutes_before_the_oom(
+      [](double x) { return 400 * kMi + 1200 * kMi * x / 3600 + saw(x, 240 * kMi, 900); },
+      2048 * kMi);
 }
 
 // A slow leak (450 MiB/h) under a 600 MiB sawtooth cut every 20.5 minutes, 4 GiB limit: each
 // collection leaves the floor about 154 MiB higher, less than a window's minimum rise (4 % of the
 // limit, 164 MiB). Comparing only the last two troughs, no window with segments shorter than a
-// climb counted, and the 4-hour window (40-minute hold) came after the OOM at 4.4 h. Three rising
+// climb counted, and the 4-hour window (40-minute hold) came after the OOM at 4.7 h. Three rising
 // troughs in a row add up to more than the minimum rise.
 TEST(Detector, SlowLeakRaisingEachTroughByLessThanTheMinimumRiseIsCaughtBeforeTheOom) {
-  Detector d;
-  const auto value = [](double x) {
-    return 1500 * kMi + 450 * kMi * x / 3600 + saw(x, 600 * kMi, 1230);
-  };
-  double oom = 0;
-  while (value(oom) < 4096 * kMi)
-    oom += 10;
-  auto r = feed(d, oom - 10, 10, value, 4096 * kMi);
-  ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom / 3600 << " h";
-  EXPECT_LT(*r.first_leak, oom - 600) << r.at_alert.explanation;
+  expect_alert_10_minutes_before_the_oom(
+      [](double x) { return 1500 * kMi + 450 * kMi * x / 3600 + saw(x, 600 * kMi, 1230); },
+      4096 * kMi);
 }
 
 // A sawtooth slower than a segment: the demo's settings (10 s buckets, 1 min learning, 3 min
