@@ -127,25 +127,21 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
       pagecache = std::clamp(pagecache, 0.0, std::max(0.0, room));
     }
     if (at_limit) ++hits;
-    if (p.has_limit && ws >= p.L) {
-      // OOM kill: the container dies at the top of the sawtooth and restarts from scratch.
-      if (!t.first_oom) t.first_oom = x;
-      ++kills;
+    const bool killed = p.has_limit && ws >= p.L;
+    if (killed || (p.heap_limit > 0 && ws >= p.heap_limit)) {
+      // OOM kill: the container dies at the top of the sawtooth and restarts from scratch. Or the
+      // runtime's own heap limit ends the process below the container's limit: a restart, not a
+      // kill (first_oom stays unset: "before OOM" counts kernel kills).
+      if (killed) {
+        if (!t.first_oom) t.first_oom = x;
+        ++kills;
+        pagecache = 0;
+      }
       restarted = true;
       restart_at = x + p.step;
       leak_acc = 0;
       last_step_bucket = -1;
-      pagecache = 0;
-      continue;  // no sample while the container is down
-    }
-    if (p.heap_limit > 0 && ws >= p.heap_limit) {
-      // The runtime's own heap limit ends the process below the container's limit: a restart,
-      // not a kill (first_oom stays unset: "before OOM" counts kernel kills).
-      restarted = true;
-      restart_at = x + p.step;
-      leak_acc = 0;
-      last_step_bucket = -1;
-      continue;
+      continue;  // no sample while the process is down
     }
     if (x >= gap_from && x < gap_to) continue;
     core::Sample s;

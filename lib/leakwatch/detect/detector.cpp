@@ -183,7 +183,6 @@ void Detector::start_epoch(std::int64_t t) {
   cache_bound_ = false;
   last_drop_t_ = t;
   tooth_ = 0;
-  troughs_ = 0;
   troughs_seen_.clear();
   last_collection_drop_ = 0;
   epoch_peak_ = 0;
@@ -257,7 +256,6 @@ void Detector::close_bucket() {
       last_drop_t_ = done.start;
       troughs_seen_.push_back(done.min);
       if (troughs_seen_.size() > kTroughs) troughs_seen_.pop_front();
-      ++troughs_;
     } else if (!troughs_seen_.empty() && done.start - last_drop_t_ <= settings_.bucket.count()) {
       // The collection ended in this bucket.
       troughs_seen_.back() = std::min(troughs_seen_.back(), done.min);
@@ -437,7 +435,7 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
 bool Detector::troughs_rose() const {
   // A slow leak raises each trough by less than a window's minimum rise: the rise counts in all
   // over the last run of rising troughs.
-  if (troughs_ < 2 || troughs_seen_.size() < 2) return false;
+  if (troughs_seen_.size() < 2) return false;
   std::size_t first = troughs_seen_.size() - 1;
   while (first > 0 && troughs_seen_[first - 1] < troughs_seen_[first])
     --first;
@@ -473,13 +471,12 @@ bool Detector::counts(std::size_t j) const {
   return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
 }
 
-int Detector::climb_cycle(std::int64_t now) const {
+int Detector::climb_cycle() const {
   if (climb_deaths_.empty()) return 0;
   const ClimbDeath& last = climb_deaths_.back();
   int n = 0;
   for (const auto& c : climb_deaths_) {
-    if (c.t >= now - settings_.oom_cycle_window.count() &&
-        std::abs(c.height - last.height) <= kSameHeight * std::max(c.height, last.height) &&
+    if (std::abs(c.height - last.height) <= kSameHeight * std::max(c.height, last.height) &&
         std::abs(c.climb - last.climb) <= kSameClimb * std::max(c.climb, last.climb) &&
         std::abs(c.age - last.age) <= kSameClimb * std::max(c.age, last.age))
       ++n;
@@ -565,7 +562,7 @@ void Detector::evaluate(std::int64_t now) {
   }
   const bool oom_cycle = static_cast<int>(oom_times_.size()) >= settings_.oom_cycles;
   // Restarts are weaker evidence than kills (a deploy is one too): one cycle more than oom_cycles.
-  const int climbs = climb_cycle(now);
+  const int climbs = climb_cycle();
   const bool restart_cycle = climbs >= settings_.oom_cycles + 1 && !oom_cycle;
   if (alert_window >= 0 || oom_cycle || restart_cycle) {
     leak_ = true;

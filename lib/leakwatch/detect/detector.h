@@ -102,9 +102,9 @@ class Detector {
   std::int64_t hold(std::size_t j) const;
   // A bucket minimum this far below the previous one is a full collection.
   bool is_collection(double before, double after) const;
+  bool counts(std::size_t window) const;  // may window `window` be evidence now?
   // The floors after the last full collections rose, each above the one before, by min_rise_bytes /
   // min_rise_fraction in all (over up to three cycles).
-  bool counts(std::size_t window) const;  // may window `window` be evidence now?
   bool troughs_rose() const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);
@@ -152,8 +152,8 @@ class Detector {
   // Full collections (see DetectorSettings::full_gc_drop_fraction).
   std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
   std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)
-  int troughs_ = 0;               // collections seen in this epoch
-  // The floors after the last few collections, oldest first: a rise over up to three cycles.
+  // The floors after the last few collections in this epoch, oldest first: a rise over up to
+  // three cycles.
   static constexpr std::size_t kTroughs = 4;
   std::deque<double> troughs_seen_;
   double last_collection_drop_ = 0;  // how far the last collection took the floor down
@@ -170,9 +170,9 @@ class Detector {
   double epoch_low_ = std::numeric_limits<double>::infinity();  // lowest one
   std::int64_t rise_held_t_ = -1;  // the last evaluation, this epoch, at which a rise had held
   std::deque<ClimbDeath> climb_deaths_;
-  // How many restarts within oom_cycle_window came after the same climb to the same height as
-  // the latest one.
-  int climb_cycle(std::int64_t now) const;
+  // How many of climb_deaths_ (evaluate drops those older than oom_cycle_window) came after the
+  // same climb to the same height as the latest one.
+  int climb_cycle() const;
   bool leak_ = false;
   std::string leak_reason_;
 };

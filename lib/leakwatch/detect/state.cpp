@@ -67,7 +67,6 @@ nlohmann::json Detector::save() const {
   j["cache_bound"] = cache_bound_;
   j["last_drop_t"] = last_drop_t_;
   j["tooth"] = tooth_;
-  j["troughs"] = troughs_;
   j["troughs_seen"] = troughs_seen_;
   j["last_collection_drop"] = last_collection_drop_;
   j["epoch_peak"] = epoch_peak_;
@@ -113,14 +112,14 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.last_pinned_t_ = j.value("last_pinned_t", std::int64_t{-1});
     d.cache_bound_ = j.value("cache_bound", false);
     d.tooth_ = j.value("tooth", std::int64_t{0});
-    d.troughs_ = j.value("troughs", 0);
     if (j.contains("troughs_seen")) {
       for (const auto& t : j.at("troughs_seen")) {
         d.troughs_seen_.push_back(t.get<double>());
         if (d.troughs_seen_.size() > kTroughs) d.troughs_seen_.pop_front();
       }
-    } else if (d.troughs_ > 0) {  // older state files: the last two troughs
-      if (d.troughs_ > 1) d.troughs_seen_.push_back(j.value("trough_prev", 0.0));
+    } else if (const double troughs = j.value("troughs", 0.0); troughs > 0) {
+      // Older state files: the count of collections and the last two troughs.
+      if (troughs > 1) d.troughs_seen_.push_back(j.value("trough_prev", 0.0));
       d.troughs_seen_.push_back(j.value("trough_last", 0.0));
     }
     d.last_collection_drop_ = j.value("last_collection_drop", 0.0);
@@ -163,7 +162,6 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.epoch_start_ = static_cast<std::int64_t>(d.last_t_);
       d.last_drop_t_ = d.epoch_start_;
       d.tooth_ = 0;
-      d.troughs_ = 0;
       d.troughs_seen_.clear();
       d.last_collection_drop_ = 0;
       d.epoch_peak_ = 0;
