@@ -682,6 +682,59 @@ TEST(Detector, SlowLeakRaisingEachTroughByLessThanTheMinimumRiseIsCaughtBeforeTh
       4096 * kMi);
 }
 
+// Feeds `value` every 10 s from `from` to before `to` (seconds after the ManualClock's start, as
+// feed uses it); returns the first time in leak_suspected.
+std::optional<double> feed_from(Detector& d, double from, double to,
+                                const std::function<double(double)>& value, double limit) {
+  const double t0 = core::to_unix_seconds(core::ManualClock().now());
+  for (double x = from; x < to; x += 10) {
+    core::Sample s;
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    s.limit_bytes = static_cast<std::uint64_t>(limit);
+    if (d.observe(s).state == State::leak_suspected) return x;
+  }
+  return std::nullopt;
+}
+
+// The troughs seen before the daemon restarted still count after it. Saved 3.3 h into the slow
+// leak above, the restored detector alerts within minutes of one that never stopped (3.68 h);
+// without the saved troughs it needs three new cycles first (4.1 h). A state file written before
+// the troughs were kept as a list (a count and the last two) restores those two, and alerts as
+// soon.
+TEST(Detector, TroughsSurviveSaveAndRestoreAlsoFromTheOlderFormat) {
+  const auto value = [](double x) {
+    return 1500 * kMi + 450 * kMi * x / 3600 + saw(x, 600 * kMi, 1230);
+  };
+  const double limit = 4096 * kMi;
+  const double cut = 3.3 * 3600;
+  Detector whole;
+  const auto uninterrupted = feed_from(whole, 0, 5 * 3600, value, limit);
+  ASSERT_TRUE(uninterrupted);
+  Detector first;
+  ASSERT_FALSE(feed_from(first, 0, cut, value, limit));
+  const nlohmann::json saved = first.save();
+  ASSERT_GE(saved.at("troughs_seen").size(), 3u);
+
+  auto restored = Detector::restore(saved, {});
+  ASSERT_TRUE(restored) << restored.error().message;
+  const auto after = feed_from(*restored, cut, 5 * 3600, value, limit);
+  ASSERT_TRUE(after);
+  EXPECT_LT(*after, *uninterrupted + 900);
+
+  nlohmann::json older = saved;
+  const auto& seen = saved.at("troughs_seen");
+  older.erase("troughs_seen");
+  older["troughs"] = seen.size();
+  older["trough_prev"] = seen.at(seen.size() - 2);
+  older["trough_last"] = seen.back();
+  auto old_restored = Detector::restore(older, {});
+  ASSERT_TRUE(old_restored) << old_restored.error().message;
+  const auto old_after = feed_from(*old_restored, cut, 5 * 3600, value, limit);
+  ASSERT_TRUE(old_after);
+  EXPECT_LT(*old_after, *uninterrupted + 900);
+}
+
 // A sawtooth slower than a segment: the demo's settings (10 s buckets, 1 min learning, 3 min
 // confirm window) on a Node-like heap that a full collection cuts every 140 s. With 8-minute
 // windows the segments are 80 s long, so about half of them hold a collection and half lie on a
