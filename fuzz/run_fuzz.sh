@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan+UBSan) — the heap snapshot parser, the configuration
-# loader and the ECS metadata JSON parsers — and runs each for a bounded share of SECONDS (half for
-# the heap snapshot parser, a quarter each for the others) on a copy of its seed corpus. Works on a fresh Debian/Ubuntu machine: installs clang
+# loader, the ECS metadata JSON parsers, and the replay trace reader with the detector and its
+# saved state — and runs each for a bounded share of SECONDS (half for the heap snapshot parser, a
+# sixth each for the others) on a copy of its seed corpus. Works on a fresh Debian/Ubuntu machine: installs clang
 # and the libFuzzer runtime with apt when missing (needs root).
 # Exit status: 0 when no crash was found, 1 on a crash/leak/timeout (the reproducer is kept and
 # its path printed), 2 when the fuzzer could not be built. The last line is a one-line result.
@@ -35,7 +36,7 @@ if ! { CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
   "-DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=function -fno-omit-frame-pointer" \
   -DLEAKWATCH_FUZZ=ON -DLEAKWATCH_BUILD_TESTS=OFF \
   -DLEAKWATCH_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 &&
-  cmake --build "$build" --target heapsnap_fuzz config_fuzz ecs_fuzz -j2 >"$build/build.log" 2>&1; }; then
+  cmake --build "$build" --target heapsnap_fuzz config_fuzz ecs_fuzz detect_fuzz -j2 >"$build/build.log" 2>&1; }; then
   tail -n 30 "$build/configure.log" "$build/build.log" >&2
   echo "FUZZ: ERROR build failed (see $build/build.log)"
   exit 2
@@ -75,10 +76,11 @@ fuzz() {
 }
 
 half=$(( secs / 2 > 1 ? secs / 2 : 1 ))
-quarter=$(( secs / 4 > 1 ? secs / 4 : 1 ))
+sixth=$(( secs / 6 > 1 ? secs / 6 : 1 ))
 fuzz heapsnap "$half" -max_len=262144 -dict=fuzz/heapsnap.dict
-fuzz config "$quarter" -max_len=16384
-fuzz ecs "$quarter" -max_len=65536
+fuzz config "$sixth" -max_len=16384
+fuzz ecs "$sixth" -max_len=65536
+fuzz detect "$sixth" -max_len=65536
 if [ "$failed" -eq 0 ]; then
   echo "FUZZ: OK in ${secs}s total:$summary"
   exit 0

@@ -2,7 +2,9 @@
 // corpus (bench/detect/tracegen.cpp) and on the recorded real-runtime traces
 // (tests/data/traces/real, tuning and held-out splits reported apart). See docs/detection.md.
 //   detect_bench [--seed N] [--per-family N] [--write-csv DIR] [--set key=value]
-//                [--real DIR | --no-real] [--real-only] [--summary] [--verbose] [--explain NAME]
+//                [--real DIR | --no-real] [--real-only] [--tune-only] [--summary] [--verbose]
+//                [--explain NAME]
+// --tune-only leaves out the held-out recordings (for runs that choose a setting).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -200,7 +202,8 @@ void write_corpus(const std::vector<lb::Trace>& corpus, const std::string& dir) 
   for (const auto& t : corpus) {
     std::ofstream f(dir + "/" + t.name + ".csv");
     // Every column the detector reads, so that `leakwatch replay` sees what the benchmark fed it.
-    f << "timestamp,usage_bytes,limit_bytes,working_set_bytes,oom_kill,restarted,failcnt\n";
+    f << "timestamp,usage_bytes,limit_bytes,working_set_bytes,oom_kill,restarted,failcnt,"
+         "instance\n";
     const auto count = [](const std::optional<std::uint64_t>& v) {
       return v ? std::to_string(*v) : std::string();
     };
@@ -211,7 +214,7 @@ void write_corpus(const std::vector<lb::Trace>& corpus, const std::string& dir) 
                     static_cast<unsigned long long>(s.limit_bytes.value_or(0)),
                     static_cast<unsigned long long>(s.working_set_bytes));
       f << b << count(s.oom_kill_count) << ',' << (s.restarted ? "1" : "0") << ','
-        << count(s.limit_hit_count) << '\n';
+        << count(s.limit_hit_count) << ',' << s.instance << '\n';
     }
     labels << t.name << ".csv," << t.family << "," << t.leak << "," << t.leak_start << ","
            << (t.first_oom ? std::to_string(*t.first_oom) : "") << "," << t.time_to_oom_hours << ","
@@ -359,7 +362,7 @@ std::vector<RealSet> load_real(const std::string& dir) {
 
 void report_real(const std::string& dir,
                  const std::vector<std::pair<std::string, Alerter>>& detectors, bool verbose,
-                 const std::string& explain) {
+                 const std::string& explain, bool tune_only) {
   const auto sets = load_real(dir);
   if (sets.empty()) return;
   if (!explain.empty()) {  // the detector's state changes on one trace, t in minutes
@@ -382,6 +385,8 @@ void report_real(const std::string& dir,
   }
   std::printf("## real-runtime traces (%s)\n\n", dir.c_str());
   for (const char* split : {"tune", "holdout"}) {
+    // While choosing a setting, the held-out recordings stay unseen.
+    if (tune_only && std::string(split) == "holdout") continue;
     for (const char* iv : {"1s", "10s", "60s"}) {
       for (const auto& set : sets) {
         if (set.split != split || set.interval != iv) continue;
@@ -437,6 +442,7 @@ int main(int argc, char** argv) {
   std::string real_dir;
 #endif
   bool real_only = false;
+  bool tune_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seed" && i + 1 < argc) {
@@ -460,6 +466,8 @@ int main(int argc, char** argv) {
       real_dir.clear();
     } else if (a == "--real-only") {
       real_only = true;
+    } else if (a == "--tune-only") {
+      tune_only = true;
     } else if (a == "--verbose") {
       verbose = true;
     } else if (a == "--summary") {
@@ -467,8 +475,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: detect_bench [--seed N[,N...]] [--per-family N] [--write-csv DIR] "
-                   "[--set key=value] [--real DIR | --no-real] [--real-only] [--summary] "
-                   "[--verbose]\n");
+                   "[--set key=value] [--real DIR | --no-real] [--real-only] [--tune-only] "
+                   "[--summary] [--verbose] [--explain NAME]\n");
       return 2;
     }
   }
@@ -562,6 +570,6 @@ int main(int argc, char** argv) {
     for (const auto& o : pooled_out)
       print_row(o.name, tally(pooled, o, nullptr, false));
   }
-  if (!real_dir.empty()) report_real(real_dir, detectors, verbose, explain);
+  if (!real_dir.empty()) report_real(real_dir, detectors, verbose, explain, tune_only);
   return 0;
 }

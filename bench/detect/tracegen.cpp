@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 namespace leakwatch::bench {
@@ -67,6 +68,10 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
   double pagecache = p.pagecache_start;
   std::uint64_t hits = 0, kills = 0;
   bool restarted = false;
+  // Every source names the process it watches (cgroup inode, pid, container id), and the name
+  // changes when the process does; it is how a source without an OOM-kill counter tells a crash
+  // from a full collection.
+  int incarnation = 0;
   std::size_t next_restart = 0;
   t.samples.reserve(static_cast<std::size_t>(p.duration / p.step) + 2);
   for (double x = 0; x <= p.duration; x += p.step) {
@@ -74,6 +79,7 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     if (next_restart < p.restart_times.size() && x >= p.restart_times[next_restart]) {
       ++next_restart;  // a deploy: the same app starts again from scratch
       restarted = true;
+      ++incarnation;
       restart_at = x;
     }
     const double age = x - restart_at;
@@ -138,6 +144,7 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
         pagecache = 0;
       }
       restarted = true;
+      ++incarnation;
       restart_at = x + p.step;
       leak_acc = 0;
       last_step_bucket = -1;
@@ -149,6 +156,9 @@ Trace simulate(const Params& p, std::mt19937_64& rng, Trace t) {
     s.working_set_bytes = p.with_ws ? static_cast<std::uint64_t>(ws) : 0;
     s.usage_bytes = static_cast<std::uint64_t>(ws + p.inactive + pagecache);
     if (p.has_limit) s.limit_bytes = static_cast<std::uint64_t>(p.L);
+    char pid[16];  // (not "pid-" + to_string: GCC 12 -O2 warns -Wrestrict, falsely)
+    std::snprintf(pid, sizeof pid, "pid-%d", 1000 + incarnation);
+    s.instance = pid;
     if (p.counters) {
       s.limit_hit_count = hits;
       s.oom_kill_count = kills;

@@ -14,7 +14,12 @@ using Duration = std::chrono::nanoseconds;
 inline double to_unix_seconds(TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
+// Saturates outside what the clock can hold (about 1678..2262) and maps NaN to the epoch: the
+// seconds can come from files, and a double too large for the nanosecond count is undefined
+// behaviour.
 inline TimePoint from_unix_seconds(double s) {
+  constexpr double kLimit = 9.2e9;
+  s = s != s ? 0.0 : s < -kLimit ? -kLimit : s > kLimit ? kLimit : s;
   return TimePoint(
       std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(s)));
 }

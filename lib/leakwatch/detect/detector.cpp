@@ -11,6 +11,13 @@
 namespace leakwatch::detect {
 namespace {
 
+// Bytes computed from samples (a floor plus an amplitude): saturate rather than cast out of range,
+// which is undefined behaviour.
+std::uint64_t byte_count(double v) {
+  if (!(v > 0)) return 0;
+  return v >= 1.8e19 ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(v);
+}
+
 constexpr std::int64_t kFineSpan = 8 * 3600;  // windows up to this long use the fine tier
 constexpr int kCoarseFactor = 15;             // coarse bucket = 15 fine buckets
 constexpr int kMaxSegments = 24;
@@ -595,8 +602,8 @@ void Detector::evaluate(std::int64_t now) {
     const WindowEval& ev = evals_[w];
     d.window = std::chrono::seconds(windows_[w]);
     d.slope_bytes_per_hour = ev.slope * 3600.0;
-    d.floor_bytes = static_cast<std::uint64_t>(std::max(0.0, ev.floor_now));
-    d.peak_bytes = static_cast<std::uint64_t>(std::max(0.0, ev.peak_now));
+    d.floor_bytes = byte_count(ev.floor_now);
+    d.peak_bytes = byte_count(ev.peak_now);
     if (limit_ && ev.slope > 0) {
       d.forecast_seconds = std::max(0.0, (static_cast<double>(*limit_) - ev.peak_now) / ev.slope);
     }

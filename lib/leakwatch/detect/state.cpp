@@ -4,12 +4,53 @@
 // defaults).
 #include <cmath>
 
+#include "leakwatch/core/utf8.h"
 #include "leakwatch/detect/detector.h"
 
 namespace leakwatch::detect {
 namespace {
 
 constexpr int kVersion = 1;
+
+// A damaged or hand-edited file must give an error, never a value out of range: nlohmann converts
+// a float into an integer with a plain cast (undefined behaviour when it does not fit), and a time
+// near the int64 limits would overflow the detector's arithmetic later.
+constexpr double kMaxTime = 1e12;   // seconds: ~31,700 years, far from int64 overflow
+constexpr double kMaxBytes = 4e19;  // above any 64-bit count the detector can have seen
+constexpr std::size_t kMaxEntries = 100000;
+
+double number(const nlohmann::json& v, const char* what, double lo, double hi) {
+  if (!v.is_number()) throw std::runtime_error(std::string(what) + " must be a number");
+  const double x = v.get<double>();
+  if (!std::isfinite(x) || x < lo || x > hi)
+    throw std::runtime_error(std::string(what) + " out of range");
+  return x;
+}
+
+std::int64_t time_of(const nlohmann::json& v, const char* what) {
+  return static_cast<std::int64_t>(number(v, what, -kMaxTime, kMaxTime));
+}
+
+double bytes_of(const nlohmann::json& v, const char* what) {
+  return number(v, what, -kMaxBytes, kMaxBytes);
+}
+
+std::uint64_t count_of(const nlohmann::json& v, const char* what, double hi) {
+  // Above 2^53 a double loses the low bits: read exact integers as integers.
+  if (v.is_number_unsigned()) {
+    const auto n = v.get<std::uint64_t>();
+    if (static_cast<double>(n) > hi) throw std::runtime_error(std::string(what) + " out of range");
+    return n;
+  }
+  return static_cast<std::uint64_t>(number(v, what, 0, hi));
+}
+
+const nlohmann::json& list(const nlohmann::json& v, const char* what) {
+  if (!v.is_array() || v.size() > kMaxEntries)
+    throw std::runtime_error(std::string(what) + " must be an array of at most " +
+                             std::to_string(kMaxEntries) + " entries");
+  return v;
+}
 
 nlohmann::json buckets_to_json(const std::deque<Detector::Bucket>& bs) {
   nlohmann::json a = nlohmann::json::array();
@@ -22,11 +63,11 @@ Detector::Bucket bucket_from_json(const nlohmann::json& j) {
   if (!j.is_array() || j.size() != 4)
     throw std::runtime_error("bucket must be [start, min, max, count]");
   Detector::Bucket b;
-  b.start = j.at(0).get<std::int64_t>();
-  b.min = j.at(1).get<double>();
-  b.max = j.at(2).get<double>();
-  b.count = j.at(3).get<std::uint32_t>();
-  if (!std::isfinite(b.min) || !std::isfinite(b.max) || b.min > b.max) {
+  b.start = time_of(j.at(0), "bucket start");
+  b.min = bytes_of(j.at(1), "bucket min");
+  b.max = bytes_of(j.at(2), "bucket max");
+  b.count = static_cast<std::uint32_t>(count_of(j.at(3), "bucket count", 4294967295.0));
+  if (b.min > b.max) {
     throw std::runtime_error("bucket min/max invalid");
   }
   return b;
@@ -47,7 +88,7 @@ nlohmann::json Detector::save() const {
   j["limit"] = limit_ ? nlohmann::json(*limit_) : nlohmann::json(nullptr);
   j["last_oom_count"] =
       last_oom_count_ ? nlohmann::json(*last_oom_count_) : nlohmann::json(nullptr);
-  j["instance"] = instance_;
+  j["instance"] = core::to_valid_utf8(instance_);  // a source's name: never let dump() throw
   j["oom_times"] = oom_times_;
   j["restarts"] = restarts_;
   nlohmann::json gaps = nlohmann::json::array();
@@ -87,49 +128,58 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
   try {
     if (!j.is_object())
       return core::make_error(core::Errc::detector_state, "state must be a JSON object");
-    if (j.at("version").get<int>() != kVersion) {
+    if (!j.at("version").is_number_integer() || j.at("version").get<std::int64_t>() != kVersion) {
       return core::make_error(core::Errc::detector_state, "unsupported detector state version");
     }
     d.started_ = j.at("started").get<bool>();
-    d.last_t_ = j.at("last_t").get<double>();
-    d.last_value_ = j.at("last_value").get<double>();
-    d.recent_peak_ = j.at("recent_peak").get<double>();
-    d.recent_peak_t_ = j.at("recent_peak_t").get<std::int64_t>();
-    if (!j.at("limit").is_null()) d.limit_ = j.at("limit").get<std::uint64_t>();
+    d.last_t_ = number(j.at("last_t"), "last_t", -kMaxTime, kMaxTime);
+    d.last_value_ = bytes_of(j.at("last_value"), "last_value");
+    d.recent_peak_ = bytes_of(j.at("recent_peak"), "recent_peak");
+    d.recent_peak_t_ = time_of(j.at("recent_peak_t"), "recent_peak_t");
+    constexpr double kMaxU64 = 18446744073709549568.0;  // the largest double below 2^64
+    if (!j.at("limit").is_null()) d.limit_ = count_of(j.at("limit"), "limit", kMaxU64);
     if (!j.at("last_oom_count").is_null()) {
-      d.last_oom_count_ = j.at("last_oom_count").get<std::uint64_t>();
+      d.last_oom_count_ = count_of(j.at("last_oom_count"), "last_oom_count", kMaxU64);
     }
     d.instance_ = j.at("instance").get<std::string>();
-    for (const auto& t : j.at("oom_times"))
-      d.oom_times_.push_back(t.get<std::int64_t>());
-    d.restarts_ = j.value("restarts", 0);
+    for (const auto& t : list(j.at("oom_times"), "oom_times"))
+      d.oom_times_.push_back(time_of(t, "oom_times"));
+    d.restarts_ = static_cast<int>(
+        count_of(j.value("restarts", nlohmann::json(0)), "restarts", 2147483647.0));
     d.leak_ = j.at("leak").get<bool>();
-    d.last_rise_seen_ = j.at("last_rise_seen").get<std::int64_t>();
+    d.last_rise_seen_ = time_of(j.at("last_rise_seen"), "last_rise_seen");
     // Added later: absent in older state files.
+    auto opt = [&](const char* key, const nlohmann::json& dflt) -> const nlohmann::json& {
+      return j.contains(key) ? j.at(key) : dflt;
+    };
+    static const nlohmann::json kMinusOne = -1, kZero = 0;
     if (j.contains("last_hit_count") && !j.at("last_hit_count").is_null())
-      d.last_hit_count_ = j.at("last_hit_count").get<std::uint64_t>();
-    d.pinned_since_ = j.value("pinned_since", std::int64_t{-1});
-    d.last_pinned_t_ = j.value("last_pinned_t", std::int64_t{-1});
+      d.last_hit_count_ = count_of(j.at("last_hit_count"), "last_hit_count", kMaxU64);
+    d.pinned_since_ = time_of(opt("pinned_since", kMinusOne), "pinned_since");
+    d.last_pinned_t_ = time_of(opt("last_pinned_t", kMinusOne), "last_pinned_t");
     d.cache_bound_ = j.value("cache_bound", false);
-    d.tooth_ = j.value("tooth", std::int64_t{0});
+    d.tooth_ = time_of(opt("tooth", kZero), "tooth");
     if (j.contains("troughs_seen")) {
-      for (const auto& t : j.at("troughs_seen")) {
-        d.troughs_seen_.push_back(t.get<double>());
+      for (const auto& t : list(j.at("troughs_seen"), "troughs_seen")) {
+        d.troughs_seen_.push_back(bytes_of(t, "troughs_seen"));
         if (d.troughs_seen_.size() > kTroughs) d.troughs_seen_.pop_front();
       }
-    } else if (const double troughs = j.value("troughs", 0.0); troughs > 0) {
+    } else if (const double troughs = number(opt("troughs", kZero), "troughs", 0, 1e18);
+               troughs > 0) {
       // Older state files: the count of collections and the last two troughs.
-      if (troughs > 1) d.troughs_seen_.push_back(j.value("trough_prev", 0.0));
-      d.troughs_seen_.push_back(j.value("trough_last", 0.0));
+      if (troughs > 1)
+        d.troughs_seen_.push_back(bytes_of(opt("trough_prev", kZero), "trough_prev"));
+      d.troughs_seen_.push_back(bytes_of(opt("trough_last", kZero), "trough_last"));
     }
-    d.last_collection_drop_ = j.value("last_collection_drop", 0.0);
-    d.epoch_peak_ = j.value("epoch_peak", 0.0);
-    if (j.contains("epoch_low")) d.epoch_low_ = j.at("epoch_low").get<double>();
-    d.rise_held_t_ = j.value("rise_held_t", std::int64_t{-1});
+    d.last_collection_drop_ = bytes_of(opt("last_collection_drop", kZero), "last_collection_drop");
+    d.epoch_peak_ = bytes_of(opt("epoch_peak", kZero), "epoch_peak");
+    if (j.contains("epoch_low")) d.epoch_low_ = bytes_of(j.at("epoch_low"), "epoch_low");
+    d.rise_held_t_ = time_of(opt("rise_held_t", kMinusOne), "rise_held_t");
     if (j.contains("climb_deaths")) {
-      for (const auto& c : j.at("climb_deaths"))
-        d.climb_deaths_.push_back({c.at(0).get<std::int64_t>(), c.at(1).get<double>(),
-                                   c.at(2).get<double>(), c.at(3).get<double>()});
+      for (const auto& c : list(j.at("climb_deaths"), "climb_deaths"))
+        d.climb_deaths_.push_back(
+            {time_of(c.at(0), "climb_deaths"), bytes_of(c.at(1), "climb_deaths"),
+             bytes_of(c.at(2), "climb_deaths"), number(c.at(3), "climb_deaths", 0, kMaxTime)});
     }
     auto st = state_from_string(j.at("state").get<std::string>());
     if (!st) return core::make_error(core::Errc::detector_state, "unknown detector state");
@@ -137,20 +187,23 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     d.last_.explanation = "restored";
     if (j.contains("last_decision")) {
       const auto& ld = j.at("last_decision");
-      d.last_.time = core::from_unix_seconds(ld.at("t").get<double>());
+      d.last_.time =
+          core::from_unix_seconds(number(ld.at("t"), "last_decision.t", -kMaxTime, kMaxTime));
       d.last_.explanation = ld.at("explanation").get<std::string>();
     }
     // History is only usable with the same bucket length; otherwise start a new epoch from here.
-    if (j.at("bucket_seconds").get<std::int64_t>() == d.settings_.bucket.count()) {
-      d.epoch_start_ = j.at("epoch_start").get<std::int64_t>();
-      d.last_drop_t_ = j.value("last_drop_t", d.epoch_start_);
-      d.offset_ = j.at("offset").get<double>();
-      for (const auto& g : j.at("gaps")) {
-        d.gaps_.emplace_back(g.at(0).get<std::int64_t>(), g.at(1).get<std::int64_t>());
+    if (number(j.at("bucket_seconds"), "bucket_seconds", 0, kMaxTime) ==
+        static_cast<double>(d.settings_.bucket.count())) {
+      d.epoch_start_ = time_of(j.at("epoch_start"), "epoch_start");
+      d.last_drop_t_ =
+          j.contains("last_drop_t") ? time_of(j.at("last_drop_t"), "last_drop_t") : d.epoch_start_;
+      d.offset_ = bytes_of(j.at("offset"), "offset");
+      for (const auto& g : list(j.at("gaps"), "gaps")) {
+        d.gaps_.emplace_back(time_of(g.at(0), "gaps"), time_of(g.at(1), "gaps"));
       }
-      for (const auto& b : j.at("fine"))
+      for (const auto& b : list(j.at("fine"), "fine"))
         d.fine_.push_back(bucket_from_json(b));
-      for (const auto& b : j.at("coarse"))
+      for (const auto& b : list(j.at("coarse"), "coarse"))
         d.coarse_.push_back(bucket_from_json(b));
       if (j.contains("open")) d.open_ = bucket_from_json(j.at("open"));
       if (j.contains("coarse_open")) d.coarse_open_ = bucket_from_json(j.at("coarse_open"));

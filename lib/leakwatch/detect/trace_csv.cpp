@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "leakwatch/core/utf8.h"
+
 namespace leakwatch::detect {
 namespace {
 
@@ -38,6 +40,15 @@ bool parse_number(std::string_view s, double& v) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size() && std::isfinite(v);
 }
 
+// A byte count or a counter: it must fit the 64-bit integer it becomes.
+bool parse_count(std::string_view s, double& v) {
+  return parse_number(s, v) && v >= 0 && v < 1.8e19;
+}
+
+// A process name, compared and never shown: bounded so that a hostile file cannot make every
+// sample carry a large copy.
+constexpr std::size_t kMaxInstance = 128;
+
 core::Error line_error(std::uint64_t line, const std::string& what) {
   return core::make_error(core::Errc::trace, "line " + std::to_string(line) + ": " + what);
 }
@@ -63,6 +74,7 @@ core::Result<TraceReader> TraceReader::open(std::istream& in) {
     if (f == "restarted") r.restarted_ = static_cast<int>(i);
     if (f == "failcnt" || f == "limit_hit_count") r.hits_ = static_cast<int>(i);
     if (f == "inactive_file_bytes") r.inactive_ = static_cast<int>(i);
+    if (f == "instance") r.instance_ = static_cast<int>(i);
   }
   std::string missing;
   if (r.ts_ < 0) missing = "timestamp";
@@ -85,10 +97,11 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
                                    std::to_string(fields_.size()));
     }
     double t = 0, usage = 0;
-    if (!parse_number(fields_[ts_], t)) {
+    // Unix seconds the clock can hold (1678..2262); relative times from 0 are fine too.
+    if (!parse_number(fields_[ts_], t) || std::abs(t) > 9.2e9) {
       return line_error(line_, "bad timestamp '" + std::string(fields_[ts_].substr(0, 40)) + "'");
     }
-    if (!parse_number(fields_[usage_], usage) || usage < 0) {
+    if (!parse_count(fields_[usage_], usage)) {
       return line_error(line_,
                         "bad usage_bytes '" + std::string(fields_[usage_].substr(0, 40)) + "'");
     }
@@ -112,7 +125,7 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
     }
     if (ws_ >= 0 && !fields_[ws_].empty()) {
       double ws = 0;
-      if (!parse_number(fields_[ws_], ws) || ws < 0) {
+      if (!parse_count(fields_[ws_], ws)) {
         return line_error(
             line_, "bad working_set_bytes '" + std::string(fields_[ws_].substr(0, 40)) + "'");
       }
@@ -120,7 +133,7 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
     }
     if (oom_ >= 0 && !fields_[oom_].empty()) {
       double n = 0;
-      if (!parse_number(fields_[oom_], n) || n < 0 || n != std::floor(n)) {
+      if (!parse_count(fields_[oom_], n) || n != std::floor(n)) {
         return line_error(line_,
                           "bad oom_kill count '" + std::string(fields_[oom_].substr(0, 40)) + "'");
       }
@@ -128,7 +141,7 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
     }
     if (hits_ >= 0 && !fields_[hits_].empty()) {
       double n = 0;
-      if (!parse_number(fields_[hits_], n) || n < 0 || n != std::floor(n)) {
+      if (!parse_count(fields_[hits_], n) || n != std::floor(n)) {
         return line_error(line_,
                           "bad failcnt count '" + std::string(fields_[hits_].substr(0, 40)) + "'");
       }
@@ -136,13 +149,21 @@ core::Result<bool> TraceReader::next(core::Sample& out) {
     }
     if (inactive_ >= 0 && !fields_[inactive_].empty()) {
       double n = 0;
-      if (!parse_number(fields_[inactive_], n) || n < 0) {
+      if (!parse_count(fields_[inactive_], n)) {
         return line_error(line_, "bad inactive_file_bytes '" +
                                      std::string(fields_[inactive_].substr(0, 40)) + "'");
       }
       const auto inactive = static_cast<std::uint64_t>(n);
       if (out.working_set_bytes == 0)
         out.working_set_bytes = inactive >= out.usage_bytes ? 0 : out.usage_bytes - inactive;
+    }
+    if (instance_ >= 0) {
+      const auto f = fields_[instance_];
+      if (f.size() > kMaxInstance) {
+        return line_error(line_, "instance longer than " + std::to_string(kMaxInstance) + " bytes");
+      }
+      if (!core::is_valid_utf8(f)) return line_error(line_, "instance is not valid UTF-8");
+      out.instance.assign(f);
     }
     if (restarted_ >= 0) {
       const auto f = fields_[restarted_];

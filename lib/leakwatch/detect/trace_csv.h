@@ -7,6 +7,8 @@
 // Two more carry reclaim: `failcnt` (or `limit_hit_count`; the cumulative count of charges that
 // hit the limit, v1 memory.failcnt / v2 memory.events "max") and `inactive_file_bytes` (the
 // reclaimable page cache; without a working_set_bytes value, the working set is usage minus it).
+// `instance` names the process (pid, container id; at most 128 bytes): a change is a restart, and
+// without an OOM-kill counter a drop from near the limit is a kill only when it changes.
 // Pure parsing: the caller owns the stream.
 #include <cstdint>
 #include <istream>
@@ -33,7 +35,7 @@ class TraceReader {
   std::uint64_t line_ = 0;
   std::size_t columns_ = 0;
   int ts_ = -1, usage_ = -1, limit_ = -1, ws_ = -1, oom_ = -1, restarted_ = -1, hits_ = -1,
-      inactive_ = -1;
+      inactive_ = -1, instance_ = -1;
   double last_t_ = -1e300;
   std::string buf_;
   std::vector<std::string_view> fields_;

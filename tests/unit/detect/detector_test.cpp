@@ -332,6 +332,56 @@ TEST(Detector, RestoreRejectsGarbage) {
   EXPECT_FALSE(Detector::restore(nlohmann::json::parse(R"({"version":1})"), {}).ok());
 }
 
+// A damaged state file is refused with the field it names, never read into a value out of range
+// (a float cast to an integer that cannot hold it is undefined behaviour; a time near the int64
+// limits would overflow later arithmetic).
+TEST(Detector, RestoreRefusesNumbersOutOfRangeAndNamesTheField) {
+  Detector d;
+  feed(d, 2 * 3600, 10, [](double x) { return 300 * kMi + saw(x); });
+  const nlohmann::json saved = d.save();
+  ASSERT_TRUE(Detector::restore(saved, {}).ok());
+  ASSERT_FALSE(saved.at("fine").empty());
+  struct Case {
+    std::string pointer;
+    nlohmann::json value;
+    std::string named;
+  };
+  const std::vector<Case> cases = {
+      {"/recent_peak_t", 1e300, "recent_peak_t"},
+      {"/recent_peak_t", -9.3e18, "recent_peak_t"},
+      {"/restarts", 1e30, "restarts"},
+      {"/restarts", -1, "restarts"},
+      {"/limit", -5, "limit"},
+      {"/limit", 1e20, "limit"},
+      {"/last_oom_count", "many", "last_oom_count"},
+      {"/epoch_start", 9223372036854775807LL, "epoch_start"},
+      {"/last_t", -1e15, "last_t"},
+      {"/last_value", 1e200, "last_value"},
+      {"/tooth", 1e19, "tooth"},
+      {"/pinned_since", 1e13, "pinned_since"},
+      {"/oom_times", nlohmann::json::array({1e300}), "oom_times"},
+      {"/fine/0/0", 1e100, "bucket start"},
+      {"/fine/0/3", 5e9, "bucket count"},
+      {"/fine/0/1", -1e300, "bucket min"},
+      {"/climb_deaths", nlohmann::json::array({{1, 2, 3, -1}}), "climb_deaths"},
+      {"/bucket_seconds", 1e300, "bucket_seconds"},
+      {"/version", 1.5, "version"},
+  };
+  for (const auto& c : cases) {
+    nlohmann::json bad = saved;
+    bad[nlohmann::json::json_pointer(c.pointer)] = c.value;
+    const auto r = Detector::restore(bad, {});
+    ASSERT_FALSE(r.ok()) << c.pointer << " = " << c.value.dump();
+    EXPECT_NE(r.error().message.find(c.named), std::string::npos)
+        << c.pointer << ": " << r.error().message;
+  }
+  nlohmann::json many = saved;
+  many["oom_times"] = nlohmann::json::array();
+  for (int i = 0; i < 100001; ++i)
+    many["oom_times"].push_back(i);
+  EXPECT_FALSE(Detector::restore(many, {}).ok());
+}
+
 TEST(Detector, StateBoundedOverDays) {
   Detector d;
   feed(d, 10 * 86400, 60, [](double x) { return 300 * kMi + saw(x, 40 * kMi, 600); });
@@ -364,6 +414,62 @@ TEST(TraceCsv, ParsesOptionalColumnsAndIgnoresOthers) {
   ASSERT_TRUE(*r->next(s));
   EXPECT_EQ(*s.limit_bytes, 4096u);
   EXPECT_FALSE(*r->next(s));
+}
+
+TEST(TraceCsv, InstanceNamesTheProcessAndIsBounded) {
+  std::istringstream in("timestamp,usage_bytes,instance\n1,2,pid-41\n2,2,\n3,2," +
+                        std::string(129, 'x') + "\n");
+  auto r = TraceReader::open(in);
+  ASSERT_TRUE(r.ok());
+  core::Sample s;
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(s.instance, "pid-41");
+  ASSERT_TRUE(*r->next(s));
+  EXPECT_EQ(s.instance, "");
+  auto e = r->next(s);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("line 4"), std::string::npos);
+  EXPECT_NE(e.error().message.find("instance"), std::string::npos);
+
+  std::istringstream bad("timestamp,usage_bytes,instance\n1,2,pid-\xf2\n");
+  auto rb = TraceReader::open(bad);
+  ASSERT_TRUE(rb.ok());
+  auto eb = rb->next(s);
+  ASSERT_FALSE(eb.ok());
+  EXPECT_NE(eb.error().message.find("UTF-8"), std::string::npos);
+
+  // A source's name is saved as valid UTF-8 whatever it held: the state file must always dump.
+  Detector d;
+  core::Sample odd;
+  odd.time = core::from_unix_seconds(1'700'000'000);
+  odd.usage_bytes = 100;
+  odd.instance = "pid-\xf2\xff";
+  d.observe(odd);
+  EXPECT_NO_THROW((void)d.save().dump());
+}
+
+// A value the sample cannot hold is an error, not a cast out of range (undefined behaviour).
+TEST(TraceCsv, NumbersThatDoNotFitAreErrorsNamingTheLine) {
+  for (const std::string row : {"1e300,2", "-1e11,2", "1,1e300", "1,2e19"}) {
+    std::istringstream in("timestamp,usage_bytes\n1,2\n" + row + "\n");
+    auto r = TraceReader::open(in);
+    ASSERT_TRUE(r.ok());
+    core::Sample s;
+    ASSERT_TRUE(*r->next(s));
+    auto e = r->next(s);
+    ASSERT_FALSE(e.ok()) << row;
+    EXPECT_NE(e.error().message.find("line 3"), std::string::npos) << row;
+  }
+  for (const std::string col :
+       {"working_set_bytes", "oom_kill", "failcnt", "inactive_file_bytes"}) {
+    std::istringstream in("timestamp,usage_bytes," + col + "\n1,2,1e300\n");
+    auto r = TraceReader::open(in);
+    ASSERT_TRUE(r.ok());
+    core::Sample s;
+    EXPECT_FALSE(r->next(s).ok()) << col;
+  }
+  EXPECT_DOUBLE_EQ(core::to_unix_seconds(core::from_unix_seconds(1e300)), 9.2e9);
+  EXPECT_DOUBLE_EQ(core::to_unix_seconds(core::from_unix_seconds(std::nan(""))), 0.0);
 }
 
 TEST(TraceCsv, ErrorsNameTheLine) {
