@@ -149,11 +149,25 @@ std::vector<std::string> validate(const DetectorSettings& s) {
 
 Detector::Detector(DetectorSettings settings) : settings_(std::move(settings)) {
   std::int64_t w = settings_.min_window.count();
-  // Fast windows: at least 6 buckets (one per segment), shorter than min_window.
+  // Fast windows, shorter than min_window, on their own finer buckets: one per segment of the
+  // shortest, the largest divisor of the bucket length that fits (at least 10 s, so at least a
+  // minute for the window). A leak that kills within minutes of start needs a window of minutes.
   if (settings_.fast_window.count() > 0) {
-    for (std::int64_t f = std::max(settings_.fast_window.count(), 6 * settings_.bucket.count());
-         f < w; f *= 2)
+    const std::int64_t b = settings_.bucket.count();
+    const std::int64_t want =
+        std::max<std::int64_t>(10, settings_.fast_window.count() / std::max(settings_.segments, 1));
+    std::int64_t fb = b;
+    for (std::int64_t d = std::min(want, b); d >= 10; --d) {
+      if (b % d == 0) {
+        fb = d;
+        break;
+      }
+    }
+    for (std::int64_t f = std::max(settings_.fast_window.count(), fb * settings_.segments); f < w;
+         f *= 2)
       windows_.push_back(f);
+    // With the fine buckets' own length the fine tier serves.
+    if (!windows_.empty() && fb < b) fast_bucket_ = fb;
   }
   std::int64_t max_w = settings_.max_window.count();
   while (w < max_w) {
@@ -176,6 +190,8 @@ void Detector::start_epoch(std::int64_t t) {
   coarse_.clear();
   open_.reset();
   coarse_open_.reset();
+  fast_.clear();
+  fast_open_.reset();
   gaps_.clear();
   epoch_start_ = t;
   std::fill(rising_since_.begin(), rising_since_.end(), 0);
@@ -187,6 +203,7 @@ void Detector::start_epoch(std::int64_t t) {
   offset_ = 0;
   pinned_since_ = -1;
   last_pinned_t_ = -1;
+  pinned_total_ = 0;
   cache_bound_ = false;
   last_drop_t_ = t;
   tooth_ = 0;
@@ -228,7 +245,20 @@ bool Detector::window_has_gap(std::int64_t from, std::int64_t to) const {
 void Detector::add_point(std::int64_t t, double value) {
   const std::int64_t b = settings_.bucket.count();
   const std::int64_t start = floor_div(t, b) * b;
-  if (open_ && open_->start != start) close_bucket();
+  std::int64_t fast_end = -1;  // a fast bucket closed: the fast windows are due at its end
+  if (fast_bucket_ > 0) {
+    const std::int64_t fstart = floor_div(t, fast_bucket_) * fast_bucket_;
+    if (fast_open_ && fast_open_->start != fstart) fast_end = close_fast();
+    if (!fast_open_) fast_open_ = Bucket{fstart, value, value, 0};
+    fast_open_->min = std::min(fast_open_->min, value);
+    fast_open_->max = std::max(fast_open_->max, value);
+    ++fast_open_->count;
+  }
+  if (open_ && open_->start != start) {
+    close_bucket();  // judges every window, the fast ones included
+  } else if (fast_end >= 0) {
+    evaluate(fast_end, false);
+  }
   if (!open_) {
     open_ = Bucket{start, value, value, 0};
   }
@@ -237,6 +267,17 @@ void Detector::add_point(std::int64_t t, double value) {
   ++open_->count;
   epoch_peak_ = std::max(epoch_peak_, value);
   epoch_low_ = std::min(epoch_low_, value);
+}
+
+std::int64_t Detector::close_fast() {
+  const std::int64_t end = fast_open_->start + fast_bucket_;
+  fast_.push_back(*fast_open_);
+  fast_open_.reset();
+  // As long as the fine tier: per-cycle floors look back one longest climb, however short the
+  // window.
+  while (!fast_.empty() && fast_.front().start < end - kFineSpan - settings_.bucket.count())
+    fast_.pop_front();
+  return end;
 }
 
 void Detector::close_bucket() {
@@ -253,6 +294,7 @@ void Detector::close_bucket() {
       if (pinned_since_ < 0 || done.start - last_pinned_t_ > 2 * settings_.bucket.count())
         pinned_since_ = done.start;
       last_pinned_t_ = done.start;
+      pinned_total_ += settings_.bucket.count();
     }
   }
   bucket_hit_ = false;
@@ -329,16 +371,18 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
     fmax[seg] = std::max(fmax[seg], bk.max);
     ++cnt[seg];
   };
-  const std::int64_t b = settings_.bucket.count();
+  const bool fast = fast_bucket_ > 0 && window < settings_.min_window.count();
+  const std::int64_t b = fast ? fast_bucket_ : settings_.bucket.count();
+  const std::deque<Bucket>& tier = fast ? fast_ : fine_;
   const std::int64_t first = span > 0 ? reach : from;
   if (window <= kFineSpan) {
     if (span > 0) {
-      auto it = std::partition_point(fine_.begin(), fine_.end(),
+      auto it = std::partition_point(tier.begin(), tier.end(),
                                      [&](const Bucket& bk) { return bk.start + b <= first; });
-      for (; it != fine_.end(); ++it)
+      for (; it != tier.end(); ++it)
         take(*it, b);
     } else {
-      for (auto it = fine_.rbegin(); it != fine_.rend(); ++it) {
+      for (auto it = tier.rbegin(); it != tier.rend(); ++it) {
         if (it->start + b <= first) break;
         take(*it, b);
       }
@@ -468,7 +512,8 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
 }
 
 std::int64_t Detector::hold(std::size_t j) const {
-  return std::max(settings_.bucket.count(), windows_[j] / settings_.segments);
+  const std::int64_t b = is_fast(j) && fast_bucket_ > 0 ? fast_bucket_ : settings_.bucket.count();
+  return std::max(b, windows_[j] / settings_.segments);
 }
 
 bool Detector::counts(std::size_t j) const {
@@ -491,13 +536,15 @@ int Detector::climb_cycle() const {
   return n;
 }
 
-void Detector::evaluate(std::int64_t now) {
+void Detector::evaluate(std::int64_t now, bool all) {
   evaluated_ = true;
   const std::int64_t b = settings_.bucket.count();
   bool any_rising = false;
   for (std::size_t j = 0; j < windows_.size(); ++j) {
+    if (!all && !is_fast(j)) continue;
     if (now >= next_eval_[j]) {
-      const std::int64_t step = std::max(b, (windows_[j] / 24) / b * b);
+      const std::int64_t jb = is_fast(j) && fast_bucket_ > 0 ? fast_bucket_ : b;
+      const std::int64_t step = std::max(jb, (windows_[j] / 24) / jb * jb);
       next_eval_[j] = now + step;
       evals_[j] = eval_window(now, windows_[j], 0);
       // Per-cycle floors, where a window could alert on them (segments shorter than a climb, the
@@ -527,18 +574,22 @@ void Detector::evaluate(std::int64_t now) {
   // Pinned at the limit without a kill: the kernel reclaims (page cache in usage); a rise that
   // got there this way says nothing about a leak.
   const bool pinned = last_pinned_t_ >= 0 && now - last_pinned_t_ <= 2 * b;
-  if (pinned && now - pinned_since_ >= settings_.pinned_after.count()) cache_bound_ = true;
+  // In all, not in one run: a sawtooth whose collections dip below the limit for a few minutes
+  // and climb back to it keeps breaking the runs, and the kernel is still reclaiming.
+  if (pinned && pinned_total_ >= settings_.pinned_after.count()) cache_bound_ = true;
   pinned_hold_ = false;
   // Pick the evidence: the longest window whose rise has held long enough and passes its gate.
   int alert_window = -1;
   for (std::size_t j = 0; j < windows_.size(); ++j) {
+    if (!all && !is_fast(j)) continue;
     const WindowEval& ev = evals_[j];
     if (!ev.rising) continue;
     if (now - rising_since_[j] < hold(j)) continue;
     if (!counts(j)) continue;
-    const bool fast = windows_[j] < settings_.min_window.count();
+    const bool fast = is_fast(j);
     // A fast window needs a few samples per bucket: six single samples are noise, not a trend.
-    if (fast && (fine_.empty() || fine_.back().count < 3)) continue;
+    const auto& tier = fast_bucket_ > 0 ? fast_ : fine_;
+    if (fast && (tier.empty() || tier.back().count < 3)) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;
@@ -559,6 +610,11 @@ void Detector::evaluate(std::int64_t now) {
       gate = t_lim <= (fast ? settings_.fast_forecast_factor : settings_.forecast_factor) *
                           static_cast<double>(windows_[j]);
     if (gate) alert_window = static_cast<int>(j);
+  }
+  // Between two buckets only a new alert from a fast window changes the decision.
+  if (!all && (alert_window < 0 || leak_)) {
+    evaluated_ = false;
+    return;
   }
   while (!oom_times_.empty() && oom_times_.front() < now - settings_.oom_cycle_window.count()) {
     oom_times_.pop_front();
@@ -712,6 +768,7 @@ Decision Detector::observe(const core::Sample& sample) {
   if (oom) register_oom(ts);
   if (restart || oom) ++restarts_;
   if (restart || oom) {
+    if (fast_open_) close_fast();
     if (open_) close_bucket();
     // A restart that ended a rise still holding at the last evaluations (no kill counted).
     if (!oom && rise_held_t_ >= 0 &&

@@ -92,7 +92,11 @@ class Detector {
   void start_epoch(std::int64_t t);
   void add_point(std::int64_t t, double value);
   void close_bucket();
-  void evaluate(std::int64_t now);
+  std::int64_t close_fast();  // closes the open fast bucket; returns its end
+  // `all`: every window is due for judging (a bucket closed); otherwise only the fast windows are
+  // (a fast bucket closed), and the decision changes only if one of them alerts.
+  void evaluate(std::int64_t now, bool all = true);
+  bool is_fast(std::size_t j) const { return windows_[j] < settings_.min_window.count(); }
   // `span` > 0: each segment's floor is the lowest point over `span` before its end, back to the
   // last full collection (see cycle_span).
   WindowEval eval_window(std::int64_t now, std::int64_t window, std::int64_t span) const;
@@ -116,6 +120,12 @@ class Detector {
   std::deque<Bucket> coarse_;
   std::optional<Bucket> open_;         // fine bucket being filled
   std::optional<Bucket> coarse_open_;  // coarse bucket being filled
+  // The fast windows' own tier: buckets of fast_window / segments (a divisor of the bucket length,
+  // at least 10 s), kept over the longest fast window. Not saved: after a restore the fast windows
+  // wait for new data.
+  std::int64_t fast_bucket_ = 0;  // 0 = no fast windows
+  std::deque<Bucket> fast_;
+  std::optional<Bucket> fast_open_;
   std::int64_t epoch_start_ = 0;
   bool started_ = false;
   double last_t_ = 0;  // unix seconds of the last accepted sample
@@ -146,9 +156,10 @@ class Detector {
   std::optional<std::uint64_t> last_hit_count_;
   std::int64_t pinned_since_ = -1;  // start of the current pinned run (-1 = none)
   std::int64_t last_pinned_t_ = -1;
-  bool cache_bound_ = false;  // pinned for pinned_after in this epoch without a kill
-  bool pinned_hold_ = false;  // the last evaluation held back an alert because of it
-  bool bucket_hit_ = false;   // the limit-hit counter rose during the open bucket
+  std::int64_t pinned_total_ = 0;  // seconds pinned in this epoch, all runs together
+  bool cache_bound_ = false;       // pinned for pinned_after in this epoch without a kill
+  bool pinned_hold_ = false;       // the last evaluation held back an alert because of it
+  bool bucket_hit_ = false;        // the limit-hit counter rose during the open bucket
   // Full collections (see DetectorSettings::full_gc_drop_fraction).
   std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
   std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)

@@ -71,14 +71,18 @@ struct DetectorSettings {
   // the start of an epoch, learning or not. A rise they see alerts when the peaks are forecast to
   // reach the limit within fast_forecast_factor x the window (always sooner than min_window): a
   // leak that kills the container before the learning window is over is the one that matters
-  // most. Needs at least 3 samples per bucket. 0 = off; raised to 6 buckets when shorter; no
-  // fast window when it is not shorter than min_window.
+  // most. The fast windows have their own buckets, one per segment of the shortest: the largest
+  // divisor of `bucket` up to fast_window / segments, at least 10 s (with the defaults, the
+  // buckets themselves; 30 s for 3m); a fast window needs at least 3 samples in its last one. 0 =
+  // off; raised to `segments` fast buckets when shorter; no fast window when it is not shorter than
+  // min_window.
   std::chrono::seconds fast_window{std::chrono::minutes(6)};
   // The tracked memory at or above this fraction of the limit (or past oom_peak_fraction while the
   // kernel's limit-hit counter rises) with no OOM kill is "pinned": the kernel is reclaiming page
   // cache, and a rise that reached the limit this way is no leak. No trend alert fires while
-  // pinned; after `pinned_after` pinned without a kill, the limit forecast stops counting as
-  // evidence for the rest of the epoch (only growth_fraction and confirm_window can alert).
+  // pinned; after `pinned_after` pinned in all (this epoch, one run or several) without a kill,
+  // the limit forecast stops counting as evidence for the rest of the epoch (only growth_fraction
+  // and confirm_window can alert).
   double pinned_fraction = 0.97;
   std::chrono::seconds pinned_after{std::chrono::minutes(5)};
   // A fall of the floor by at least this fraction from one bucket to the next, without a restart,

@@ -105,6 +105,7 @@ nlohmann::json Detector::save() const {
       last_hit_count_ ? nlohmann::json(*last_hit_count_) : nlohmann::json(nullptr);
   j["pinned_since"] = pinned_since_;
   j["last_pinned_t"] = last_pinned_t_;
+  j["pinned_total"] = pinned_total_;
   j["cache_bound"] = cache_bound_;
   j["last_drop_t"] = last_drop_t_;
   j["tooth"] = tooth_;
@@ -157,6 +158,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.last_hit_count_ = count_of(j.at("last_hit_count"), "last_hit_count", kMaxU64);
     d.pinned_since_ = time_of(opt("pinned_since", kMinusOne), "pinned_since");
     d.last_pinned_t_ = time_of(opt("last_pinned_t", kMinusOne), "last_pinned_t");
+    d.pinned_total_ = time_of(opt("pinned_total", kZero), "pinned_total");
     d.cache_bound_ = j.value("cache_bound", false);
     d.tooth_ = time_of(opt("tooth", kZero), "tooth");
     if (j.contains("troughs_seen")) {

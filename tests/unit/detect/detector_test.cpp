@@ -548,6 +548,51 @@ TEST(Detector, SeedLikeFastLeakWaitsOutLearningWithoutFastWindows) {
   EXPECT_FALSE(r.first_leak);  // what the fast windows change
 }
 
+// A leak that kills a 64 MiB container 4.5 minutes after start (the tune recording
+// leak-node-oomcycles-64m): no 6-minute window exists before the kill. fast_window: 3m judges a
+// 3-minute window on 30 s buckets of its own and reports it first, between two 60 s buckets.
+TEST(Detector, ThreeMinuteFastWindowCatchesALeakThatKillsWithinFiveMinutes) {
+  const double rate = 12 * kMi / 60;
+  const auto value = [&](double x) {
+    return 10 * kMi + 3 * kMi * std::min(1.0, x / 20) + saw(x, 2 * kMi, 8) +
+           rate * std::max(0.0, x - 20);
+  };
+  const double oom = 20 + (64 * kMi - 15 * kMi) / rate;  // the peaks reach the limit (~265 s)
+  Detector defaults;
+  EXPECT_FALSE(feed(defaults, oom - 1, 1, value, 64 * kMi).first_leak);
+  DetectorSettings s;
+  s.fast_window = std::chrono::minutes(3);
+  Detector fast(s);
+  const auto r = feed(fast, oom - 1, 1, value, 64 * kMi);
+  ASSERT_TRUE(r.first_leak) << "no alert before the kill at " << oom << " s";
+  EXPECT_LT(*r.first_leak, oom - 20);
+  EXPECT_EQ(r.at_alert.window, std::chrono::seconds(180));
+}
+
+// Usage (page cache included) held at the limit for 200 s at a time, between dips of 200 s: no
+// run of pinned buckets lasts five minutes, but the kernel keeps reclaiming. The first two dips
+// are too shallow to be a rise; then each dip climbs back to the limit within four minutes. By
+// then the limit has been pinned for more than pinned_after in all, so the forecast no longer
+// counts and the 3-minute windows that see the climbs back do not alert. Counted by runs only,
+// the first deep climb alerts.
+TEST(Detector, PinnedTimeCountsInAllAcrossDips) {
+  const double limit = 512 * kMi;
+  const auto value = [&](double x) {
+    if (x < 800) return (std::fmod(x, 400.0) < 200 ? 0.999 : 0.96) * limit;  // shallow dips
+    const double into = std::fmod(x - 800, 440.0);
+    if (into < 200) return 0.999 * limit;                      // at the limit, reclaimed
+    return 0.93 * limit + 0.069 * limit * (into - 200) / 240;  // a dip, then back up
+  };
+  DetectorSettings s;
+  s.fast_window = std::chrono::minutes(3);
+  Detector d(s);
+  const auto r = feed(d, 2 * 3600, 10, value, limit, [](double, core::Sample& smp) {
+    smp.working_set_bytes = 0;  // usage only
+  });
+  EXPECT_FALSE(r.first_leak) << "at " << r.first_leak.value_or(-1)
+                             << " s: " << r.at_alert.explanation;
+}
+
 TEST(Settings, FastForecastFactorIsValidatedAndUsedByTheFastWindowsOnly) {
   DetectorSettings s;
   s.fast_forecast_factor = -1;
