@@ -1,6 +1,7 @@
 // libFuzzer target: the replay trace reader, the detector fed from it, and the detector's saved
 // state. The first byte picks the input: even = a CSV trace (replayed, then saved and restored:
-// whatever the detector saves must restore), odd = a state file (restored, then fed and saved).
+// whatever the detector saves must restore), odd = a state file (restored, then fed and saved);
+// its next bits pick the settings.
 // Nothing may crash, throw or cast a value out of range.
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +29,9 @@ ld::DetectorSettings small() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const auto settings = (data[0] & 2) ? small() : ld::DetectorSettings{};
+  // Bit 1: short windows; bit 2: fast windows on 30 s buckets of their own (fast_window: 3m).
+  auto settings = (data[0] & 2) ? small() : ld::DetectorSettings{};
+  if (data[0] & 4) settings.fast_window = std::chrono::minutes(3);
   if (data[0] % 2 == 0) {
     std::istringstream in(text);
     auto reader = ld::TraceReader::open(in);
