@@ -371,18 +371,17 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
     fmax[seg] = std::max(fmax[seg], bk.max);
     ++cnt[seg];
   };
-  const bool fast = fast_bucket_ > 0 && window < settings_.min_window.count();
-  const std::int64_t b = fast ? fast_bucket_ : settings_.bucket.count();
-  const std::deque<Bucket>& tier = fast ? fast_ : fine_;
+  const std::int64_t b = bucket_len(window);
+  const std::deque<Bucket>& buckets = tier(window);
   const std::int64_t first = span > 0 ? reach : from;
   if (window <= kFineSpan) {
     if (span > 0) {
-      auto it = std::partition_point(tier.begin(), tier.end(),
+      auto it = std::partition_point(buckets.begin(), buckets.end(),
                                      [&](const Bucket& bk) { return bk.start + b <= first; });
-      for (; it != tier.end(); ++it)
+      for (; it != buckets.end(); ++it)
         take(*it, b);
     } else {
-      for (auto it = tier.rbegin(); it != tier.rend(); ++it) {
+      for (auto it = buckets.rbegin(); it != buckets.rend(); ++it) {
         if (it->start + b <= first) break;
         take(*it, b);
       }
@@ -512,8 +511,7 @@ std::int64_t Detector::cycle_span(std::int64_t window) const {
 }
 
 std::int64_t Detector::hold(std::size_t j) const {
-  const std::int64_t b = is_fast(j) && fast_bucket_ > 0 ? fast_bucket_ : settings_.bucket.count();
-  return std::max(b, windows_[j] / settings_.segments);
+  return std::max(bucket_len(windows_[j]), windows_[j] / settings_.segments);
 }
 
 bool Detector::counts(std::size_t j) const {
@@ -543,7 +541,7 @@ void Detector::evaluate(std::int64_t now, bool all) {
   for (std::size_t j = 0; j < windows_.size(); ++j) {
     if (!all && !is_fast(j)) continue;
     if (now >= next_eval_[j]) {
-      const std::int64_t jb = is_fast(j) && fast_bucket_ > 0 ? fast_bucket_ : b;
+      const std::int64_t jb = bucket_len(windows_[j]);
       const std::int64_t step = std::max(jb, (windows_[j] / 24) / jb * jb);
       next_eval_[j] = now + step;
       evals_[j] = eval_window(now, windows_[j], 0);
@@ -588,8 +586,8 @@ void Detector::evaluate(std::int64_t now, bool all) {
     if (!counts(j)) continue;
     const bool fast = is_fast(j);
     // A fast window needs a few samples per bucket: six single samples are noise, not a trend.
-    const auto& tier = fast_bucket_ > 0 ? fast_ : fine_;
-    if (fast && (tier.empty() || tier.back().count < 3)) continue;
+    const auto& judged = tier(windows_[j]);
+    if (fast && (judged.empty() || judged.back().count < 3)) continue;
     if (pinned) {
       pinned_hold_ = true;
       continue;

@@ -97,6 +97,17 @@ class Detector {
   // (a fast bucket closed), and the decision changes only if one of them alerts.
   void evaluate(std::int64_t now, bool all = true);
   bool is_fast(std::size_t j) const { return windows_[j] < settings_.min_window.count(); }
+  // The buckets a window is judged on: the fast tier for a fast window when there is one, else
+  // the fine tier (windows up to kFineSpan; longer ones use the coarse tier in eval_window).
+  bool on_fast_tier(std::int64_t window) const {
+    return fast_bucket_ > 0 && window < settings_.min_window.count();
+  }
+  std::int64_t bucket_len(std::int64_t window) const {
+    return on_fast_tier(window) ? fast_bucket_ : settings_.bucket.count();
+  }
+  const std::deque<Bucket>& tier(std::int64_t window) const {
+    return on_fast_tier(window) ? fast_ : fine_;
+  }
   // `span` > 0: each segment's floor is the lowest point over `span` before its end, back to the
   // last full collection (see cycle_span).
   WindowEval eval_window(std::int64_t now, std::int64_t window, std::int64_t span) const;
@@ -121,8 +132,8 @@ class Detector {
   std::optional<Bucket> open_;         // fine bucket being filled
   std::optional<Bucket> coarse_open_;  // coarse bucket being filled
   // The fast windows' own tier: buckets of fast_window / segments (a divisor of the bucket length,
-  // at least 10 s), kept over the longest fast window. Not saved: after a restore the fast windows
-  // wait for new data.
+  // at least 10 s), kept as long as the fine tier (per-cycle floors look back one longest climb).
+  // Not saved: after a restore the fast windows wait for new data.
   std::int64_t fast_bucket_ = 0;  // 0 = no fast windows
   std::deque<Bucket> fast_;
   std::optional<Bucket> fast_open_;

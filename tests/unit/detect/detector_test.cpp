@@ -416,6 +416,19 @@ TEST(TraceCsv, ParsesOptionalColumnsAndIgnoresOthers) {
   EXPECT_FALSE(*r->next(s));
 }
 
+// Reads every row of `csv`; the first error's message, if any.
+std::optional<std::string> reading_error(const std::string& csv) {
+  std::istringstream in(csv);
+  auto r = TraceReader::open(in);
+  if (!r.ok()) return r.error().message;
+  core::Sample s;
+  while (true) {
+    auto more = r->next(s);
+    if (!more.ok()) return more.error().message;
+    if (!*more) return std::nullopt;
+  }
+}
+
 TEST(TraceCsv, InstanceNamesTheProcessAndIsBounded) {
   std::istringstream in("timestamp,usage_bytes,instance\n1,2,pid-41\n2,2,\n3,2," +
                         std::string(129, 'x') + "\n");
@@ -431,12 +444,10 @@ TEST(TraceCsv, InstanceNamesTheProcessAndIsBounded) {
   EXPECT_NE(e.error().message.find("line 4"), std::string::npos);
   EXPECT_NE(e.error().message.find("instance"), std::string::npos);
 
-  std::istringstream bad("timestamp,usage_bytes,instance\n1,2,pid-\xf2\n");
-  auto rb = TraceReader::open(bad);
-  ASSERT_TRUE(rb.ok());
-  auto eb = rb->next(s);
-  ASSERT_FALSE(eb.ok());
-  EXPECT_NE(eb.error().message.find("UTF-8"), std::string::npos);
+  const auto bad = reading_error("timestamp,usage_bytes,instance\n1,2,pid-\xf2\n");
+  ASSERT_TRUE(bad);
+  EXPECT_NE(bad->find("line 2"), std::string::npos);
+  EXPECT_NE(bad->find("UTF-8"), std::string::npos);
 
   // A source's name is saved as valid UTF-8 whatever it held: the state file must always dump.
   Detector d;
@@ -451,22 +462,15 @@ TEST(TraceCsv, InstanceNamesTheProcessAndIsBounded) {
 // A value the sample cannot hold is an error, not a cast out of range (undefined behaviour).
 TEST(TraceCsv, NumbersThatDoNotFitAreErrorsNamingTheLine) {
   for (const std::string row : {"1e300,2", "-1e11,2", "1,1e300", "1,2e19"}) {
-    std::istringstream in("timestamp,usage_bytes\n1,2\n" + row + "\n");
-    auto r = TraceReader::open(in);
-    ASSERT_TRUE(r.ok());
-    core::Sample s;
-    ASSERT_TRUE(*r->next(s));
-    auto e = r->next(s);
-    ASSERT_FALSE(e.ok()) << row;
-    EXPECT_NE(e.error().message.find("line 3"), std::string::npos) << row;
+    const auto e = reading_error("timestamp,usage_bytes\n1,2\n" + row + "\n");
+    ASSERT_TRUE(e) << row;
+    EXPECT_NE(e->find("line 3"), std::string::npos) << row << ": " << *e;
   }
   for (const std::string col :
        {"working_set_bytes", "oom_kill", "failcnt", "inactive_file_bytes"}) {
-    std::istringstream in("timestamp,usage_bytes," + col + "\n1,2,1e300\n");
-    auto r = TraceReader::open(in);
-    ASSERT_TRUE(r.ok());
-    core::Sample s;
-    EXPECT_FALSE(r->next(s).ok()) << col;
+    const auto e = reading_error("timestamp,usage_bytes," + col + "\n1,2,1e300\n");
+    ASSERT_TRUE(e) << col;
+    EXPECT_NE(e->find("line 2"), std::string::npos) << col << ": " << *e;
   }
   EXPECT_DOUBLE_EQ(core::to_unix_seconds(core::from_unix_seconds(1e300)), 9.2e9);
   EXPECT_DOUBLE_EQ(core::to_unix_seconds(core::from_unix_seconds(std::nan(""))), 0.0);
