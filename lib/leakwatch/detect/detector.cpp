@@ -209,6 +209,7 @@ void Detector::start_epoch(std::int64_t t) {
   tooth_ = 0;
   troughs_seen_.clear();
   last_collection_drop_ = 0;
+  collection_peak_ = 0;
   epoch_peak_ = 0;
   epoch_low_ = std::numeric_limits<double>::infinity();
   rise_held_t_ = -1;
@@ -301,7 +302,10 @@ void Detector::close_bucket() {
   if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
     if (is_collection(fine_.back().min, done.min)) {
       last_collection_drop_ = fine_.back().min - done.min;
-      tooth_ = std::max(tooth_, done.start - last_drop_t_);
+      collection_peak_ = std::max(collection_peak_, fine_.back().max);
+      // From one collection to the next: what came before the first one is a warm-up, or a climb
+      // whose start was not seen.
+      if (!troughs_seen_.empty()) tooth_ = std::max(tooth_, done.start - last_drop_t_);
       last_drop_t_ = done.start;
       troughs_seen_.push_back(done.min);
       if (troughs_seen_.size() > kTroughs) troughs_seen_.pop_front();
@@ -454,9 +458,7 @@ Detector::WindowEval Detector::eval_window(std::int64_t now, std::int64_t window
   const double total = fmin[k - 1] - fmin[0];
   ev.rise = total;
   ev.start_floor = fmin[0];
-  double reference = limit_ ? static_cast<double>(*limit_) : fmin[0];
-  const double min_rise = std::max(static_cast<double>(settings_.min_rise_bytes),
-                                   settings_.min_rise_fraction * std::max(reference, 0.0));
+  const double min_rise = this->min_rise(fmin[0]);
   if (!(slope > 0) || total < min_rise) return ev;
   // Most segment-to-segment moves are up (a leak in steps leaves some flat), none is a real drop,
   // the first floor is the lowest and the last the highest (the trend did not reverse).
@@ -489,10 +491,12 @@ bool Detector::troughs_rose() const {
   std::size_t first = troughs_seen_.size() - 1;
   while (first > 0 && troughs_seen_[first - 1] < troughs_seen_[first])
     --first;
-  const double ref = limit_ ? static_cast<double>(*limit_) : troughs_seen_[first];
-  const double need =
-      std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
-  return troughs_seen_.back() - troughs_seen_[first] >= need;
+  return troughs_seen_.back() - troughs_seen_[first] >= min_rise(troughs_seen_[first]);
+}
+
+double Detector::min_rise(double floor) const {
+  const double ref = limit_ ? static_cast<double>(*limit_) : std::max(floor, 0.0);
+  return std::max(static_cast<double>(settings_.min_rise_bytes), settings_.min_rise_fraction * ref);
 }
 
 bool Detector::is_collection(double before, double after) const {
@@ -507,7 +511,7 @@ bool Detector::is_collection(double before, double after) const {
 
 std::int64_t Detector::cycle_span(std::int64_t window) const {
   // Segments shorter than the longest climb between two full collections (none seen: 0).
-  return tooth_ * settings_.segments > window ? tooth_ : 0;
+  return climb_ * settings_.segments > window ? climb_ : 0;
 }
 
 std::int64_t Detector::hold(std::size_t j) const {
@@ -516,9 +520,9 @@ std::int64_t Detector::hold(std::size_t j) const {
 
 bool Detector::counts(std::size_t j) const {
   // After a full collection, a segment shorter than a climb between two of them sees the climb,
-  // not the floor: such a window counts only when the floors after the last two collections rose
-  // too.
-  return !(tooth_ > 0 && windows_[j] / settings_.segments < tooth_ && !troughs_rose());
+  // not the floor: such a window counts only when the floors after the last collections rose too,
+  // or the level passed every height a collection fell from.
+  return !(climb_ > 0 && windows_[j] / settings_.segments < climb_ && !troughs_rose());
 }
 
 int Detector::climb_cycle() const {
@@ -536,6 +540,13 @@ int Detector::climb_cycle() const {
 
 void Detector::evaluate(std::int64_t now, bool all) {
   evaluated_ = true;
+  // The climb since the last collection is one too while it has not passed the height that
+  // collection fell from by a minimum rise: the old generation refilling, not yet a floor. Above
+  // it, a collection would have come; a leak after a one-off drop counts again from there.
+  climb_ = tooth_;
+  if (!troughs_seen_.empty() && !fine_.empty() &&
+      fine_.back().min <= collection_peak_ + min_rise(troughs_seen_.back()))
+    climb_ = std::max(tooth_, now - last_drop_t_);
   const std::int64_t b = settings_.bucket.count();
   bool any_rising = false;
   for (std::size_t j = 0; j < windows_.size(); ++j) {

@@ -121,6 +121,9 @@ class Detector {
   // The floors after the last full collections rose, each above the one before, by min_rise_bytes /
   // min_rise_fraction in all (over up to three cycles).
   bool troughs_rose() const;
+  // The smallest rise a window or the troughs must show: min_rise_fraction of the limit (of
+  // `floor` without one), at least min_rise_bytes.
+  double min_rise(double floor) const;
   bool window_has_gap(std::int64_t from, std::int64_t to) const;
   void register_oom(std::int64_t t);
 
@@ -174,11 +177,15 @@ class Detector {
   // Full collections (see DetectorSettings::full_gc_drop_fraction).
   std::int64_t last_drop_t_ = 0;  // end of the previous climb (epoch start before the first)
   std::int64_t tooth_ = 0;        // longest climb between two collections in this epoch (s)
+  // tooth_, or the climb since the last collection while it has not passed collection_peak_
+  // (set by evaluate).
+  std::int64_t climb_ = 0;
   // The floors after the last few collections in this epoch, oldest first: a rise over up to
   // three cycles.
   static constexpr std::size_t kTroughs = 4;
   std::deque<double> troughs_seen_;
   double last_collection_drop_ = 0;  // how far the last collection took the floor down
+  double collection_peak_ = 0;       // the highest point a collection in this epoch fell from
   // Restarts without an OOM kill that ended a held rise: a runtime's own heap limit (V8's
   // --max-old-space-size, the JVM's -Xmx) ends a leaking process below the container's limit, so
   // no kill is ever counted, and each new epoch is too short for a window to alert.

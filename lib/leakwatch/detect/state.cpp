@@ -111,6 +111,7 @@ nlohmann::json Detector::save() const {
   j["tooth"] = tooth_;
   j["troughs_seen"] = troughs_seen_;
   j["last_collection_drop"] = last_collection_drop_;
+  j["collection_peak"] = collection_peak_;
   j["epoch_peak"] = epoch_peak_;
   if (std::isfinite(epoch_low_)) j["epoch_low"] = epoch_low_;
   j["rise_held_t"] = rise_held_t_;
@@ -175,6 +176,10 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     }
     d.last_collection_drop_ = bytes_of(opt("last_collection_drop", kZero), "last_collection_drop");
     d.epoch_peak_ = bytes_of(opt("epoch_peak", kZero), "epoch_peak");
+    // Older state files: the epoch's peak bounds the height any collection fell from.
+    d.collection_peak_ = j.contains("collection_peak")
+                             ? bytes_of(j.at("collection_peak"), "collection_peak")
+                             : d.epoch_peak_;
     if (j.contains("epoch_low")) d.epoch_low_ = bytes_of(j.at("epoch_low"), "epoch_low");
     d.rise_held_t_ = time_of(opt("rise_held_t", kMinusOne), "rise_held_t");
     if (j.contains("climb_deaths")) {
@@ -220,6 +225,7 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.troughs_seen_.clear();
       d.last_collection_drop_ = 0;
       d.epoch_peak_ = 0;
+      d.collection_peak_ = 0;
       d.epoch_low_ = std::numeric_limits<double>::infinity();
       d.rise_held_t_ = -1;
     }
