@@ -299,7 +299,9 @@ void Detector::close_bucket() {
     }
   }
   bucket_hit_ = false;
-  if (!fine_.empty() && settings_.full_gc_drop_fraction > 0 && fine_.back().start >= epoch_start_) {
+  // fine_ holds this epoch's buckets only (start_epoch clears it): a fall out of the first one,
+  // however partly filled, is a collection too.
+  if (!fine_.empty() && settings_.full_gc_drop_fraction > 0) {
     if (is_collection(fine_.back().min, done.min)) {
       last_collection_drop_ = fine_.back().min - done.min;
       collection_peak_ = std::max(collection_peak_, fine_.back().max);
