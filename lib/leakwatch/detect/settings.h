@@ -65,8 +65,11 @@ struct DetectorSettings {
   std::chrono::seconds capture_settle{std::chrono::minutes(5)};
   // A suspected leak goes back to `ok` when no window has shown a rise for this long.
   std::chrono::seconds clear_after{std::chrono::hours(2)};
-  // Samples further apart than this are a gap: the windows spanning it need fresh data.
-  std::chrono::seconds max_gap{std::chrono::minutes(30)};
+  // Samples further apart than this are a gap: the windows spanning it need fresh data. Below it,
+  // an outage costs only the segments it leaves without data (a window with an empty segment is
+  // not judged): the floors on either side are the same process's, or a restart began a new
+  // epoch. The default is the longest window's length.
+  std::chrono::seconds max_gap{std::chrono::hours(48)};
   // Fast leaks: windows shorter than min_window, from this length up (doubling), are judged from
   // the start of an epoch, learning or not. A rise they see alerts when the peaks are forecast to
   // reach the limit within fast_forecast_factor x the window (always sooner than min_window): a

@@ -640,6 +640,39 @@ TEST(Detector, HealthyTwinWithTheSameOutageStaysSilent) {
   EXPECT_FALSE(r.first_leak) << r.at_alert.explanation;
 }
 
+// A leak in steps (28 MiB every 2.2 h from 50 MiB, a 256 MiB limit, killed at about 17 h) whose
+// samples stop for two hours from 8.7 h on. Every window that could see three steps spans the
+// outage; with a 30-minute max_gap none of them was judged again before the kill. The floors on
+// either side of the outage are the same process's, and the segments it leaves without data
+// already keep a window from being judged.
+double steps_with_outage(double x) {
+  return 50 * kMi + 28 * kMi * std::floor(x / (2.2 * 3600)) + saw(x, 6 * kMi, 30);
+}
+bool two_hour_outage(double x) {
+  return x >= 8.7 * 3600 && x < 10.7 * 3600;
+}
+
+TEST(Detector, LeakInStepsAcrossATwoHourOutageIsReportedBeforeTheOom) {
+  const double limit = 256 * kMi;
+  double oom = 0;
+  while (steps_with_outage(oom) + 6 * kMi < limit)
+    oom += 60;
+  Detector d;
+  auto r = feed(d, oom - 60, 10, steps_with_outage, limit, {}, two_hour_outage);
+  ASSERT_TRUE(r.first_leak) << "no alert before the OOM at " << oom / 3600 << " h";
+  EXPECT_GT(*r.first_leak, 10.7 * 3600) << r.at_alert.explanation;
+}
+
+// A cache that filled while the samples had stopped: one step across the outage, flat after it.
+TEST(Detector, OneStepAcrossAnOutageIsNoLeak) {
+  Detector d;
+  auto r = feed(
+      d, 24 * 3600, 10,
+      [](double x) { return (x < 9 * 3600 ? 80 : 150) * kMi + saw(x, 6 * kMi, 30); }, 256 * kMi, {},
+      two_hour_outage);
+  EXPECT_FALSE(r.first_leak) << r.at_alert.explanation;
+}
+
 TEST(Detector, HealthyTwinWarmupStaysSilent) {
   Detector d;
   auto r = feed(d, 3600, 1, warm_node, 128 * kMi);
