@@ -522,8 +522,7 @@ std::int64_t Detector::hold(std::size_t j) const {
 
 bool Detector::counts(std::size_t j) const {
   // After a full collection, a segment shorter than a climb between two of them sees the climb,
-  // not the floor: such a window counts only when the floors after the last collections rose too,
-  // or the level passed every height a collection fell from.
+  // not the floor: such a window counts only when the floors after the last collections rose too.
   return !(climb_ > 0 && windows_[j] / settings_.segments < climb_ && !troughs_rose());
 }
 
@@ -544,7 +543,8 @@ void Detector::evaluate(std::int64_t now, bool all) {
   evaluated_ = true;
   // The climb since the last collection is one too while it has not passed the height that
   // collection fell from by a minimum rise: the old generation refilling, not yet a floor. Above
-  // it, a collection would have come; a leak after a one-off drop counts again from there.
+  // it, a collection would have come, and only the climbs from one collection to the next count
+  // (none after a one-off drop).
   climb_ = tooth_;
   if (!troughs_seen_.empty() && !fine_.empty() &&
       fine_.back().min <= collection_peak_ + min_rise(troughs_seen_.back()))
