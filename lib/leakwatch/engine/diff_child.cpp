@@ -123,7 +123,8 @@ std::uint64_t resolve_memory_budget(const std::optional<std::uint64_t>& configur
   if (!dir.ok()) return kDefault;
   auto version = source::detect_cgroup_version(*dir);
   if (!version.ok()) return kDefault;
-  auto sample = source::read_cgroup(*dir, *version);
+  // Its own limit only: a task's limit above the sidecar is shared with the app it watches.
+  auto sample = source::read_cgroup(*dir, *version, source::Limit::own);
   if (!sample.ok() || !sample->limit_bytes || *sample->limit_bytes == 0) return kDefault;
   return *sample->limit_bytes / 4 * 3;
 }

@@ -13,6 +13,7 @@ using core::Result;
 namespace {
 
 constexpr std::size_t kMaxControlFile = 1 << 20;
+constexpr int kMaxCgroupDepth = 64;  // levels above a cgroup searched for a lower memory.max
 
 Result<std::string> read_small(const fs::path& p) {
   return core::read_file(p, kMaxControlFile);
@@ -101,7 +102,7 @@ Result<int> detect_cgroup_version(const fs::path& dir) {
                         "(v1): the memory controller is not enabled for it");
 }
 
-Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
+Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) {
   if (version == 2) {
     CgroupV2Texts t;
     auto cur = read_small(dir / "memory.current");
@@ -121,6 +122,21 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
     t.events = std::move(*ev);
     auto s = sample_from_v2(t);
     if (!s) return s.error().prefixed(dir.string() + "/");
+    // v2 has no hierarchical_memory_limit: a parent's memory.max (an ECS task's limit above
+    // containers without their own, a systemd slice's MemoryMax) kills as surely as the group's
+    // own. The walk ends at the first directory without memory.max: the root cgroup, or the top of
+    // what this cgroup namespace shows.
+    fs::path up = dir;
+    for (int depth = 0;
+         limit == Limit::inherited && depth < kMaxCgroupDepth && up.has_relative_path(); ++depth) {
+      up = up.parent_path();
+      auto text = read_optional(up / "memory.max");
+      if (!text) return text.error();
+      if (!*text) break;
+      auto lim = parse_limit(**text);
+      if (!lim) return lim.error().prefixed((up / "memory.max").string() + ": ");
+      if (*lim && (!s->limit_bytes || **lim < *s->limit_bytes)) s->limit_bytes = *lim;
+    }
     return s;
   }
   CgroupV1Texts t;
@@ -144,6 +160,14 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version) {
   t.failcnt = std::move(*fc);
   auto s = sample_from_v1(t);
   if (!s) return s.error().prefixed(dir.string() + "/");
+  if (limit == Limit::own) {
+    CgroupV1Texts own;
+    own.usage_in_bytes = t.usage_in_bytes;
+    own.limit_in_bytes = t.limit_in_bytes;  // without memory.stat's hierarchical_memory_limit
+    auto o = sample_from_v1(own);
+    if (!o) return o.error().prefixed(dir.string() + "/");
+    s->limit_bytes = o->limit_bytes;
+  }
   return s;
 }
 

@@ -26,8 +26,14 @@ core::Result<std::filesystem::path> discover_cgroup(const std::filesystem::path&
 // the memory controller's files, e.g. a v2 group whose parent does not delegate "memory").
 core::Result<int> detect_cgroup_version(const std::filesystem::path& dir);
 
+// Which memory limit a read reports: the lowest on the way up (what kills the group's processes;
+// v1's hierarchical_memory_limit, v2's parents' memory.max), or the group's own alone (a limit
+// shared with sibling groups is not this group's to spend).
+enum class Limit { inherited, own };
+
 // Reads the memory files of a v1 or v2 cgroup directory into a Sample (time, instance and
 // restarted are left to the caller).
-core::Result<core::Sample> read_cgroup(const std::filesystem::path& dir, int version);
+core::Result<core::Sample> read_cgroup(const std::filesystem::path& dir, int version,
+                                       Limit limit = Limit::inherited);
 
 }  // namespace leakwatch::source

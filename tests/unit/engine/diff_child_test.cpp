@@ -152,6 +152,15 @@ TEST(DiffModel, BudgetIsTheConfiguredOneOrThreeQuartersOfTheCgroupLimitOr256MiB)
   EXPECT_EQ(resolve_memory_budget(std::nullopt, root.path()), 96ull << 20);
   put("sys/fs/cgroup/sidecar/memory.max", "max\n");
   EXPECT_EQ(resolve_memory_budget(std::nullopt, root.path()), 256ull << 20);
+  // A limit above the sidecar's group (an ECS task's) is shared with the app: not the budget's.
+  put("proc/self/cgroup", "0::/task/sidecar\n");
+  put("sys/fs/cgroup/task/memory.current", "1000\n");
+  put("sys/fs/cgroup/task/memory.max", "2147483648\n");
+  put("sys/fs/cgroup/task/sidecar/memory.current", "1000\n");
+  put("sys/fs/cgroup/task/sidecar/memory.max", "max\n");
+  EXPECT_EQ(resolve_memory_budget(std::nullopt, root.path()), 256ull << 20);
+  put("sys/fs/cgroup/task/sidecar/memory.max", "134217728\n");
+  EXPECT_EQ(resolve_memory_budget(std::nullopt, root.path()), 96ull << 20);
   leakwatch::testing::UniqueTempDir empty;
   EXPECT_EQ(resolve_memory_budget(std::nullopt, empty.path()), 256ull << 20);
 }

@@ -369,6 +369,48 @@ TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
   EXPECT_NE(r.error().message.find("memory.stat"), std::string::npos);
 }
 
+// cgroup v2 has no hierarchical_memory_limit: an ECS task's limit sits on the task's cgroup, above
+// containers that have none of their own ("max"), and a systemd slice's MemoryMax likewise. The
+// lowest memory.max on the way up is the limit that kills.
+TEST(CgroupSource, V2LimitOfAParentCgroupIsTheLimit) {
+  TempDir tmp;
+  const auto task = tmp.path() / "ecs" / "task";
+  const auto app = task / "app";
+  auto write_v2 = [](const fs::path& dir, const std::string& max) {
+    put(dir / "memory.current", "52428800\n");
+    put(dir / "memory.max", max + "\n");
+    put(dir / "memory.stat", "anon 41943040\ninactive_file 1048576\n");
+  };
+  write_v2(tmp.path() / "ecs", "1073741824");
+  write_v2(task, "268435456");
+  write_v2(app, "max");
+  boost::asio::io_context io;
+  core::ManualClock clock;
+  TargetSettings t;
+  t.root = tmp.path();
+  t.cgroup_path = "ecs/task/app";
+  auto src = make_source(io, t, clock);
+  ASSERT_TRUE(src.ok());
+  auto s = read_sync(io, **src);
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  EXPECT_EQ(s->limit_bytes, std::optional<std::uint64_t>(256u << 20));
+  // Its own limit, when lower, is the one.
+  put(app / "memory.max", "134217728\n");
+  EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>(128u << 20));
+  // No limit anywhere: none.
+  for (const auto& dir : {tmp.path() / "ecs", task, app})
+    put(dir / "memory.max", "max\n");
+  EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::nullopt);
+  // A parent's memory.max that does not parse is an error naming that file; the next poll works.
+  put(task / "memory.max", "lots\n");
+  auto bad = read_sync(io, **src);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find((task / "memory.max").string()), std::string::npos)
+      << bad.error().message;
+  put(task / "memory.max", "268435456\n");
+  EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>(256u << 20));
+}
+
 TEST(CgroupSource, CompletesOnTheIoContextNeverInline) {
   boost::asio::io_context io;
   core::ManualClock clock;
