@@ -62,6 +62,10 @@ Result<json> parse_json(std::string_view text, const char* what) {
   return j;
 }
 
+std::uint64_t working_set(const EcsMemoryStats& m) {
+  return m.inactive_file ? (*m.inactive_file >= m.usage ? 0 : m.usage - *m.inactive_file) : m.usage;
+}
+
 Result<std::optional<EcsMemoryStats>> stats_from_json(const json& j) {
   if (j.is_null()) return std::optional<EcsMemoryStats>{};
   if (!j.is_object())
@@ -234,12 +238,21 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
   core::Sample s;
   s.time = now;
   s.usage_bytes = m.usage;
-  s.working_set_bytes =
-      m.inactive_file ? (*m.inactive_file >= m.usage ? 0 : m.usage - *m.inactive_file) : m.usage;
+  s.working_set_bytes = working_set(m);
   s.anon_bytes = m.anon;
   std::optional<std::uint64_t> limit = m.limit;
   if (!limit && c->limit_mib) limit = *c->limit_mib * kMiB;
-  if (task.limit_mib && (!limit || *task.limit_mib * kMiB < *limit)) limit = *task.limit_mib * kMiB;
+  if (task.limit_mib) {
+    // The task's limit bounds every container in it together: what is left for this one is the
+    // task's limit less the other containers' working sets (at least its own).
+    std::uint64_t others = 0;
+    for (const auto& other : stats)
+      if (&other != &*e && other.stats) others += working_set(*other.stats);
+    const std::uint64_t task_limit = *task.limit_mib * kMiB;
+    const std::uint64_t left =
+        std::max(s.working_set_bytes, task_limit > others ? task_limit - others : 0);
+    if (!limit || left < *limit) limit = left;
+  }
   s.limit_bytes = limit;
   s.peak_bytes = m.max_usage;
   s.instance = c->docker_id;

@@ -1,5 +1,6 @@
 #include "leakwatch/source/readers.h"
 
+#include <algorithm>
 #include <system_error>
 
 #include "leakwatch/core/fs.h"
@@ -50,6 +51,24 @@ std::optional<fs::path> find_suffix(const fs::path& base, const fs::path& suffix
       return it->path();
   }
   return std::nullopt;
+}
+
+// What a parent group's limit leaves for one of its children whose working set is `own`: the
+// limit less the working sets of the others (the parent's less the child's), at least `own`.
+Result<std::uint64_t> left_for(const fs::path& parent, std::uint64_t parent_limit,
+                               std::uint64_t own) {
+  auto cur = read_optional(parent / "memory.current");
+  if (!cur) return cur.error();
+  if (!*cur) return parent_limit;
+  CgroupV2Texts t;
+  t.current = std::move(**cur);
+  auto st = read_optional(parent / "memory.stat");
+  if (!st) return st.error();
+  t.stat = std::move(*st);
+  auto p = sample_from_v2(t);
+  if (!p) return p.error().prefixed(parent.string() + "/");
+  const std::uint64_t others = p->working_set_bytes > own ? p->working_set_bytes - own : 0;
+  return std::max(own, parent_limit > others ? parent_limit - others : 0);
 }
 
 }  // namespace
@@ -124,8 +143,9 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) 
     if (!s) return s.error().prefixed(dir.string() + "/");
     // v2 has no hierarchical_memory_limit: a parent's memory.max (an ECS task's limit above
     // containers without their own, a systemd slice's MemoryMax) kills as surely as the group's
-    // own. The walk ends at the first directory without memory.max: the root cgroup, or the top of
-    // what this cgroup namespace shows.
+    // own, and the groups beside this one use part of it: what is left for this group is the
+    // parent's limit less their working sets. The walk ends at the first directory without
+    // memory.max: the root cgroup, or the top of what this cgroup namespace shows.
     fs::path up = dir;
     for (int depth = 0;
          limit == Limit::inherited && depth < kMaxCgroupDepth && up.has_relative_path(); ++depth) {
@@ -135,7 +155,10 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) 
       if (!*text) break;
       auto lim = parse_limit(**text);
       if (!lim) return lim.error().prefixed((up / "memory.max").string() + ": ");
-      if (*lim && (!s->limit_bytes || **lim < *s->limit_bytes)) s->limit_bytes = *lim;
+      if (!*lim) continue;
+      auto left = left_for(up, **lim, s->working_set_bytes);
+      if (!left) return left.error();
+      if (!s->limit_bytes || *left < *s->limit_bytes) s->limit_bytes = *left;
     }
     return s;
   }

@@ -29,26 +29,31 @@ struct Sampled {
 };
 
 // usage/limit straight from memory_stats; working set = usage - (total_)inactive_file; limit =
-// the container's, capped by the task's Limits.Memory (512 MiB on these Fargate tasks, 256 MiB on
-// the EC2 awsvpc task where `main` has no container limit and stats show the host's 439066624).
+// the container's, capped by what the task's Limits.Memory leaves it: that limit less the other
+// running containers' working sets (512 MiB on these Fargate tasks, 256 MiB on the EC2 awsvpc task
+// where `main` has no container limit and stats show the host's 439066624). Fargate 2025-02:
+// prometheus 512 MiB - 45010944 (ecs-exporter), ecs-exporter 512 MiB - 75550720 (prometheus).
+// EC2 awsvpc: main 256 MiB - 55615488 (ecs-exporter) - 417792 (pause); the pause container
+// 256 MiB - 55615488 - 23474176 (main). A container limit below that stays (ecs-exporter's
+// 128 MiB, main's 96 MiB on the managed instance).
 const Sampled kSampled[] = {
     {"ecs-exporter-2025-02-ec2", "ecs-exporter", 65249280, 47607808, 37691392, 268435456, kNone,
      "01cf1f3208005cda71d5ac936ded65d2ecc0a8cc8ff8a82d2e00410bf4fbbd6d"},
     {"ecs-exporter-2025-02-ec2", "prometheus", 60981248, 49934336, 39268352, 268435456, kNone,
      "6b80adab0733f579594eccae31e5b0056b9544b805450ad6e278fed7f5e1c5ba"},
-    {"ecs-exporter-2025-02-fargate", "prometheus", 127934464, 75550720, 40820736, 536870912,
+    {"ecs-exporter-2025-02-fargate", "prometheus", 127934464, 75550720, 40820736, 491859968,
      128557056, "bae32def0ab64f06818e8862e58f8d6d-1819985369"},
-    {"ecs-exporter-2025-02-fargate", "ecs-exporter", 84111360, 45010944, 39469056, 536870912,
+    {"ecs-exporter-2025-02-fargate", "ecs-exporter", 84111360, 45010944, 39469056, 461320192,
      84238336, "bae32def0ab64f06818e8862e58f8d6d-4159844948"},
     {"ecs-exporter-2025-04-ec2-awsvpc", "ecs-exporter", 62619648, 55615488, 39903232, 134217728,
      kNone, "559f4af51a2f85286138de04fbe2892348128ed55dbf24033bc6a1a3eb6f1d7f"},
-    {"ecs-exporter-2025-04-ec2-awsvpc", "main", 26918912, 23474176, 15392768, 268435456, kNone,
+    {"ecs-exporter-2025-04-ec2-awsvpc", "main", 26918912, 23474176, 15392768, 212402176, kNone,
      "d3b4c06f3fe8614d958ed27f7f3e40adc3b252793399741a92f0935fb60fb5a8"},
-    {"ecs-exporter-2025-04-ec2-awsvpc", "~internal~ecs~pause", 655360, 417792, 36864, 268435456,
+    {"ecs-exporter-2025-04-ec2-awsvpc", "~internal~ecs~pause", 655360, 417792, 36864, 189345792,
      kNone, "b14a1fde2922565d8820e6ee859cdadbc7bc9020c3f751b3446c700deacd1ce8"},
     {"ecs-exporter-2025-04-fargate", "ecs-exporter", 40611840, 39665664, 27844608, 134217728,
      69406720, "04d558ed038d41bb9de115aab248e4f9-4159844948"},
-    {"ecs-exporter-2025-04-fargate", "main", 24264704, 23994368, 19329024, 536870912, 27025408,
+    {"ecs-exporter-2025-04-fargate", "main", 24264704, 23994368, 19329024, 497205248, 27025408,
      "04d558ed038d41bb9de115aab248e4f9-3935363592"},
     {"ecs-exporter-2026-09-managed-instances", "ecs-exporter", 38309888, 20262912, 18468864,
      134217728, kNone, "de02d89bb57c4ef0b6e3745d7c2c9347-4159844948"},

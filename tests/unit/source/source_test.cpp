@@ -370,20 +370,21 @@ TEST(CgroupSource, GarbageAndUnreadableFilesNeverCrashAndTheNextPollWorks) {
 }
 
 // cgroup v2 has no hierarchical_memory_limit: an ECS task's limit sits on the task's cgroup, above
-// containers that have none of their own ("max"), and a systemd slice's MemoryMax likewise. The
-// lowest memory.max on the way up is the limit that kills.
+// containers that have none of their own ("max"), and a systemd slice's MemoryMax likewise. What
+// such a limit leaves for the group is the limit less the working sets beside it (here a sidecar
+// of 20 MiB: the task's working set, 69 MiB, less the app's, 49 MiB).
 TEST(CgroupSource, V2LimitOfAParentCgroupIsTheLimit) {
   TempDir tmp;
   const auto task = tmp.path() / "ecs" / "task";
   const auto app = task / "app";
-  auto write_v2 = [](const fs::path& dir, const std::string& max) {
-    put(dir / "memory.current", "52428800\n");
+  auto write_v2 = [](const fs::path& dir, const std::string& max, int mib) {
+    put(dir / "memory.current", std::to_string(mib << 20) + "\n");
     put(dir / "memory.max", max + "\n");
     put(dir / "memory.stat", "anon 41943040\ninactive_file 1048576\n");
   };
-  write_v2(tmp.path() / "ecs", "1073741824");
-  write_v2(task, "268435456");
-  write_v2(app, "max");
+  write_v2(tmp.path() / "ecs", "1073741824", 70);
+  write_v2(task, "268435456", 70);
+  write_v2(app, "max", 50);
   boost::asio::io_context io;
   core::ManualClock clock;
   TargetSettings t;
@@ -393,7 +394,7 @@ TEST(CgroupSource, V2LimitOfAParentCgroupIsTheLimit) {
   ASSERT_TRUE(src.ok());
   auto s = read_sync(io, **src);
   ASSERT_TRUE(s.ok()) << s.error().to_string();
-  EXPECT_EQ(s->limit_bytes, std::optional<std::uint64_t>(256u << 20));
+  EXPECT_EQ(s->limit_bytes, std::optional<std::uint64_t>((256u - 20) << 20));
   // Its own limit, when lower, is the one.
   put(app / "memory.max", "134217728\n");
   EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>(128u << 20));
@@ -408,6 +409,9 @@ TEST(CgroupSource, V2LimitOfAParentCgroupIsTheLimit) {
   EXPECT_NE(bad.error().message.find((task / "memory.max").string()), std::string::npos)
       << bad.error().message;
   put(task / "memory.max", "268435456\n");
+  EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>((256u - 20) << 20));
+  // Without the parent's memory.current, the parent's limit as it is.
+  fs::remove(task / "memory.current");
   EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>(256u << 20));
 }
 
