@@ -55,20 +55,60 @@ std::optional<fs::path> find_suffix(const fs::path& base, const fs::path& suffix
 
 // What a parent group's limit leaves for one of its children whose working set is `own`: the
 // limit less the working sets of the others (the parent's less the child's), at least `own`.
-Result<std::uint64_t> left_for(const fs::path& parent, std::uint64_t parent_limit,
-                               std::uint64_t own) {
-  auto cur = read_optional(parent / "memory.current");
-  if (!cur) return cur.error();
-  if (!*cur) return parent_limit;
-  CgroupV2Texts t;
-  t.current = std::move(**cur);
-  auto st = read_optional(parent / "memory.stat");
-  if (!st) return st.error();
-  t.stat = std::move(*st);
-  auto p = sample_from_v2(t);
+// Without the parent's usage, the limit as it is.
+Result<std::uint64_t> left_by(const fs::path& parent, int version, std::uint64_t parent_limit,
+                              std::uint64_t own) {
+  auto usage = read_optional(parent / (version == 2 ? "memory.current" : "memory.usage_in_bytes"));
+  if (!usage) return usage.error();
+  if (!*usage) return parent_limit;
+  auto stat = read_optional(parent / "memory.stat");
+  if (!stat) return stat.error();
+  Result<core::Sample> p = make_error(core::Errc::parse, "");
+  if (version == 2) {
+    CgroupV2Texts t;
+    t.current = std::move(**usage);
+    t.stat = std::move(*stat);
+    p = sample_from_v2(t);
+  } else {
+    CgroupV1Texts t;
+    t.usage_in_bytes = std::move(**usage);
+    t.stat = std::move(*stat);
+    p = sample_from_v1(t);
+  }
   if (!p) return p.error().prefixed(parent.string() + "/");
   const std::uint64_t others = p->working_set_bytes > own ? p->working_set_bytes - own : 0;
   return std::max(own, parent_limit > others ? parent_limit - others : 0);
+}
+
+// A parent's limit (an ECS task's above containers without their own, a systemd slice's
+// MemoryMax) kills as surely as the group's own, and the groups beside this one use part of it:
+// the lowest of what each limited parent leaves. v1's hierarchical_memory_limit gives the lowest
+// parent limit but not what the others use; v2 has nothing of the kind. The walk ends at the first
+// directory without a limit file: above the root cgroup, or the top of what this cgroup namespace
+// shows.
+Result<std::optional<std::uint64_t>> limit_left(const fs::path& dir, int version, std::uint64_t own,
+                                                std::optional<std::uint64_t> limit) {
+  fs::path up = dir;
+  const char* file = version == 2 ? "memory.max" : "memory.limit_in_bytes";
+  for (int depth = 0; depth < kMaxCgroupDepth && up.has_relative_path(); ++depth) {
+    up = up.parent_path();
+    auto text = read_optional(up / file);
+    if (!text) return text.error();
+    if (!*text) break;
+    if (version == 1) {
+      // Without hierarchy (memory.use_hierarchy 0) nothing below is charged to this group.
+      auto h = read_optional(up / "memory.use_hierarchy");
+      if (!h) return h.error();
+      if (*h && h->value().rfind('0', 0) == 0) break;
+    }
+    auto lim = parse_limit(**text);
+    if (!lim) return lim.error().prefixed((up / file).string() + ": ");
+    if (!*lim) continue;
+    auto left = left_by(up, version, **lim, own);
+    if (!left) return left.error();
+    if (!limit || *left < *limit) limit = *left;
+  }
+  return limit;
 }
 
 }  // namespace
@@ -141,24 +181,10 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) 
     t.events = std::move(*ev);
     auto s = sample_from_v2(t);
     if (!s) return s.error().prefixed(dir.string() + "/");
-    // v2 has no hierarchical_memory_limit: a parent's memory.max (an ECS task's limit above
-    // containers without their own, a systemd slice's MemoryMax) kills as surely as the group's
-    // own, and the groups beside this one use part of it: what is left for this group is the
-    // parent's limit less their working sets. The walk ends at the first directory without
-    // memory.max: the root cgroup, or the top of what this cgroup namespace shows.
-    fs::path up = dir;
-    for (int depth = 0;
-         limit == Limit::inherited && depth < kMaxCgroupDepth && up.has_relative_path(); ++depth) {
-      up = up.parent_path();
-      auto text = read_optional(up / "memory.max");
-      if (!text) return text.error();
-      if (!*text) break;
-      auto lim = parse_limit(**text);
-      if (!lim) return lim.error().prefixed((up / "memory.max").string() + ": ");
-      if (!*lim) continue;
-      auto left = left_for(up, **lim, s->working_set_bytes);
+    if (limit == Limit::inherited) {
+      auto left = limit_left(dir, 2, s->working_set_bytes, s->limit_bytes);
       if (!left) return left.error();
-      if (!s->limit_bytes || *left < *s->limit_bytes) s->limit_bytes = *left;
+      s->limit_bytes = *left;
     }
     return s;
   }
@@ -183,7 +209,11 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) 
   t.failcnt = std::move(*fc);
   auto s = sample_from_v1(t);
   if (!s) return s.error().prefixed(dir.string() + "/");
-  if (limit == Limit::own) {
+  if (limit == Limit::inherited) {
+    auto left = limit_left(dir, 1, s->working_set_bytes, s->limit_bytes);
+    if (!left) return left.error();
+    s->limit_bytes = *left;
+  } else {
     CgroupV1Texts own;
     own.usage_in_bytes = t.usage_in_bytes;
     own.limit_in_bytes = t.limit_in_bytes;  // without memory.stat's hierarchical_memory_limit

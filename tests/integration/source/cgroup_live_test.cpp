@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -48,11 +49,14 @@ std::uint64_t kernel_oom_kills(const fs::path& dir) {
 class TestCgroup {
  public:
   TestCgroup() : dir_(kMemcg / ("leakwatch-test-" + std::to_string(::getpid()))) {}
+  // A cgroup at `dir` (under another test cgroup, destroyed before it) with `limit` or none.
+  TestCgroup(fs::path dir, std::optional<std::uint64_t> limit)
+      : dir_(std::move(dir)), limit_(limit) {}
   ~TestCgroup() { destroy(); }
   bool create() {
     std::error_code ec;
     fs::create_directory(dir_, ec);
-    return !ec && put(dir_ / "memory.limit_in_bytes", std::to_string(kLimit));
+    return !ec && (!limit_ || put(dir_ / "memory.limit_in_bytes", std::to_string(*limit_)));
   }
   void destroy() {
     std::error_code ec;
@@ -68,6 +72,7 @@ class TestCgroup {
 
  private:
   fs::path dir_;
+  std::optional<std::uint64_t> limit_ = kLimit;
 };
 
 // Runs in the forked child before exec: joins the cgroup.
@@ -202,4 +207,53 @@ TEST(CgroupLive, MatchesTheKernelThenSeesTheOomKillAndTheRestart) {
   ASSERT_TRUE(back.ok()) << back.error().to_string();
   EXPECT_EQ(back->oom_kill_count, 0u);
   EXPECT_TRUE(back->restarted);
+}
+
+// A task cgroup with a 128 MiB limit over two children without limits of their own, the watched
+// app and a sidecar holding 40 MiB: the task's limit leaves the app 128 MiB less the sidecar's
+// working set, and the source reports that, checked against the kernel's own files.
+TEST(CgroupLive, AParentsLimitLeavesTheAppWhatTheSidecarDoesNotUse) {
+  if (!memcg_writable()) GTEST_SKIP() << kMemcg << " is not writable (needs root and cgroup v1)";
+  const std::uint64_t task_limit = 128 * kMiB;
+  TestCgroup task(kMemcg / ("leakwatch-task-" + std::to_string(::getpid())), task_limit);
+  ASSERT_TRUE(task.create()) << "cannot create " << task.dir();
+  TestCgroup app_cg(task.dir() / "app", std::nullopt);
+  TestCgroup side_cg(task.dir() / "sidecar", std::nullopt);
+  ASSERT_TRUE(app_cg.create() && side_cg.create());
+  const std::string app_procs = (app_cg.dir() / "cgroup.procs").string();
+  const std::string side_procs = (side_cg.dir() / "cgroup.procs").string();
+
+  boost::asio::io_context io;
+  core::SystemClock clock;
+  TargetSettings t;
+  t.cgroup_path = app_cg.dir().string();
+  auto src = make_source(io, t, clock);
+  ASSERT_TRUE(src.ok()) << src.error().to_string();
+
+  test_peer::ChildProcess side({"python3", "-c", kAllocator}, join_cgroup, side_procs.c_str());
+  test_peer::ChildProcess app({"python3", "-c", kAllocator}, join_cgroup, app_procs.c_str());
+  ASSERT_EQ(side.read_line(10s), "ready");
+  ASSERT_EQ(app.read_line(10s), "ready");
+  ASSERT_TRUE(side.write_line("alloc 40"));
+  ASSERT_EQ(side.read_line(10s), "ok");
+  ASSERT_TRUE(app.write_line("alloc 24"));
+  ASSERT_EQ(app.read_line(10s), "ok");
+
+  // The sidecar's working set from the kernel's files, before and after the read.
+  auto sidecar_ws = [&] {
+    auto stat = *parse_key_values(read_file(side_cg.dir() / "memory.stat"));
+    return kernel_u64(side_cg.dir() / "memory.usage_in_bytes") - stat.at("total_inactive_file");
+  };
+  const std::uint64_t before = sidecar_ws();
+  auto s = read_sync(io, **src);
+  const std::uint64_t after = sidecar_ws();
+  ASSERT_TRUE(s.ok()) << s.error().to_string();
+  ASSERT_TRUE(s->limit_bytes.has_value());
+  EXPECT_GE(std::min(before, after), 40 * kMiB);
+  // The app's own limit is none; the task's leaves it what the sidecar does not use (the task's
+  // charge beyond its two children is at most a few pages).
+  EXPECT_EQ(kernel_u64(app_cg.dir() / "memory.limit_in_bytes") >= (1ull << 62), true);
+  EXPECT_LE(*s->limit_bytes, task_limit - std::min(before, after) + kMiB);
+  EXPECT_GE(*s->limit_bytes + 2 * kMiB, task_limit - std::max(before, after));
+  EXPECT_GE(*s->limit_bytes, s->working_set_bytes);
 }
