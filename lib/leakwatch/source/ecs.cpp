@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "leakwatch/source/parse.h"
 
@@ -246,8 +247,11 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
     // The task's limit bounds every container in it together: what is left for this one is the
     // task's limit less the other containers' working sets (at least its own).
     std::uint64_t others = 0;
-    for (const auto& other : stats)
-      if (&other != &*e && other.stats) others += working_set(*other.stats);
+    for (const auto& other : stats) {
+      if (&other == &*e || !other.stats) continue;
+      const std::uint64_t ws = working_set(*other.stats);  // saturating: the input is untrusted
+      others = ws > UINT64_MAX - others ? UINT64_MAX : others + ws;
+    }
     const std::uint64_t task_limit = *task.limit_mib * kMiB;
     const std::uint64_t left =
         std::max(s.working_set_bytes, task_limit > others ? task_limit - others : 0);

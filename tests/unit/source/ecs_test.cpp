@@ -108,6 +108,31 @@ TEST(EcsSample, MissingNameListsTheNamesPresent) {
       << s.error().message;
 }
 
+// What the task's limit leaves never goes below the container's own working set, and hostile
+// working sets beside it saturate: two of 2^63 + 5 MiB would wrap around to 10 MiB and leave the
+// app a 246 MiB limit.
+TEST(EcsSample, TaskLimitLessTheOthersStaysAtLeastTheOwnWorkingSet) {
+  auto task =
+      parse_ecs_task(R"({"Limits":{"Memory":256},"Containers":[{"Name":"app","DockerId":"a"},)"
+                     R"({"Name":"x","DockerId":"b"},{"Name":"y","DockerId":"c"}]})");
+  ASSERT_TRUE(task.ok()) << task.error().to_string();
+  auto stats_of = [](const std::string& other) {
+    return parse_ecs_task_stats(R"({"a":{"memory_stats":{"usage":52428800}},"b":{"memory_stats":)"
+                                R"({"usage":)" +
+                                other + R"(}},"c":{"memory_stats":{"usage":)" + other + "}}}");
+  };
+  auto small = stats_of("10485760");
+  ASSERT_TRUE(small.ok()) << small.error().to_string();
+  EXPECT_EQ(ecs_sample(*task, *small, "app", kNow)->limit_bytes, (256u - 20) << 20);
+  for (const char* other : {"209715200", "18446744073709551000", "9223372036860018688"}) {
+    auto big = stats_of(other);
+    ASSERT_TRUE(big.ok()) << big.error().to_string();
+    auto s = ecs_sample(*task, *big, "app", kNow);
+    ASSERT_TRUE(s.ok()) << s.error().to_string();
+    EXPECT_EQ(s->limit_bytes, 52428800u) << other;
+  }
+}
+
 TEST(EcsSample, AwsDocsExamplesComeFromDifferentRuns) {
   // The documentation's /task and /task/stats examples do not share DockerIds: a RUNNING
   // container without a stats entry is reported, not guessed.
