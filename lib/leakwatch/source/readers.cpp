@@ -59,10 +59,9 @@ std::optional<fs::path> find_suffix(const fs::path& base, const fs::path& suffix
 Result<std::uint64_t> left_by(const fs::path& parent, int version, std::uint64_t parent_limit,
                               std::uint64_t own) {
   auto usage = read_optional(parent / (version == 2 ? "memory.current" : "memory.usage_in_bytes"));
-  if (!usage) return usage.error();
-  if (!*usage) return parent_limit;
+  if (!usage || !*usage) return parent_limit;  // unreadable or absent: the limit as it is
   auto stat = read_optional(parent / "memory.stat");
-  if (!stat) return stat.error();
+  if (!stat) return parent_limit;
   Result<core::Sample> p = make_error(core::Errc::parse, "");
   if (version == 2) {
     CgroupV2Texts t;
@@ -92,14 +91,15 @@ Result<std::optional<std::uint64_t>> limit_left(const fs::path& dir, int version
   const char* file = version == 2 ? "memory.max" : "memory.limit_in_bytes";
   for (int depth = 0; depth < kMaxCgroupDepth && up.has_relative_path(); ++depth) {
     up = up.parent_path();
+    // A parent that cannot be read (permissions) ends the search as one without a limit file
+    // does: the group's own reading stands. Text that does not parse is an error, as for the
+    // group's own files.
     auto text = read_optional(up / file);
-    if (!text) return text.error();
-    if (!*text) break;
+    if (!text || !*text) break;
     if (version == 1) {
       // Without hierarchy (memory.use_hierarchy 0) nothing below is charged to this group.
       auto h = read_optional(up / "memory.use_hierarchy");
-      if (!h) return h.error();
-      if (*h && h->value().rfind('0', 0) == 0) break;
+      if (!h || (*h && h->value().rfind('0', 0) == 0)) break;
     }
     auto lim = parse_limit(**text);
     if (!lim) return lim.error().prefixed((up / file).string() + ": ");

@@ -413,6 +413,14 @@ TEST(CgroupSource, V2LimitOfAParentCgroupIsTheLimit) {
   // Without the parent's memory.current, the parent's limit as it is.
   fs::remove(task / "memory.current");
   EXPECT_EQ(read_sync(io, **src)->limit_bytes, std::optional<std::uint64_t>(256u << 20));
+  // A parent that cannot be read (here a directory where memory.max should be) ends the search:
+  // the group's own reading stands.
+  put(app / "memory.max", "134217728\n");
+  fs::remove(task / "memory.max");
+  fs::create_directory(task / "memory.max");
+  auto unreadable = read_sync(io, **src);
+  ASSERT_TRUE(unreadable.ok()) << unreadable.error().to_string();
+  EXPECT_EQ(unreadable->limit_bytes, std::optional<std::uint64_t>(128u << 20));
 }
 
 TEST(CgroupSource, CompletesOnTheIoContextNeverInline) {
