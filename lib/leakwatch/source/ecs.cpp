@@ -63,10 +63,6 @@ Result<json> parse_json(std::string_view text, const char* what) {
   return j;
 }
 
-std::uint64_t working_set(const EcsMemoryStats& m) {
-  return m.inactive_file ? (*m.inactive_file >= m.usage ? 0 : m.usage - *m.inactive_file) : m.usage;
-}
-
 Result<std::optional<EcsMemoryStats>> stats_from_json(const json& j) {
   if (j.is_null()) return std::optional<EcsMemoryStats>{};
   if (!j.is_object())
@@ -239,7 +235,7 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
   core::Sample s;
   s.time = now;
   s.usage_bytes = m.usage;
-  s.working_set_bytes = working_set(m);
+  s.working_set_bytes = working_set(m.usage, m.inactive_file);
   s.anon_bytes = m.anon;
   std::optional<std::uint64_t> limit = m.limit;
   if (!limit && c->limit_mib) limit = *c->limit_mib * kMiB;
@@ -249,12 +245,11 @@ Result<core::Sample> ecs_sample(const EcsTask& task, const std::vector<EcsStatsE
     std::uint64_t others = 0;
     for (const auto& other : stats) {
       if (&other == &*e || !other.stats) continue;
-      const std::uint64_t ws = working_set(*other.stats);  // saturating: the input is untrusted
-      others = ws > UINT64_MAX - others ? UINT64_MAX : others + ws;
+      const std::uint64_t ws = working_set(other.stats->usage, other.stats->inactive_file);
+      others = ws > UINT64_MAX - others ? UINT64_MAX : others + ws;  // the input is untrusted
     }
-    const std::uint64_t task_limit = *task.limit_mib * kMiB;
     const std::uint64_t left =
-        std::max(s.working_set_bytes, task_limit > others ? task_limit - others : 0);
+        shared_limit_left(*task.limit_mib * kMiB, others, s.working_set_bytes);
     if (!limit || left < *limit) limit = left;
   }
   s.limit_bytes = limit;

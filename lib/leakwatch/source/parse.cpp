@@ -114,12 +114,16 @@ std::string join(const std::vector<std::string>& parts, std::size_t from) {
   return out;
 }
 
-std::uint64_t minus_floor0(std::uint64_t a, std::optional<std::uint64_t> b) {
-  if (!b) return a;
-  return *b >= a ? 0 : a - *b;
+}  // namespace
+
+std::uint64_t working_set(std::uint64_t usage, std::optional<std::uint64_t> inactive_file) {
+  if (!inactive_file) return usage;
+  return *inactive_file >= usage ? 0 : usage - *inactive_file;
 }
 
-}  // namespace
+std::uint64_t shared_limit_left(std::uint64_t limit, std::uint64_t others, std::uint64_t own) {
+  return std::max(own, limit > others ? limit - others : 0);
+}
 
 Result<std::uint64_t> parse_u64(std::string_view text) {
   auto t = trim(text);
@@ -191,7 +195,7 @@ Result<core::Sample> sample_from_v1(const CgroupV1Texts& t) {
     if (auto h = get(*kv, "hierarchical_memory_limit"); h && !is_unlimited(*h))
       if (!s.limit_bytes || *h < *s.limit_bytes) s.limit_bytes = *h;
   }
-  s.working_set_bytes = minus_floor0(s.usage_bytes, inactive);
+  s.working_set_bytes = working_set(s.usage_bytes, inactive);
   if (t.max_usage_in_bytes) {
     auto peak = prefix(parse_u64(*t.max_usage_in_bytes), "memory.max_usage_in_bytes");
     if (!peak) return peak.error();
@@ -227,7 +231,7 @@ Result<core::Sample> sample_from_v2(const CgroupV2Texts& t) {
     inactive = get(*kv, "inactive_file");
     s.anon_bytes = get(*kv, "anon");
   }
-  s.working_set_bytes = minus_floor0(s.usage_bytes, inactive);
+  s.working_set_bytes = working_set(s.usage_bytes, inactive);
   if (t.peak) {
     auto peak = prefix(parse_u64(*t.peak), "memory.peak");
     if (!peak) return peak.error();

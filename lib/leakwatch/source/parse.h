@@ -33,6 +33,13 @@ core::Result<KeyValues> parse_key_values(std::string_view text);
 
 // ---- cgroup sample assembly (file contents -> Sample, without time/instance/restart) ----------
 
+// Usage less the inactive file pages the kernel can reclaim, never below 0.
+std::uint64_t working_set(std::uint64_t usage, std::optional<std::uint64_t> inactive_file);
+// What a limit shared by a group of containers or cgroups (an ECS task's, a parent cgroup's)
+// leaves one of them whose working set is `own`, when the others' working sets add up to
+// `others`: the limit less theirs, at least its own.
+std::uint64_t shared_limit_left(std::uint64_t limit, std::uint64_t others, std::uint64_t own);
+
 // The texts of a v1 memory cgroup's files; nullopt = file absent (only usage is required).
 struct CgroupV1Texts {
   std::string usage_in_bytes;

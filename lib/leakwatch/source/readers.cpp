@@ -1,6 +1,5 @@
 #include "leakwatch/source/readers.h"
 
-#include <algorithm>
 #include <system_error>
 
 #include "leakwatch/core/fs.h"
@@ -62,21 +61,21 @@ Result<std::uint64_t> left_by(const fs::path& parent, int version, std::uint64_t
   if (!usage || !*usage) return parent_limit;  // unreadable or absent: the limit as it is
   auto stat = read_optional(parent / "memory.stat");
   if (!stat) return parent_limit;
-  Result<core::Sample> p = make_error(core::Errc::parse, "");
-  if (version == 2) {
-    CgroupV2Texts t;
-    t.current = std::move(**usage);
-    t.stat = std::move(*stat);
-    p = sample_from_v2(t);
-  } else {
+  auto p = [&] {
+    if (version == 2) {
+      CgroupV2Texts t;
+      t.current = std::move(**usage);
+      t.stat = std::move(*stat);
+      return sample_from_v2(t);
+    }
     CgroupV1Texts t;
     t.usage_in_bytes = std::move(**usage);
     t.stat = std::move(*stat);
-    p = sample_from_v1(t);
-  }
+    return sample_from_v1(t);
+  }();
   if (!p) return p.error().prefixed(parent.string() + "/");
   const std::uint64_t others = p->working_set_bytes > own ? p->working_set_bytes - own : 0;
-  return std::max(own, parent_limit > others ? parent_limit - others : 0);
+  return shared_limit_left(parent_limit, others, own);
 }
 
 // A parent's limit (an ECS task's above containers without their own, a systemd slice's
@@ -214,12 +213,11 @@ Result<core::Sample> read_cgroup(const fs::path& dir, int version, Limit limit) 
     if (!left) return left.error();
     s->limit_bytes = *left;
   } else {
-    CgroupV1Texts own;
-    own.usage_in_bytes = t.usage_in_bytes;
-    own.limit_in_bytes = t.limit_in_bytes;  // without memory.stat's hierarchical_memory_limit
-    auto o = sample_from_v1(own);
-    if (!o) return o.error().prefixed(dir.string() + "/");
-    s->limit_bytes = o->limit_bytes;
+    // memory.limit_in_bytes alone, without memory.stat's hierarchical_memory_limit (the text
+    // already parsed above).
+    s->limit_bytes.reset();
+    if (t.limit_in_bytes)
+      if (auto own = parse_limit(*t.limit_in_bytes); own) s->limit_bytes = *own;
   }
   return s;
 }
