@@ -526,15 +526,49 @@ bool Detector::counts(std::size_t j) const {
   return !(climb_ > 0 && windows_[j] / settings_.segments < climb_ && !troughs_rose());
 }
 
+bool Detector::climbed_to_the_end(std::int64_t end) const {
+  // The floor of each quarter of the epoch (the lowest bucket in it): a leak ended by a heap limit
+  // climbs as fast in the last quarter as in the third, a warm-up cut short by a restart slows
+  // down. The same test as a window's level-off, on the whole epoch.
+  const std::int64_t age = end - epoch_start_;
+  const bool fine = age <= kFineSpan;
+  const std::int64_t len = settings_.bucket.count() * (fine ? 1 : kCoarseFactor);
+  std::array<double, 4> q;
+  q.fill(std::numeric_limits<double>::infinity());
+  auto take = [&](const Bucket& bk) {
+    const std::int64_t mid = bk.start + len / 2;
+    if (mid < epoch_start_ || mid >= end || age <= 0) return;
+    const auto i = static_cast<std::size_t>((mid - epoch_start_) * 4 / age);
+    q[std::min<std::size_t>(i, 3)] = std::min(q[std::min<std::size_t>(i, 3)], bk.min);
+  };
+  if (fine) {
+    for (const auto& bk : fine_)
+      take(bk);
+  } else {
+    for (const auto& bk : coarse_)
+      take(bk);
+    if (coarse_open_) take(*coarse_open_);
+  }
+  for (double v : q) {
+    if (!std::isfinite(v)) return false;
+  }
+  const double third = q[2] - q[1];
+  return third > 0 && q[3] - q[2] >= settings_.level_off_ratio * third;
+}
+
 int Detector::climb_cycle() const {
+  // The latest deaths in a row (climb_deaths_ holds consecutive incarnations only) that came after
+  // the same climb, at the same age, to the same height as the last one.
   if (climb_deaths_.empty()) return 0;
   const ClimbDeath& last = climb_deaths_.back();
   int n = 0;
-  for (const auto& c : climb_deaths_) {
-    if (std::abs(c.height - last.height) <= kSameHeight * std::max(c.height, last.height) &&
-        std::abs(c.climb - last.climb) <= kSameClimb * std::max(c.climb, last.climb) &&
-        std::abs(c.age - last.age) <= kSameClimb * std::max(c.age, last.age))
-      ++n;
+  for (auto it = climb_deaths_.rbegin(); it != climb_deaths_.rend(); ++it) {
+    const ClimbDeath& c = *it;
+    if (!(std::abs(c.height - last.height) <= kSameHeight * std::max(c.height, last.height) &&
+          std::abs(c.climb - last.climb) <= kSameClimb * std::max(c.climb, last.climb) &&
+          std::abs(c.age - last.age) <= kSameClimb * std::max(c.age, last.age)))
+      break;
+    ++n;
   }
   return n;
 }
@@ -635,9 +669,10 @@ void Detector::evaluate(std::int64_t now, bool all) {
     climb_deaths_.pop_front();
   }
   const bool oom_cycle = static_cast<int>(oom_times_.size()) >= settings_.oom_cycles;
-  // Restarts are weaker evidence than kills (a deploy is one too): one cycle more than oom_cycles.
+  // Restarts are weaker evidence than kills (a deploy is one too), so climb_deaths_ only holds
+  // incarnations in a row whose floor climbed steadily to the end.
   const int climbs = climb_cycle();
-  const bool restart_cycle = climbs >= settings_.oom_cycles + 1 && !oom_cycle;
+  const bool restart_cycle = climbs >= settings_.oom_cycles && !oom_cycle;
   if (alert_window >= 0 || oom_cycle || restart_cycle) {
     leak_ = true;
   } else if (leak_ && now - last_rise_seen_ >= settings_.clear_after.count()) {
@@ -783,9 +818,13 @@ Decision Detector::observe(const core::Sample& sample) {
     if (open_) close_bucket();
     // A restart that ended a rise still holding at the last evaluations (no kill counted).
     if (!oom && rise_held_t_ >= 0 &&
-        static_cast<std::int64_t>(last_t_) - rise_held_t_ <= 2 * settings_.bucket.count()) {
+        static_cast<std::int64_t>(last_t_) - rise_held_t_ <= 2 * settings_.bucket.count() &&
+        climbed_to_the_end(static_cast<std::int64_t>(last_t_))) {
       climb_deaths_.push_back(
           {ts, epoch_peak_, epoch_peak_ - epoch_low_, static_cast<double>(ts - epoch_start_)});
+    } else {
+      // Any other restart breaks the cycle: a heap limit ends every incarnation the same way.
+      climb_deaths_.clear();
     }
     start_epoch(ts);
     recent_peak_ = raw;  // a new incarnation: its own peaks

@@ -198,10 +198,13 @@ class Detector {
   double epoch_peak_ = 0;  // highest tracked value in this epoch
   double epoch_low_ = std::numeric_limits<double>::infinity();  // lowest one
   std::int64_t rise_held_t_ = -1;  // the last evaluation, this epoch, at which a rise had held
+  // Consecutive incarnations only: any other restart clears it.
   std::deque<ClimbDeath> climb_deaths_;
-  // How many of climb_deaths_ (evaluate drops those older than oom_cycle_window) came after the
-  // same climb to the same height as the latest one.
+  // How many of the latest climb_deaths_ in a row (evaluate drops those older than
+  // oom_cycle_window) came after the same climb, at the same age, to the same height as the last.
   int climb_cycle() const;
+  // The epoch's floor still climbed at the end as in the middle (see level_off_ratio).
+  bool climbed_to_the_end(std::int64_t end) const;
   bool leak_ = false;
   std::string leak_reason_;
 };

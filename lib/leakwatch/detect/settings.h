@@ -55,8 +55,9 @@ struct DetectorSettings {
   double oom_peak_fraction = 0.9;
   double crash_drop_fraction = 0.4;
   // This many OOM kills within `oom_cycle_window` are a leak (climb, kill, restart, climb again).
-  // One more restarts without a kill are one too, when each ended a held rise at the same height
-  // after the same climb (a runtime heap limit ends the process below the container's limit).
+  // As many restarts without a kill in a row are one too, when each ended a held rise at the same
+  // height, after the same climb and at the same age, and the floor climbed to the end (a runtime
+  // heap limit ends the process below the container's limit).
   int oom_cycles = 2;
   std::chrono::seconds oom_cycle_window{std::chrono::hours(24 * 7)};
   // After a heap snapshot capture, samples are ignored for this long and the lasting jump the
