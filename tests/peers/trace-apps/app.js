@@ -24,6 +24,10 @@ const stepMiB = env('STEP_MIB', 16);
 const stepEvery = env('STEP_EVERY', 150);
 const period = env('TRAFFIC_PERIOD', 240);
 const cacheMiB = env('CACHE_MIB', 32);
+// Keys are drawn from CACHE_KEYS: a key set smaller than the bound fills ever slower (a warm-up of
+// time constant CACHE_KEYS / (80 x load) s), as a real cache's hit rate rises.
+const cacheKeys = env('CACHE_KEYS', 1e6);
+const cacheKiB = env('CACHE_KIB', 4);
 const batchEvery = env('BATCH_EVERY', 120);
 const batchMiB = env('BATCH_MIB', 40);
 const batchHold = env('BATCH_HOLD', 30);
@@ -90,10 +94,10 @@ function tick() {
   }
   if (workload === 'cache') {
     for (let k = 0; k < 8 * load; ++k) {
-      const key = Math.floor(Math.random() * 1e6);
+      const key = Math.floor(Math.random() * cacheKeys);
       cache.delete(key);
-      cache.set(key, heapChunk(4, key));
-      while (cache.size * 4 > cacheMiB * 1024) cache.delete(cache.keys().next().value);
+      cache.set(key, heapChunk(cacheKiB, key));
+      while (cache.size * cacheKiB > cacheMiB * 1024) cache.delete(cache.keys().next().value);
     }
   }
   if (workload === 'batch' && t > warmup) {
