@@ -211,6 +211,7 @@ void Detector::start_epoch(std::int64_t t) {
   last_collection_drop_ = 0;
   collection_peak_ = 0;
   epoch_peak_ = 0;
+  epoch_peak_t_ = -1;
   epoch_low_ = std::numeric_limits<double>::infinity();
   rise_held_t_ = -1;
 }
@@ -266,7 +267,10 @@ void Detector::add_point(std::int64_t t, double value) {
   open_->min = std::min(open_->min, value);
   open_->max = std::max(open_->max, value);
   ++open_->count;
-  epoch_peak_ = std::max(epoch_peak_, value);
+  if (value >= epoch_peak_) {
+    epoch_peak_ = value;
+    epoch_peak_t_ = t;
+  }
   epoch_low_ = std::min(epoch_low_, value);
 }
 
@@ -526,20 +530,24 @@ bool Detector::counts(std::size_t j) const {
   return !(climb_ > 0 && windows_[j] / settings_.segments < climb_ && !troughs_rose());
 }
 
-bool Detector::climbed_to_the_end(std::int64_t end) const {
-  // The floor of each quarter of the epoch (the lowest bucket in it): a leak ended by a heap limit
-  // climbs as fast in the last quarter as in the third, a warm-up cut short by a restart slows
-  // down. The same test as a window's level-off, on the whole epoch.
+bool Detector::climbed_to_the_peak() const {
+  // The floor of each quarter of the epoch up to its peak (the lowest bucket in it): a leak ended
+  // by a heap limit climbs as fast in the last quarter as in the third, a warm-up cut short by a
+  // restart slows down. The same test as a window's level-off, on the whole climb. Up to the start
+  // of the peak's bucket: between a death and the restart the source may sample the empty group.
+  const std::int64_t b = settings_.bucket.count();
+  const std::int64_t end = floor_div(peak_time(), b) * b;
   const std::int64_t age = end - epoch_start_;
+  if (age <= 0) return false;
   const bool fine = age <= kFineSpan;
-  const std::int64_t len = settings_.bucket.count() * (fine ? 1 : kCoarseFactor);
+  const std::int64_t len = b * (fine ? 1 : kCoarseFactor);
   std::array<double, 4> q;
   q.fill(std::numeric_limits<double>::infinity());
   auto take = [&](const Bucket& bk) {
     const std::int64_t mid = bk.start + len / 2;
-    if (mid < epoch_start_ || mid >= end || age <= 0) return;
+    if (mid < epoch_start_ || mid >= end) return;
     const auto i = static_cast<std::size_t>((mid - epoch_start_) * 4 / age);
-    q[std::min<std::size_t>(i, 3)] = std::min(q[std::min<std::size_t>(i, 3)], bk.min);
+    q[i] = std::min(q[i], bk.min);
   };
   if (fine) {
     for (const auto& bk : fine_)
@@ -816,10 +824,10 @@ Decision Detector::observe(const core::Sample& sample) {
   if (restart || oom) {
     if (fast_open_) close_fast();
     if (open_) close_bucket();
-    // A restart that ended a rise still holding at the last evaluations (no kill counted).
-    if (!oom && rise_held_t_ >= 0 &&
-        static_cast<std::int64_t>(last_t_) - rise_held_t_ <= 2 * settings_.bucket.count() &&
-        climbed_to_the_end(static_cast<std::int64_t>(last_t_))) {
+    // A restart that ended a rise still holding when the epoch peaked (no kill counted; after a
+    // death the source may sample the emptied group until the restart).
+    if (!oom && rise_held_t_ >= 0 && peak_time() - rise_held_t_ <= 2 * settings_.bucket.count() &&
+        climbed_to_the_peak()) {
       climb_deaths_.push_back(
           {ts, epoch_peak_, epoch_peak_ - epoch_low_, static_cast<double>(ts - epoch_start_)});
     } else {

@@ -277,6 +277,43 @@ TEST(Detector, WarmUpsCutShortAtTheSameAgeAreNoCycle) {
   EXPECT_LT(*r.first_leak, 2 * cycle + 60);
 }
 
+// Between a death and the restart the source samples the emptied group (a few MiB for 90 s of
+// restart back-off, still the old incarnation: the restart flag comes with the new process). The
+// climb is judged up to the peak, so those samples do not read as the floor falling in the last
+// quarter. Also across a save and restore while the group is empty after the second death (the
+// peak's time is saved).
+TEST(Detector, HeapLimitDeathsFollowedByAnEmptyGroupAreACycle) {
+  const double cycle = 2400;
+  const auto climb = incarnations(cycle, [](int) { return 400 * kMi; });
+  auto value = [&](double x) { return std::fmod(x, cycle) >= cycle - 90 ? 2 * kMi : climb(x); };
+  Detector d;
+  auto r = feed(d, 3 * cycle, 10, value, 4096 * kMi,
+                [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  ASSERT_TRUE(r.first_leak);
+  EXPECT_LT(*r.first_leak, 2 * cycle + 60);
+  EXPECT_NE(r.at_alert.explanation.find("2 restarts"), std::string::npos) << r.at_alert.explanation;
+
+  Detector first;
+  r = feed(first, 2 * cycle - 40, 10, value, 4096 * kMi,
+           [&](double x, core::Sample& s) { flag_restarts(cycle, s, x); });
+  EXPECT_FALSE(r.first_leak);
+  auto restored = Detector::restore(first.save(), {});
+  ASSERT_TRUE(restored) << restored.error().message;
+  core::ManualClock clock;
+  const double t0 = core::to_unix_seconds(clock.now());
+  std::optional<double> alert;
+  for (double x = 2 * cycle - 30; x <= 3 * cycle && !alert; x += 10) {
+    core::Sample s;
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    s.limit_bytes = static_cast<std::uint64_t>(4096 * kMi);
+    flag_restarts(cycle, s, x);
+    if (restored->observe(s).state == State::leak_suspected) alert = x;
+  }
+  ASSERT_TRUE(alert);
+  EXPECT_LT(*alert, 2 * cycle + 60);
+}
+
 // The restarts seen before the daemon restarted still count after it.
 TEST(Detector, RestartCycleSurvivesSaveAndRestore) {
   const double cycle = 2400;
