@@ -211,7 +211,6 @@ void Detector::start_epoch(std::int64_t t) {
   last_collection_drop_ = 0;
   collection_peak_ = 0;
   epoch_peak_ = 0;
-  epoch_peak_t_ = -1;
   epoch_low_ = std::numeric_limits<double>::infinity();
   rise_held_t_ = -1;
 }
@@ -267,10 +266,7 @@ void Detector::add_point(std::int64_t t, double value) {
   open_->min = std::min(open_->min, value);
   open_->max = std::max(open_->max, value);
   ++open_->count;
-  if (value >= epoch_peak_) {
-    epoch_peak_ = value;
-    epoch_peak_t_ = t;
-  }
+  epoch_peak_ = std::max(epoch_peak_, value);
   epoch_low_ = std::min(epoch_low_, value);
 }
 
@@ -530,13 +526,14 @@ bool Detector::counts(std::size_t j) const {
   return !(climb_ > 0 && windows_[j] / settings_.segments < climb_ && !troughs_rose());
 }
 
-bool Detector::climbed_to_the_peak() const {
-  // The floor of each quarter of the epoch up to its peak (the lowest bucket in it): a leak ended
-  // by a heap limit climbs as fast in the last quarter as in the third, a warm-up cut short by a
-  // restart slows down. The same test as a window's level-off, on the whole climb. Up to the start
-  // of the peak's bucket: between a death and the restart the source may sample the empty group.
+bool Detector::climbed_to_the_end() const {
+  // The floor of each quarter of the epoch (the lowest bucket in it): a leak ended by a heap limit
+  // climbs as fast in the last quarter as in the third, a warm-up cut short by a restart slows
+  // down. The same test as a window's level-off, on the whole climb. Up to the start of the bucket
+  // of the last sample before the fall: between a death and the restart the source may sample the
+  // emptied group.
   const std::int64_t b = settings_.bucket.count();
-  const std::int64_t end = floor_div(peak_time(), b) * b;
+  const std::int64_t end = floor_div(alive_time(), b) * b;
   const std::int64_t age = end - epoch_start_;
   if (age <= 0) return false;
   const bool fine = age <= kFineSpan;
@@ -824,10 +821,10 @@ Decision Detector::observe(const core::Sample& sample) {
   if (restart || oom) {
     if (fast_open_) close_fast();
     if (open_) close_bucket();
-    // A restart that ended a rise still holding when the epoch peaked (no kill counted; after a
-    // death the source may sample the emptied group until the restart).
-    if (!oom && rise_held_t_ >= 0 && peak_time() - rise_held_t_ <= 2 * settings_.bucket.count() &&
-        climbed_to_the_peak()) {
+    // A restart that ended a rise still holding before the fall (no kill counted; after a death
+    // the source may sample the emptied group until the restart).
+    if (!oom && rise_held_t_ >= 0 && alive_time() - rise_held_t_ <= 2 * settings_.bucket.count() &&
+        climbed_to_the_end()) {
       climb_deaths_.push_back(
           {ts, epoch_peak_, epoch_peak_ - epoch_low_, static_cast<double>(ts - epoch_start_)});
     } else {
@@ -843,6 +840,7 @@ Decision Detector::observe(const core::Sample& sample) {
     recent_peak_ = std::max(raw, ts - recent_peak_t_ > 300 ? last_value_ : recent_peak_);
     recent_peak_t_ = ts;
   }
+  if (raw >= (1.0 - settings_.crash_drop_fraction) * recent_peak_) alive_t_ = ts;
   last_t_ = t;
   last_value_ = raw;
   if (hit) bucket_hit_ = true;

@@ -195,8 +195,10 @@ class Detector {
     double climb = 0;   // the epoch's peak above its lowest point
     double age = 0;     // how long the epoch lasted (s)
   };
-  double epoch_peak_ = 0;           // highest tracked value in this epoch
-  std::int64_t epoch_peak_t_ = -1;  // when it was last reached (-1 = not known)
+  double epoch_peak_ = 0;  // highest tracked value in this epoch
+  // The last sample within crash_drop_fraction of the recent peak (-1 = not known): a death's
+  // fall, and the emptied group sampled until the restart, come after it.
+  std::int64_t alive_t_ = -1;
   double epoch_low_ = std::numeric_limits<double>::infinity();  // lowest one
   std::int64_t rise_held_t_ = -1;  // the last evaluation, this epoch, at which a rise had held
   // Consecutive incarnations only: any other restart clears it.
@@ -204,10 +206,10 @@ class Detector {
   // How many of the latest climb_deaths_ in a row (evaluate drops those older than
   // oom_cycle_window) came after the same climb, at the same age, to the same height as the last.
   int climb_cycle() const;
-  // The epoch's floor still climbed at its peak as in the middle (see level_off_ratio).
-  bool climbed_to_the_peak() const;
-  std::int64_t peak_time() const {  // when the epoch peaked (the last sample when not known)
-    return epoch_peak_t_ >= 0 ? epoch_peak_t_ : static_cast<std::int64_t>(last_t_);
+  // The epoch's floor still climbed at its end as in the middle (see level_off_ratio).
+  bool climbed_to_the_end() const;
+  std::int64_t alive_time() const {  // alive_t_, or the last sample when not known
+    return alive_t_ >= 0 ? alive_t_ : static_cast<std::int64_t>(last_t_);
   }
   bool leak_ = false;
   std::string leak_reason_;

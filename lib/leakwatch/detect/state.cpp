@@ -113,7 +113,7 @@ nlohmann::json Detector::save() const {
   j["last_collection_drop"] = last_collection_drop_;
   j["collection_peak"] = collection_peak_;
   j["epoch_peak"] = epoch_peak_;
-  j["epoch_peak_t"] = epoch_peak_t_;
+  j["alive_t"] = alive_t_;
   if (std::isfinite(epoch_low_)) j["epoch_low"] = epoch_low_;
   j["rise_held_t"] = rise_held_t_;
   nlohmann::json deaths = nlohmann::json::array();
@@ -177,8 +177,8 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
     }
     d.last_collection_drop_ = bytes_of(opt("last_collection_drop", kZero), "last_collection_drop");
     d.epoch_peak_ = bytes_of(opt("epoch_peak", kZero), "epoch_peak");
-    // Older state files: not known (the climb is then measured up to the restart).
-    d.epoch_peak_t_ = time_of(opt("epoch_peak_t", kMinusOne), "epoch_peak_t");
+    // Older state files: not known (the climb is then judged up to the last sample).
+    d.alive_t_ = time_of(opt("alive_t", kMinusOne), "alive_t");
     // Older state files: the epoch's peak bounds the height any collection fell from.
     d.collection_peak_ = j.contains("collection_peak")
                              ? bytes_of(j.at("collection_peak"), "collection_peak")
@@ -228,7 +228,6 @@ core::Result<Detector> Detector::restore(const nlohmann::json& j, DetectorSettin
       d.troughs_seen_.clear();
       d.last_collection_drop_ = 0;
       d.epoch_peak_ = 0;
-      d.epoch_peak_t_ = -1;
       d.collection_peak_ = 0;
       d.epoch_low_ = std::numeric_limits<double>::infinity();
       d.rise_held_t_ = -1;

@@ -279,9 +279,9 @@ TEST(Detector, WarmUpsCutShortAtTheSameAgeAreNoCycle) {
 
 // Between a death and the restart the source samples the emptied group (a few MiB for 90 s of
 // restart back-off, still the old incarnation: the restart flag comes with the new process). The
-// climb is judged up to the peak, so those samples do not read as the floor falling in the last
-// quarter. Also across a save and restore while the group is empty after the second death (the
-// peak's time is saved).
+// climb is judged up to the last sample before that fall, so those samples do not read as the floor
+// falling in the last quarter, nor as the rise ending. Also across a save and restore while the
+// group is empty after the second death (the time of the last sample before the fall is saved).
 TEST(Detector, HeapLimitDeathsFollowedByAnEmptyGroupAreACycle) {
   const double cycle = 2400;
   const auto climb = incarnations(cycle, [](int) { return 400 * kMi; });
