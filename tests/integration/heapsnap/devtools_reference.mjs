@@ -33,8 +33,11 @@ async function bundle() {
   const out = path.join(cacheDir, 'devtools-heap-snapshot-node18.mjs');
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(cacheDir, {recursive: true});
-  const entry = path.join(cacheDir, 'entry.ts');
-  const stub = path.join(cacheDir, 'i18n-stub.js');
+  // Tests run in parallel: each process builds in its own directory and renames the result into
+  // place (atomic; the same bundle whoever wins).
+  const work = fs.mkdtempSync(path.join(cacheDir, 'build-'));
+  const entry = path.join(work, 'entry.ts');
+  const stub = path.join(work, 'i18n-stub.js');
   fs.writeFileSync(entry,
       `import * as HeapSnapshotLoader from ${JSON.stringify(path.join(workerDir, 'HeapSnapshotLoader.js'))};\n` +
       `import * as HeapSnapshot from ${JSON.stringify(path.join(workerDir, 'HeapSnapshot.js'))};\n` +
@@ -60,12 +63,13 @@ export const localizedStringSet = any();
   fs.writeFileSync(stub, fns);
   const esbuild = await import('esbuild');
   await esbuild.build({
-    entryPoints: [entry], bundle: true, platform: 'node', target: 'node18', format: 'esm', outfile: out + '.tmp', logLevel: 'warning',
+    entryPoints: [entry], bundle: true, platform: 'node', target: 'node18', format: 'esm', outfile: path.join(work, 'out.mjs'), logLevel: 'warning',
     plugins: [{name: 'stub-i18n', setup(b) {
       b.onResolve({filter: /(^|\/)i18n(Impl)?\.js$/}, () => ({path: stub}));
     }}],
   });
-  fs.renameSync(out + '.tmp', out);
+  fs.renameSync(path.join(work, 'out.mjs'), out);
+  fs.rmSync(work, {recursive: true, force: true});
   return out;
 }
 
