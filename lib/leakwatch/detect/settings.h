@@ -52,9 +52,9 @@ struct DetectorSettings {
   std::chrono::seconds oom_imminent_horizon{std::chrono::minutes(15)};
   // Without an OOM-kill counter, a crash (drop by `crash_drop_fraction` of usage) right after a
   // peak at or above this fraction of the limit is counted as an OOM kill.
-  // A climb that ends in a restart is judged up to the last sample within crash_drop_fraction of
-  // the recent peak (the emptied group may be sampled until the restart).
   double oom_peak_fraction = 0.9;
+  // A climb that ends in a restart is also judged up to the last sample within this fraction of
+  // the recent peak (the emptied group may be sampled until the restart).
   double crash_drop_fraction = 0.4;
   // This many OOM kills within `oom_cycle_window` are a leak (climb, kill, restart, climb again).
   // As many restarts without a kill in a row are one too, when each ended a held rise at the same

@@ -192,6 +192,24 @@ void flag_restarts(double cycle, core::Sample& s, double x) {
   s.restarted = x > 0 && std::fmod(x, cycle) < 10;
 }
 
+// A restored detector continues the series `feed` began (feed starts at t0 again, so x goes on
+// from where it stopped): value(x) every 10 s from `from` to `to` under a 4 GiB limit, the
+// restarts of `cycle` flagged. The first x in leak_suspected.
+std::optional<double> continue_restarts(Detector& d, double from, double to,
+                                        const std::function<double(double)>& value, double cycle) {
+  core::ManualClock clock;
+  const double t0 = core::to_unix_seconds(clock.now());
+  for (double x = from; x <= to; x += 10) {
+    core::Sample s;
+    s.time = core::from_unix_seconds(t0 + x);
+    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
+    s.limit_bytes = static_cast<std::uint64_t>(4096 * kMi);
+    flag_restarts(cycle, s, x);
+    if (d.observe(s).state == State::leak_suspected) return x;
+  }
+  return std::nullopt;
+}
+
 // Node with --max-old-space-size far below the container's limit: every 40 minutes V8 ends the
 // process at the same height, no kill is counted, and no window of an incarnation alerts (the
 // limit is far away, 40 minutes is short). Two such restarts in a row are a leak.
@@ -299,17 +317,7 @@ TEST(Detector, HeapLimitDeathsFollowedByAnEmptyGroupAreACycle) {
   EXPECT_FALSE(r.first_leak);
   auto restored = Detector::restore(first.save(), {});
   ASSERT_TRUE(restored) << restored.error().message;
-  core::ManualClock clock;
-  const double t0 = core::to_unix_seconds(clock.now());
-  std::optional<double> alert;
-  for (double x = 2 * cycle - 30; x <= 3 * cycle && !alert; x += 10) {
-    core::Sample s;
-    s.time = core::from_unix_seconds(t0 + x);
-    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
-    s.limit_bytes = static_cast<std::uint64_t>(4096 * kMi);
-    flag_restarts(cycle, s, x);
-    if (restored->observe(s).state == State::leak_suspected) alert = x;
-  }
+  const auto alert = continue_restarts(*restored, 2 * cycle - 30, 3 * cycle, value, cycle);
   ASSERT_TRUE(alert);
   EXPECT_LT(*alert, 2 * cycle + 60);
 }
@@ -325,18 +333,7 @@ TEST(Detector, RestartCycleSurvivesSaveAndRestore) {
   EXPECT_EQ(first.last().restarts, 1);
   auto restored = Detector::restore(first.save(), {});
   ASSERT_TRUE(restored) << restored.error().message;
-  // Continue the same series (feed starts at t0 again: shift it by what was already fed).
-  core::ManualClock clock;
-  const double t0 = core::to_unix_seconds(clock.now());
-  std::optional<double> alert;
-  for (double x = 1.5 * cycle + 10; x <= 3 * cycle && !alert; x += 10) {
-    core::Sample s;
-    s.time = core::from_unix_seconds(t0 + x);
-    s.usage_bytes = s.working_set_bytes = static_cast<std::uint64_t>(value(x));
-    s.limit_bytes = static_cast<std::uint64_t>(4096 * kMi);
-    flag_restarts(cycle, s, x);
-    if (restored->observe(s).state == State::leak_suspected) alert = x;
-  }
+  const auto alert = continue_restarts(*restored, 1.5 * cycle + 10, 3 * cycle, value, cycle);
   ASSERT_TRUE(alert);
   EXPECT_LT(*alert, 2 * cycle + 60);
 }
