@@ -39,9 +39,9 @@ struct DetectorSettings {
   // after a deploy is a re-baseline, not a leak).
   double max_step_share = 0.6;
   // Short windows alert only when the peaks are forecast to reach the limit within this many
-  // window lengths (0.4: a traffic burst or the climb of a rare-full-GC sawtooth rarely comes that
+  // window lengths (0.25: a traffic burst or the climb of a rare-full-GC sawtooth rarely comes that
   // close to the limit; a leak does, well before the kill).
-  double forecast_factor = 0.4;
+  double forecast_factor = 0.25;
   // The same for the fast windows (fast_window): a fast leak needs its lead time more.
   double fast_forecast_factor = 0.5;
   // A window of at least 2 x min_window whose floor grew by this fraction of its starting level
@@ -99,6 +99,8 @@ struct DetectorSettings {
   // or when the floors after the collections (the lowest point since the last collection, per
   // segment) rise as well. 0 = off.
   double full_gc_drop_fraction = 0.2;
+
+  bool operator==(const DetectorSettings&) const = default;
 };
 
 // Human-readable problems with the settings ("min_window must be at least 2 buckets"); empty =

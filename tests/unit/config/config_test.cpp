@@ -34,7 +34,10 @@ TEST(Config, ExampleFileIsValidAndShowsEveryKey) {
   auto r = load_file(path);
   for (const auto& p : r.problems)
     ADD_FAILURE() << p.to_string();
-  EXPECT_TRUE(r.config);
+  ASSERT_TRUE(r.config);
+  // The example shows the detector's defaults: a default changed in the code is changed there too.
+  EXPECT_TRUE(r.config->detection == leakwatch::detect::DetectorSettings{})
+      << "the detection section of " << path << " differs from DetectorSettings' defaults";
 
   // Every key the loader reads is in the example (set, or shown commented out as `# key:`) and
   // has a row in docs/configuration.md. Keys holding sections (`alerts.delivery`) are skipped.

@@ -88,9 +88,8 @@ TEST(Detector, LinearLeakWithLimitAlertsBeforeOomAndForecastsPeaks) {
 
 TEST(Detector, FastLeakCaughtWithinMinutes) {
   Detector d;
-  // 250 MiB -> 1 GiB in 40 minutes at 1 s sampling. With forecast_factor 0.4 the 15-minute window
-  // alerts when the limit is about 6 minutes away (0.75 gave 11; docs/detection.md has the
-  // trade-off against false alarms).
+  // 250 MiB -> 1 GiB in 40 minutes at 1 s sampling: the forecast gate (forecast_factor x window)
+  // alerts minutes before the limit (docs/detection.md has the trade-off against false alarms).
   const double rate = 750 * kMi / 2400;
   auto r = feed(d, 2400, 1, [&](double x) { return 250 * kMi + rate * x + saw(x, 20 * kMi, 30); });
   ASSERT_TRUE(r.first_leak);

@@ -66,7 +66,7 @@ TEST(ReplayCli, NodeLeakWithConfigAlertsAtExactTime) {
 TEST(ReplayCli, DefaultsOnSyntheticLeak) {
   auto r = run("replay " + kTraces + "/synth_leak_limit.csv");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("\"state\":\"leak_suspected\",\"t\":1767245460.0"), std::string::npos)
+  EXPECT_NE(r.out.find("\"state\":\"leak_suspected\",\"t\":1767247260.0"), std::string::npos)
       << r.out;
 }
 

@@ -79,14 +79,14 @@ TEST(Replay, RealNodeHealthyNeverAlerts) {
 TEST(Replay, SyntheticLinearLeakAlertsHoursBeforeTheLimit) {
   auto r = replay_file("synth_leak_limit.csv");
   ASSERT_TRUE(first_leak(r));
-  EXPECT_DOUBLE_EQ(*first_leak(r), 1767245460.0);  // 5h 24m in; the peaks hit 512 MiB near 7h
+  EXPECT_DOUBLE_EQ(*first_leak(r), 1767247260.0);  // 6h 01m in; the peaks hit 512 MiB near 7h
   EXPECT_EQ(r.lines.back()["state"], "oom_imminent");
 }
 
 TEST(Replay, SyntheticOomCyclesReportKillsAndRestarts) {
   auto r = replay_file("synth_oom_cycles.csv");
   ASSERT_TRUE(first_leak(r));
-  EXPECT_DOUBLE_EQ(*first_leak(r), 1767227400.0);  // before the first kill at 1767227900
+  EXPECT_DOUBLE_EQ(*first_leak(r), 1767227460.0);  // before the first kill at 1767227900
   std::vector<double> kills;
   for (const auto& j : r.lines) {
     if (j.value("oom_kill", false)) {
