@@ -76,10 +76,10 @@ TEST(Replay, RealNodeHealthyNeverAlerts) {
   EXPECT_EQ(r.lines.back()["state"], "ok");
 }
 
-TEST(Replay, SyntheticLinearLeakAlertsHoursBeforeTheLimit) {
+TEST(Replay, SyntheticLinearLeakAlertsAnHourBeforeTheLimit) {
   auto r = replay_file("synth_leak_limit.csv");
   ASSERT_TRUE(first_leak(r));
-  EXPECT_DOUBLE_EQ(*first_leak(r), 1767247260.0);  // 6h 01m in; the peaks hit 512 MiB near 7h
+  EXPECT_DOUBLE_EQ(*first_leak(r), 1767247260.0);  // 6h 01m in; the peaks hit 512 MiB at 7h 02m
   EXPECT_EQ(r.lines.back()["state"], "oom_imminent");
 }
 
