@@ -915,7 +915,7 @@ TEST(Detector, FirstClimbToACollectionUnderTheLimitIsQuietAtTheDefaultForecastFa
   const double rate = 10 * kMi / 60;
   const double period = 600 * kMi / rate;  // an hour from 300 to 900 MiB
   const auto old_gen = [&](double x) {
-    return 300 * kMi + rate * period * (x / period - std::floor(x / period)) + saw(x, 12 * kMi, 20);
+    return 300 * kMi + saw(x, rate * period, period) + saw(x, 12 * kMi, 20);
   };
   Detector quiet;
   auto r = feed(quiet, 4 * period, 10, old_gen);
