@@ -81,7 +81,7 @@ function fmtCount(n) {
 
 const STATE_WORDS = {
   learning: { icon: '…', text: 'Learning — not enough history yet' },
-  ok: { icon: '✓', text: 'OK — no sustained growth' },
+  ok: { icon: '✓', text: 'OK — no leak found' },
   leak_suspected: { icon: '⚠', text: 'Leak suspected' },
   oom_imminent: { icon: '⛔', text: 'Out of memory soon' },
 };

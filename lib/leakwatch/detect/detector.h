@@ -21,7 +21,7 @@ namespace leakwatch::detect {
 
 enum class State {
   learning,        // not enough history yet (after start or a restart)
-  ok,              // no sustained floor rise
+  ok,              // no rise that amounts to a leak
   leak_suspected,  // the floor keeps rising (or repeated OOM kills)
   oom_imminent,    // a suspected leak forecast to reach the limit within oom_imminent_horizon
 };

@@ -21,6 +21,7 @@ struct Run {
   State final_state = State::learning;
   Decision at_alert;
   std::optional<double> last_alerting;  // last sample in leak_suspected or oom_imminent
+  Decision last;                        // the decision after the last sample
 };
 
 // Feeds value(t) every `step` seconds for `duration` seconds; `hook` may alter the sample.
@@ -47,6 +48,7 @@ Run feed(Detector& d, double duration, double step, const std::function<double(d
     }
     if (dec.state == State::leak_suspected || dec.state == State::oom_imminent) r.last_alerting = x;
     r.final_state = dec.state;
+    r.last = std::move(dec);
   }
   return r;
 }
@@ -811,6 +813,28 @@ TEST(Detector, PinnedAtTheLimitExplainsItself) {
   }
   EXPECT_EQ(last.state, State::ok);
   EXPECT_NE(last.explanation.find("no OOM kill"), std::string::npos) << last.explanation;
+}
+
+// A rise far from the limit is no leak yet, but the explanation must not deny it: a reader who
+// sees the floor climb on a graph would stop trusting "no sustained floor rise".
+TEST(Detector, ARiseShortOfAGateSaysSoAndAFlatSawtoothDoesNot) {
+  Detector rising;
+  // 100 MiB/h under a 4 GiB limit: after 3 h the 2 h window has risen 200 MiB (more than the
+  // minimum rise, 4 % of the limit) and held, but the limit is a day and a half away.
+  auto r = feed(
+      rising, 3 * 3600, 10, [](double x) { return 300 * kMi + 100 * kMi * x / 3600 + saw(x); },
+      4096 * kMi);
+  EXPECT_FALSE(r.first_leak);
+  EXPECT_EQ(r.last.state, State::ok);
+  EXPECT_EQ(r.last.explanation.rfind("floor rising ", 0), 0u) << r.last.explanation;
+  EXPECT_NE(r.last.explanation.find("not a leak yet; limit in ~1d"), std::string::npos)
+      << r.last.explanation;
+
+  Detector flat;
+  auto f = feed(
+      flat, 3 * 3600, 10, [](double x) { return 300 * kMi + saw(x); }, 4096 * kMi);
+  EXPECT_EQ(f.last.state, State::ok);
+  EXPECT_EQ(f.last.explanation.rfind("no sustained floor rise", 0), 0u) << f.last.explanation;
 }
 
 TEST(Detector, UsageOnlyLeakIsStillCaughtByItsKills) {
