@@ -736,10 +736,14 @@ void Detector::evaluate(std::int64_t now, bool all) {
                               ? "no limit set"
                               : (d.forecast_seconds ? "limit in ~" + dur_text(*d.forecast_seconds)
                                                     : "limit not in sight");
+  // The same words for a rise whether it alerts or not.
+  const std::string rising = w >= 0 && evals_[w].rising
+                                 ? "floor rising " + rate_text(d.slope_bytes_per_hour) + " for " +
+                                       dur_text(static_cast<double>(windows_[w]))
+                                 : "";
   if (state == State::leak_suspected || state == State::oom_imminent) {
-    if (w >= 0 && evals_[w].rising) {
-      e = "floor rising " + rate_text(d.slope_bytes_per_hour) + " for " +
-          dur_text(static_cast<double>(windows_[w])) + "; " + lim;
+    if (!rising.empty()) {
+      e = rising + "; " + lim;
     } else {
       e = "no steady rise right now; " + lim;
     }
@@ -759,14 +763,12 @@ void Detector::evaluate(std::int64_t now, bool all) {
   } else if (state == State::learning) {
     e = "learning: " + dur_text(static_cast<double>(now - epoch_start_)) + " of " +
         dur_text(static_cast<double>(settings_.min_window.count())) + " history";
-  } else if (w >= 0 && evals_[w].rising) {
+  } else if (!rising.empty()) {
     // A rise short of a gate (limit far away, window too short, not held long enough) is still a
     // rise: say so, and what keeps it from being a leak, rather than deny it.
     const auto held = static_cast<double>(now - rising_since_[w]);
     const auto need = static_cast<double>(hold(static_cast<std::size_t>(w)));
-    e = "floor rising " + rate_text(d.slope_bytes_per_hour) + " for " +
-        dur_text(static_cast<double>(windows_[w])) +
-        (held < need ? " (held " + dur_text(held) + " of " + dur_text(need) + ")" : "") +
+    e = rising + (held < need ? " (held " + dur_text(held) + " of " + dur_text(need) + ")" : "") +
         ", not a leak yet; " + lim;
   } else if (w >= 0) {
     e = "no sustained floor rise (" + std::string(d.slope_bytes_per_hour < 0 ? "-" : "+") +
