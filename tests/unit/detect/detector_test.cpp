@@ -18,7 +18,6 @@ constexpr double kMi = 1024.0 * 1024.0;
 
 struct Run {
   std::optional<double> first_leak;  // seconds from start
-  State final_state = State::learning;
   Decision at_alert;
   std::optional<double> last_alerting;  // last sample in leak_suspected or oom_imminent
   Decision last;                        // the decision after the last sample
@@ -47,7 +46,6 @@ Run feed(Detector& d, double duration, double step, const std::function<double(d
       r.at_alert = dec;
     }
     if (dec.state == State::leak_suspected || dec.state == State::oom_imminent) r.last_alerting = x;
-    r.final_state = dec.state;
     r.last = std::move(dec);
   }
   return r;
@@ -62,13 +60,13 @@ TEST(Detector, FlatSawtoothIsOk) {
   Detector d;
   auto r = feed(d, 12 * 3600, 10, [](double x) { return 300 * kMi + saw(x); });
   EXPECT_FALSE(r.first_leak);
-  EXPECT_EQ(r.final_state, State::ok);
+  EXPECT_EQ(r.last.state, State::ok);
 }
 
 TEST(Detector, LearningFirst) {
   Detector d;
   auto r = feed(d, 600, 10, [](double x) { return 300 * kMi + saw(x); });
-  EXPECT_EQ(r.final_state, State::learning);
+  EXPECT_EQ(r.last.state, State::learning);
 }
 
 TEST(Detector, LinearLeakWithLimitAlertsBeforeOomAndForecastsPeaks) {
@@ -765,7 +763,7 @@ TEST(Detector, HealthyTwinWarmupStaysSilent) {
   Detector d;
   auto r = feed(d, 3600, 1, warm_node, 128 * kMi);
   EXPECT_FALSE(r.first_leak);
-  EXPECT_EQ(r.final_state, State::ok);
+  EXPECT_EQ(r.last.state, State::ok);
 }
 
 TEST(Detector, SlowWarmupNearTheLimitStaysSilent) {
@@ -899,7 +897,7 @@ TEST(Detector, RareFullGcSawtoothFirstClimbAlertClearsOnceCollectionsAreSeen) {
   ASSERT_TRUE(r.last_alerting);
   // clear_after (2 h) after the last rise that could alert: the first climb.
   EXPECT_LT(*r.last_alerting, period + 2.5 * 3600);
-  EXPECT_EQ(r.final_state, State::ok);
+  EXPECT_EQ(r.last.state, State::ok);
 }
 
 // A JVM under a 1 GiB limit whose old generation climbs to 93 % of it every 40 minutes before a
@@ -1165,7 +1163,7 @@ TEST(Detector, SawtoothSlowerThanASegmentWithFlatTroughsIsNotALeak) {
       d, 1800, 1, [](double x) { return slow_saw(x, 0); }, 512 * kMi);
   EXPECT_FALSE(r.first_leak) << "alert at " << (r.first_leak ? *r.first_leak : 0) << ": "
                              << r.at_alert.explanation;
-  EXPECT_EQ(r.final_state, State::ok);
+  EXPECT_EQ(r.last.state, State::ok);
 }
 
 // ---- The trace format's reclaim columns ----
