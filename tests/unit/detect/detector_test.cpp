@@ -813,8 +813,8 @@ TEST(Detector, PinnedAtTheLimitExplainsItself) {
   EXPECT_NE(last.explanation.find("no OOM kill"), std::string::npos) << last.explanation;
 }
 
-// A rise far from the limit is no leak yet, but the explanation must not deny it: a reader who
-// sees the floor climb on a graph would stop trusting "no sustained floor rise".
+// A rise far from the limit is no leak yet, but the explanation must not deny a rise the window
+// measured: "no sustained floor rise" is only for windows that do not rise.
 TEST(Detector, ARiseShortOfAGateSaysSoAndAFlatSawtoothDoesNot) {
   Detector rising;
   // 100 MiB/h under a 4 GiB limit: after 3 h the 2 h window has risen 200 MiB (more than the
